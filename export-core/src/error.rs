@@ -1,0 +1,225 @@
+//! The one error type of the crate.
+//!
+//! Every failure is an [`ExportError`] that names what was wrong with which input, so that a CLI
+//! can print it on one line and a binding can map it to its own exception or error code
+//! ([`ExportError::code`]).
+
+use std::path::PathBuf;
+
+/// A specialised `Result` whose error is [`ExportError`].
+pub type Result<T, E = ExportError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in an export, a job or a schedule.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// A field name given in a selection, rename, filter or preset does not exist in the schema.
+    #[error("unknown field `{field}` in schema `{schema}`; valid fields are: {}", valid.join(", "))]
+    UnknownField {
+        /// The name that was asked for.
+        field: String,
+        /// The schema it was looked up in.
+        schema: String,
+        /// Every valid name, in schema order.
+        valid: Vec<String>,
+    },
+
+    /// An input batch lacks a column the schema needs.
+    #[error("input is missing column `{column}` (expected type {expected})")]
+    MissingColumn {
+        /// The column's name.
+        column: String,
+        /// The Arrow type the schema expects.
+        expected: String,
+    },
+
+    /// An input column has another Arrow type than the schema expects.
+    #[error("column `{column}` has type {actual}, expected {expected}")]
+    ColumnType {
+        /// The column's name.
+        column: String,
+        /// The Arrow type the schema expects.
+        expected: String,
+        /// The Arrow type found in the batch.
+        actual: String,
+    },
+
+    /// An input value is not acceptable (a null in a required column, an out-of-range number).
+    #[error("invalid value in column `{column}` at row {row}: {reason}")]
+    InvalidValue {
+        /// The column's name.
+        column: String,
+        /// The row index within the batch (0-based).
+        row: usize,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// The export period is unusable: end before start, too long, too far back, in the future.
+    #[error("invalid period: {0}")]
+    InvalidPeriod(String),
+
+    /// A request or option is invalid; `field` names the offending request field.
+    #[error("invalid `{field}`: {reason}")]
+    InvalidRequest {
+        /// The request field or option (`audience`, `format`, `filters.operators`, ...).
+        field: String,
+        /// What was wrong, quoting the bad value.
+        reason: String,
+    },
+
+    /// An input file could not be parsed (bad encoding, bad CSV, bad Arrow IPC).
+    #[error("invalid input {source_name}{}: {reason}", line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    InvalidInput {
+        /// The file or source the input came from.
+        source_name: String,
+        /// The 1-based line, when known.
+        line: Option<u64>,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// Reading or writing a file or stream failed.
+    #[error("i/o error{}: {source}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
+    Io {
+        /// The path involved, when there is one.
+        path: Option<PathBuf>,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A sink could not encode its output (XLSX, JSON, zip).
+    #[error("{format} output: {reason}")]
+    Encode {
+        /// The output format (`csv`, `xlsx`, `json`, `zip`, `gzip`).
+        format: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// An Arrow operation failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+
+    /// A sink was used after [`crate::sink::Sink::finish`].
+    #[error("the sink is already finished")]
+    SinkFinished,
+
+    /// The export was cancelled (a cancel request honoured between batches).
+    #[error("export cancelled")]
+    Cancelled,
+
+    /// The principal lacks a scope the operation needs.
+    #[error("forbidden: scope `{scope}` is required")]
+    Forbidden {
+        /// The missing scope.
+        scope: String,
+    },
+
+    /// The thing does not exist, or belongs to someone else (never leak which).
+    #[error("{kind} `{id}` not found")]
+    NotFound {
+        /// What was looked up (`job`, `schedule`, `platform`).
+        kind: &'static str,
+        /// Its identifier.
+        id: String,
+    },
+
+    /// The thing existed but is gone for good (an expired export's file).
+    #[error("{kind} `{id}` is gone: {reason}")]
+    Gone {
+        /// What was looked up.
+        kind: &'static str,
+        /// Its identifier.
+        id: String,
+        /// Why (expired on ..., deleted).
+        reason: String,
+    },
+
+    /// A job cannot move from one status to another.
+    #[error("job `{job}` cannot go from {from} to {to}")]
+    InvalidTransition {
+        /// The job identifier.
+        job: String,
+        /// Its current status.
+        from: String,
+        /// The status asked for.
+        to: String,
+    },
+
+    /// A conflicting concurrent change (a lease lost to another worker, a duplicate key).
+    #[error("conflict: {0}")]
+    Conflict(String),
+
+    /// The job or audit store failed.
+    #[error("store ({backend}): {reason}")]
+    Store {
+        /// `sqlite`, `postgres`, `memory`, `jsonl`.
+        backend: &'static str,
+        /// The driver's message.
+        reason: String,
+    },
+
+    /// Object storage failed.
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+impl ExportError {
+    /// A stable, machine-readable code for this error, used by the bindings
+    /// (Python exception classes, Node `error.code`) and the CLI's exit status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::ExportError;
+    /// let err = ExportError::InvalidPeriod("end 2026-01-01 is before start 2026-02-01".into());
+    /// assert_eq!(err.code(), "INVALID_PERIOD");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExportError::UnknownField { .. } => "UNKNOWN_FIELD",
+            ExportError::MissingColumn { .. } => "MISSING_COLUMN",
+            ExportError::ColumnType { .. } => "COLUMN_TYPE",
+            ExportError::InvalidValue { .. } => "INVALID_VALUE",
+            ExportError::InvalidPeriod(_) => "INVALID_PERIOD",
+            ExportError::InvalidRequest { .. } => "INVALID_REQUEST",
+            ExportError::InvalidInput { .. } => "INVALID_INPUT",
+            ExportError::Io { .. } => "IO",
+            ExportError::Encode { .. } => "ENCODE",
+            ExportError::Arrow(_) => "ARROW",
+            ExportError::SinkFinished => "SINK_FINISHED",
+            ExportError::Cancelled => "CANCELLED",
+            ExportError::Forbidden { .. } => "FORBIDDEN",
+            ExportError::NotFound { .. } => "NOT_FOUND",
+            ExportError::Gone { .. } => "GONE",
+            ExportError::InvalidTransition { .. } => "INVALID_TRANSITION",
+            ExportError::Conflict(_) => "CONFLICT",
+            ExportError::Store { .. } => "STORE",
+            ExportError::Storage(_) => "STORAGE",
+        }
+    }
+
+    /// Builds an [`ExportError::Io`] carrying the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ExportError::Io {
+            path: Some(path.into()),
+            source,
+        }
+    }
+
+    /// Builds an [`ExportError::InvalidRequest`].
+    pub fn request(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ExportError::InvalidRequest {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<std::io::Error> for ExportError {
+    fn from(source: std::io::Error) -> Self {
+        ExportError::Io { path: None, source }
+    }
+}

@@ -1,0 +1,1 @@
+//! Privacy transforms of the opendata audience.

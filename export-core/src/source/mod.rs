@@ -1,0 +1,46 @@
+//! Where batches come from.
+//!
+//! A [`Source`] yields Arrow record batches one at a time, with an optional row-count hint for
+//! progress. Adapters cover iterators ([`iter`]), async streams ([`stream`]), Arrow IPC and CSV
+//! files ([`ipc`], [`csv_file`]), and a deterministic sample-trip generator ([`sample`]).
+
+pub mod csv_file;
+pub mod ipc;
+pub mod iter;
+pub mod sample;
+pub mod stream;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::error::Result;
+
+/// A producer of record batches that all share one schema.
+pub trait Source: Send {
+    /// The schema of every batch.
+    fn schema(&self) -> SchemaRef;
+
+    /// The next batch, or `None` when the source is exhausted.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ExportError::InvalidInput`] naming the source and line when input cannot be read.
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>>;
+
+    /// How many rows the source expects to yield, when known (for progress).
+    fn rows_hint(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn schema(&self) -> SchemaRef {
+        (**self).schema()
+    }
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        (**self).next_batch()
+    }
+    fn rows_hint(&self) -> Option<u64> {
+        (**self).rows_hint()
+    }
+}
