@@ -116,6 +116,7 @@ named_enum!(
     }
 );
 
+#[allow(clippy::derivable_impls)] // the enum comes from a macro that cannot take `#[default]`
 impl Default for Compression {
     fn default() -> Self {
         Compression::None
