@@ -402,7 +402,7 @@ impl ExportSchema {
 }
 
 /// Returns `array` as `expected`, casting only where no information is lost.
-fn coerce(name: &str, array: &ArrayRef, expected: &DataType) -> Result<ArrayRef> {
+pub(crate) fn coerce(name: &str, array: &ArrayRef, expected: &DataType) -> Result<ArrayRef> {
     let actual = array.data_type();
     if actual == expected {
         return Ok(array.clone());
@@ -428,7 +428,8 @@ fn lossless(actual: &DataType, expected: &DataType) -> bool {
         (Int8 | Int16 | Int32 | UInt8 | UInt16 | UInt32, Int64) => true,
         (Int8 | Int16 | UInt8 | UInt16, Int32) => true,
         (Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | Float32, Float64) => true,
-        (Timestamp(_, a), Timestamp(_, e)) => a == e || e.is_none(),
+        // Timestamps hold UTC instants whatever their unit and zone label.
+        (Timestamp(_, _), Timestamp(_, _)) => true,
         (Date64, Date32) => true,
         (Null, _) => true,
         _ => false,

@@ -1,1 +1,201 @@
 //! The trip schema (V2 CSV, V3 XLSX) per audience.
+//!
+//! Sources hand the engine trips in the canonical [`input_schema`]; V2 and V3 columns are
+//! derived from it. See `shared/spec/trip-schema.md` for every column.
+
+use std::sync::{Arc, OnceLock};
+
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+
+/// Names of the canonical input fields.
+pub mod field {
+    #![allow(missing_docs)]
+    pub const JOURNEY_ID: &str = "journey_id";
+    pub const OPERATOR_TRIP_ID: &str = "operator_trip_id";
+    pub const OPERATOR_JOURNEY_ID: &str = "operator_journey_id";
+    pub const TRIP_ID: &str = "trip_id";
+    pub const OPERATOR_ID: &str = "operator_id";
+    pub const OPERATOR: &str = "operator";
+    pub const OPERATOR_CLASS: &str = "operator_class";
+    pub const STATUS: &str = "status";
+    pub const START_AT: &str = "start_at";
+    pub const END_AT: &str = "end_at";
+    pub const START_LAT: &str = "start_lat";
+    pub const START_LON: &str = "start_lon";
+    pub const END_LAT: &str = "end_lat";
+    pub const END_LON: &str = "end_lon";
+    pub const START_INSEE: &str = "start_insee";
+    pub const START_COMMUNE: &str = "start_commune";
+    pub const START_DEPARTEMENT: &str = "start_departement";
+    pub const START_EPCI: &str = "start_epci";
+    pub const START_AOM: &str = "start_aom";
+    pub const START_REGION: &str = "start_region";
+    pub const START_PAYS: &str = "start_pays";
+    pub const START_DENSITY: &str = "start_density";
+    pub const END_INSEE: &str = "end_insee";
+    pub const END_COMMUNE: &str = "end_commune";
+    pub const END_DEPARTEMENT: &str = "end_departement";
+    pub const END_EPCI: &str = "end_epci";
+    pub const END_AOM: &str = "end_aom";
+    pub const END_REGION: &str = "end_region";
+    pub const END_PAYS: &str = "end_pays";
+    pub const END_DENSITY: &str = "end_density";
+    pub const DISTANCE_M: &str = "distance_m";
+    pub const DISTANCE_ANNOUNCED_M: &str = "distance_announced_m";
+    pub const DISTANCE_CALCULATED_M: &str = "distance_calculated_m";
+    pub const DURATION_S: &str = "duration_s";
+    pub const DURATION_ANNOUNCED_S: &str = "duration_announced_s";
+    pub const DURATION_CALCULATED_S: &str = "duration_calculated_s";
+    pub const PASSENGER_SEATS: &str = "passenger_seats";
+    pub const PASSENGER_OVER_18: &str = "passenger_over_18";
+    pub const DRIVER_CARD: &str = "driver_card";
+    pub const PASSENGER_CARD: &str = "passenger_card";
+    pub const OPERATOR_PASSENGER_ID: &str = "operator_passenger_id";
+    pub const OPERATOR_DRIVER_ID: &str = "operator_driver_id";
+    pub const PASSENGER_IDENTITY_KEY: &str = "passenger_identity_key";
+    pub const DRIVER_IDENTITY_KEY: &str = "driver_identity_key";
+    pub const PASSENGER_ID: &str = "passenger_id";
+    pub const DRIVER_ID: &str = "driver_id";
+    pub const PASSENGER_CONTRIBUTION_CENTS: &str = "passenger_contribution_cents";
+    pub const DRIVER_REVENUE_CENTS: &str = "driver_revenue_cents";
+    pub const CEE_APPLICATION: &str = "cee_application";
+    pub const INCENTIVE_TYPE: &str = "incentive_type";
+    pub const INCENTIVES: &str = "incentives";
+    pub const RPC_INCENTIVES: &str = "rpc_incentives";
+}
+
+/// The struct of one operator-paid incentive: `siret`, `name`, `amount_cents`, `beneficiary`
+/// (`passenger` or `driver`).
+pub fn incentive_struct() -> Fields {
+    Fields::from(vec![
+        Field::new("siret", DataType::Utf8, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("amount_cents", DataType::Int64, true),
+        Field::new("beneficiary", DataType::Utf8, true),
+    ])
+}
+
+/// The struct of one registry (RPC) incentive: `campaign_id`, `campaign_name`, `siret`, `name`,
+/// `amount_cents`, `beneficiary`, `status` (`validated` counts for `has_incentive`).
+pub fn rpc_incentive_struct() -> Fields {
+    Fields::from(vec![
+        Field::new("campaign_id", DataType::Int64, true),
+        Field::new("campaign_name", DataType::Utf8, true),
+        Field::new("siret", DataType::Utf8, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("amount_cents", DataType::Int64, true),
+        Field::new("beneficiary", DataType::Utf8, true),
+        Field::new("status", DataType::Utf8, true),
+    ])
+}
+
+/// The canonical Arrow schema of input trips (one row per journey).
+///
+/// Instants are `Timestamp(Millisecond, "UTC")`; other timestamp units and zone labels are
+/// accepted and converted. `incentive_type` (`normal` or `booster`, null meaning `normal`) is
+/// an addition to the registry's list: V3 needs it and nothing else carries it.
+///
+/// # Examples
+///
+/// ```
+/// let schema = export_core::schema::trip::input_schema();
+/// assert_eq!(schema.field(0).name(), "journey_id");
+/// assert!(!schema.field_with_name("start_at").unwrap().is_nullable());
+/// ```
+pub fn input_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            use field::*;
+            let utf8 = |n: &str| Field::new(n, DataType::Utf8, true);
+            let i64f = |n: &str| Field::new(n, DataType::Int64, true);
+            let f64f = |n: &str| Field::new(n, DataType::Float64, true);
+            let boolf = |n: &str| Field::new(n, DataType::Boolean, true);
+            let ts = |n: &str| {
+                Field::new(
+                    n,
+                    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+                    false,
+                )
+            };
+            let list = |n: &str, f: Fields| {
+                Field::new(
+                    n,
+                    DataType::List(Arc::new(Field::new("item", DataType::Struct(f), true))),
+                    true,
+                )
+            };
+            let mut fields = vec![
+                Field::new(JOURNEY_ID, DataType::Int64, false),
+                utf8(OPERATOR_TRIP_ID),
+                Field::new(OPERATOR_JOURNEY_ID, DataType::Utf8, false),
+                utf8(TRIP_ID),
+                i64f(OPERATOR_ID),
+                utf8(OPERATOR),
+                utf8(OPERATOR_CLASS),
+                utf8(STATUS),
+                ts(START_AT),
+                ts(END_AT),
+                f64f(START_LAT),
+                f64f(START_LON),
+                f64f(END_LAT),
+                f64f(END_LON),
+            ];
+            for n in [
+                START_INSEE,
+                START_COMMUNE,
+                START_DEPARTEMENT,
+                START_EPCI,
+                START_AOM,
+                START_REGION,
+                START_PAYS,
+            ] {
+                fields.push(utf8(n));
+            }
+            fields.push(f64f(START_DENSITY));
+            for n in [
+                END_INSEE,
+                END_COMMUNE,
+                END_DEPARTEMENT,
+                END_EPCI,
+                END_AOM,
+                END_REGION,
+                END_PAYS,
+            ] {
+                fields.push(utf8(n));
+            }
+            fields.push(f64f(END_DENSITY));
+            for n in [
+                DISTANCE_M,
+                DISTANCE_ANNOUNCED_M,
+                DISTANCE_CALCULATED_M,
+                DURATION_S,
+                DURATION_ANNOUNCED_S,
+                DURATION_CALCULATED_S,
+            ] {
+                fields.push(i64f(n));
+            }
+            fields.push(Field::new(PASSENGER_SEATS, DataType::Int32, true));
+            for n in [PASSENGER_OVER_18, DRIVER_CARD, PASSENGER_CARD] {
+                fields.push(boolf(n));
+            }
+            for n in [
+                OPERATOR_PASSENGER_ID,
+                OPERATOR_DRIVER_ID,
+                PASSENGER_IDENTITY_KEY,
+                DRIVER_IDENTITY_KEY,
+                PASSENGER_ID,
+                DRIVER_ID,
+            ] {
+                fields.push(utf8(n));
+            }
+            fields.push(i64f(PASSENGER_CONTRIBUTION_CENTS));
+            fields.push(i64f(DRIVER_REVENUE_CENTS));
+            fields.push(boolf(CEE_APPLICATION));
+            fields.push(utf8(INCENTIVE_TYPE));
+            fields.push(list(INCENTIVES, incentive_struct()));
+            fields.push(list(RPC_INCENTIVES, rpc_incentive_struct()));
+            Arc::new(Schema::new(fields))
+        })
+        .clone()
+}
