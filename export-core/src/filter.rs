@@ -1,10 +1,26 @@
 //! Row filters: operators, territories, a geographic selector, and column predicates.
+//!
+//! Trip exports use [`Filters::apply_trip`] on batches in the canonical trip input schema
+//! ([`crate::schema::trip::input_schema`]): period, operators, territories, geo selector and the
+//! audience's status rule. Generic schemas (products, suppliers, ...) use
+//! [`Filters::apply_predicates`]. The two kinds do not mix: [`Filters::validate_for_trip`] and
+//! [`Filters::validate_for_generic`] reject the other kind.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, TimestampMillisecondType};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
+use arrow_schema::{DataType, TimeUnit};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExportError, Result};
+use crate::request::{Audience, Period};
+use crate::schema::coerce;
+use crate::schema::trip::field;
+use crate::temporal::column_time_zone;
 
 /// Most operator ids one request may name.
 pub const MAX_OPERATORS: usize = 128;
@@ -124,4 +140,489 @@ impl Filters {
         }
         Ok(())
     }
+}
+
+impl GeoLevel {
+    /// The lower-case name used in requests (`com`, `epci`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GeoLevel::Arr => "arr",
+            GeoLevel::Com => "com",
+            GeoLevel::Epci => "epci",
+            GeoLevel::Aom => "aom",
+            GeoLevel::Reg => "reg",
+            GeoLevel::Dep => "dep",
+            GeoLevel::Reseau => "reseau",
+            GeoLevel::Country => "country",
+        }
+    }
+
+    /// The suffix of the trip input fields this level matches (`start_<suffix>`,
+    /// `end_<suffix>`): `com` and `arr` → `insee`, `epci`, `aom`, `dep` → `departement`,
+    /// `reg` → `region`, `country` → `pays`; `None` for `reseau` (no input field carries it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::filter::GeoLevel;
+    /// assert_eq!(GeoLevel::Com.trip_field(), Some("insee"));
+    /// assert_eq!(GeoLevel::Reseau.trip_field(), None);
+    /// ```
+    pub fn trip_field(self) -> Option<&'static str> {
+        match self {
+            GeoLevel::Arr | GeoLevel::Com => Some("insee"),
+            GeoLevel::Epci => Some("epci"),
+            GeoLevel::Aom => Some("aom"),
+            GeoLevel::Dep => Some("departement"),
+            GeoLevel::Reg => Some("region"),
+            GeoLevel::Country => Some("pays"),
+            GeoLevel::Reseau => None,
+        }
+    }
+}
+
+/// Input fields (start and end) a territory id is compared with in [`Filters::apply_trip`].
+pub const TERRITORY_FIELDS: [&str; 5] = ["aom", "epci", "insee", "departement", "region"];
+
+impl Filters {
+    /// Checks that the filters suit the trip schema: no predicates (trip exports filter with
+    /// operators, territories and geo), no `reseau` geo level (no input field carries it), at
+    /// most [`MAX_TERRITORIES`] codes per geo level, plus [`Filters::validate_basic`].
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] on `filters.predicates`, `filters.geo` or as
+    /// [`Filters::validate_basic`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::filter::{Filters, GeoLevel};
+    /// let mut f = Filters::default();
+    /// f.geo.insert(GeoLevel::Reseau, vec!["42".into()]);
+    /// assert_eq!(f.validate_for_trip().unwrap_err().code(), "INVALID_REQUEST");
+    /// ```
+    pub fn validate_for_trip(&self) -> Result<()> {
+        self.validate_basic()?;
+        if !self.predicates.is_empty() {
+            return Err(ExportError::request(
+                "filters.predicates",
+                "column predicates apply to generic schemas; trip exports filter with `operators`, `territories` and `geo`",
+            ));
+        }
+        for (level, codes) in &self.geo {
+            if level.trip_field().is_none() {
+                return Err(reseau_error());
+            }
+            if codes.len() > MAX_TERRITORIES {
+                return Err(ExportError::request(
+                    "filters.geo",
+                    format!(
+                        "{} codes given for `{}`, at most {MAX_TERRITORIES} allowed",
+                        codes.len(),
+                        level.as_str()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the filters suit a generic schema: only predicates.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] on `filters.operators`, `filters.territories` or
+    /// `filters.geo` when one is given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::filter::Filters;
+    /// let f = Filters { operators: vec![1], ..Default::default() };
+    /// assert!(f.validate_for_generic().is_err());
+    /// assert!(Filters::default().validate_for_generic().is_ok());
+    /// ```
+    pub fn validate_for_generic(&self) -> Result<()> {
+        let trip_only = [
+            ("filters.operators", self.operators.is_empty()),
+            ("filters.territories", self.territories.is_empty()),
+            ("filters.geo", self.geo.is_empty()),
+        ];
+        for (name, empty) in trip_only {
+            if !empty {
+                return Err(ExportError::request(
+                    name,
+                    "this filter applies to the trip schema only; use `predicates`",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the trips of a batch in the canonical trip input schema that pass every filter:
+    ///
+    /// - `period`: `start_at` in `[start, end)`;
+    /// - `operators`: `operator_id` is one of them;
+    /// - `territories`: one of the ids equals (exactly) the start or end AOM, EPCI, INSEE,
+    ///   département or region value ([`TERRITORY_FIELDS`]);
+    /// - `geo`: the start **or** the end matches a code of any level (levels are united);
+    /// - audience: status `ok` only for opendata and territory.
+    ///
+    /// Only the columns a filter needs must be present; they are coerced like input columns.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::MissingColumn`] or [`ExportError::ColumnType`] for a needed column;
+    /// [`ExportError::InvalidRequest`] on `filters.geo` for the `reseau` level;
+    /// [`ExportError::Arrow`] if filtering fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{Int64Array, RecordBatch, StringArray};
+    /// use export_core::filter::Filters;
+    /// use export_core::request::Audience;
+    ///
+    /// let batch = RecordBatch::try_from_iter([
+    ///     ("operator_id", Arc::new(Int64Array::from(vec![1, 2, 1])) as _),
+    ///     ("status", Arc::new(StringArray::from(vec!["ok", "ok", "canceled"])) as _),
+    /// ]).unwrap();
+    /// let filters = Filters { operators: vec![1], ..Default::default() };
+    /// assert_eq!(filters.apply_trip(&batch, None, Audience::Operator).unwrap().num_rows(), 2);
+    /// assert_eq!(filters.apply_trip(&batch, None, Audience::Territory).unwrap().num_rows(), 1);
+    /// ```
+    pub fn apply_trip(
+        &self,
+        batch: &RecordBatch,
+        period: Option<&Period>,
+        audience: Audience,
+    ) -> Result<RecordBatch> {
+        let rows = batch.num_rows();
+        let mut mask: Option<BooleanBuffer> = None;
+        let mut and = |m: BooleanBuffer| {
+            mask = Some(match mask.take() {
+                Some(old) => &old & &m,
+                None => m,
+            });
+        };
+        if let Some(p) = period {
+            let expected = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+            let raw = batch.column_by_name(field::START_AT).ok_or_else(|| {
+                ExportError::MissingColumn {
+                    column: field::START_AT.to_string(),
+                    expected: expected.to_string(),
+                }
+            })?;
+            let col = crate::schema::trip::utc_millis(field::START_AT, raw)?;
+            let ts = col.as_primitive::<TimestampMillisecondType>();
+            let (start, end) = (p.start.timestamp_millis(), p.end.timestamp_millis());
+            and(build(rows, |i| {
+                ts.is_valid(i) && (start..end).contains(&ts.value(i))
+            }));
+        }
+        if !self.operators.is_empty() {
+            let col = input_column(batch, field::OPERATOR_ID, &DataType::Int64)?;
+            let ids = col.as_primitive::<Int64Type>();
+            let wanted: HashSet<i64> = self.operators.iter().copied().collect();
+            and(build(rows, |i| {
+                ids.is_valid(i) && wanted.contains(&ids.value(i))
+            }));
+        }
+        if !self.territories.is_empty() {
+            let wanted: HashSet<&str> = self.territories.iter().map(String::as_str).collect();
+            let mut any = BooleanBuffer::new_unset(rows);
+            for suffix in TERRITORY_FIELDS {
+                for side in ["start", "end"] {
+                    let m = string_in(batch, &format!("{side}_{suffix}"), &wanted)?;
+                    any = &any | &m;
+                }
+            }
+            and(any);
+        }
+        if !self.geo.is_empty() {
+            let mut any = BooleanBuffer::new_unset(rows);
+            for (level, codes) in &self.geo {
+                let suffix = level.trip_field().ok_or_else(reseau_error)?;
+                let wanted: HashSet<&str> = codes.iter().map(String::as_str).collect();
+                for side in ["start", "end"] {
+                    let m = string_in(batch, &format!("{side}_{suffix}"), &wanted)?;
+                    any = &any | &m;
+                }
+            }
+            and(any);
+        }
+        if matches!(audience, Audience::Opendata | Audience::Territory) {
+            let ok = HashSet::from(["ok"]);
+            and(string_in(batch, field::STATUS, &ok)?);
+        }
+        match mask {
+            None => Ok(batch.clone()),
+            Some(m) if m.count_set_bits() == rows => Ok(batch.clone()),
+            Some(m) => Ok(arrow_select::filter::filter_record_batch(
+                batch,
+                &BooleanArray::new(m, None),
+            )?),
+        }
+    }
+
+    /// Keeps the rows of a batch for which every predicate holds (a batch of any schema).
+    ///
+    /// Values are JSON: numbers for integer and float columns (an integer column needs an
+    /// integral number), strings for text columns, booleans for boolean columns, ISO strings for
+    /// dates (`2026-10-03`) and timestamps (RFC 3339, or a local `2026-10-03T08:00:00` or date
+    /// read in the column's zone, UTC when it has none). A JSON `null` in `eq` or `in` matches
+    /// null cells; otherwise null cells never match. `range` bounds are inclusive.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::UnknownField`] listing the batch's columns when a predicate names another;
+    /// [`ExportError::InvalidRequest`] on `filters.predicates` naming the column when a value is
+    /// of the wrong kind or the column's type cannot be filtered;
+    /// [`ExportError::Arrow`] if filtering fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{Float64Array, RecordBatch, StringArray};
+    /// use export_core::filter::{Filters, Predicate};
+    /// use serde_json::json;
+    ///
+    /// let batch = RecordBatch::try_from_iter([
+    ///     ("sku", Arc::new(StringArray::from(vec!["a", "b", "c"])) as _),
+    ///     ("price", Arc::new(Float64Array::from(vec![1.0, 5.0, 9.5])) as _),
+    /// ]).unwrap();
+    /// let filters = Filters {
+    ///     predicates: vec![
+    ///         Predicate::Range { column: "price".into(), min: Some(json!(2)), max: None },
+    ///         Predicate::In { column: "sku".into(), values: vec![json!("b"), json!("c")] },
+    ///     ],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(filters.apply_predicates(&batch).unwrap().num_rows(), 2);
+    ///
+    /// let bad = Filters {
+    ///     predicates: vec![Predicate::Eq { column: "price".into(), value: json!("cheap") }],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(bad.apply_predicates(&batch).unwrap_err().code(), "INVALID_REQUEST");
+    /// ```
+    pub fn apply_predicates(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        if self.predicates.is_empty() {
+            return Ok(batch.clone());
+        }
+        let mut mask = BooleanBuffer::new_set(batch.num_rows());
+        for predicate in &self.predicates {
+            let m = predicate_mask(batch, predicate)?;
+            mask = &mask & &m;
+        }
+        if mask.count_set_bits() == batch.num_rows() {
+            return Ok(batch.clone());
+        }
+        Ok(arrow_select::filter::filter_record_batch(
+            batch,
+            &BooleanArray::new(mask, None),
+        )?)
+    }
+}
+
+fn reseau_error() -> ExportError {
+    ExportError::request(
+        "filters.geo",
+        "level `reseau` (transport network) cannot be filtered: no trip input field carries a network",
+    )
+}
+
+fn build(rows: usize, f: impl Fn(usize) -> bool) -> BooleanBuffer {
+    let mut b = BooleanBufferBuilder::new(rows);
+    for i in 0..rows {
+        b.append(f(i));
+    }
+    b.finish()
+}
+
+fn input_column(batch: &RecordBatch, name: &str, expected: &DataType) -> Result<ArrayRef> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| ExportError::MissingColumn {
+            column: name.to_string(),
+            expected: expected.to_string(),
+        })?;
+    coerce(name, array, expected)
+}
+
+fn string_in(batch: &RecordBatch, name: &str, wanted: &HashSet<&str>) -> Result<BooleanBuffer> {
+    let col = input_column(batch, name, &DataType::Utf8)?;
+    let s: &StringArray = col.as_string::<i32>();
+    Ok(build(batch.num_rows(), |i| {
+        s.is_valid(i) && wanted.contains(s.value(i))
+    }))
+}
+
+/// One predicate's test on typed values.
+enum Test<T> {
+    Eq(Option<T>),
+    In(Vec<T>, bool),
+    Range(Option<T>, Option<T>),
+}
+
+impl<T: PartialOrd> Test<T> {
+    fn parse(
+        predicate: &Predicate,
+        parse: impl Fn(&serde_json::Value) -> Option<T>,
+        bad: impl Fn(&serde_json::Value) -> ExportError,
+    ) -> Result<Test<T>> {
+        let one = |v: &serde_json::Value| parse(v).ok_or_else(|| bad(v));
+        Ok(match predicate {
+            Predicate::Eq { value, .. } if value.is_null() => Test::Eq(None),
+            Predicate::Eq { value, .. } => Test::Eq(Some(one(value)?)),
+            Predicate::In { values, .. } => {
+                let nulls = values.iter().any(serde_json::Value::is_null);
+                let values = values
+                    .iter()
+                    .filter(|v| !v.is_null())
+                    .map(one)
+                    .collect::<Result<Vec<T>>>()?;
+                Test::In(values, nulls)
+            }
+            Predicate::Range { min, max, .. } => {
+                let bound = |b: &Option<serde_json::Value>| -> Result<Option<T>> {
+                    match b {
+                        None | Some(serde_json::Value::Null) => Ok(None),
+                        Some(v) => one(v).map(Some),
+                    }
+                };
+                Test::Range(bound(min)?, bound(max)?)
+            }
+        })
+    }
+
+    fn mask(&self, rows: usize, value: impl Fn(usize) -> Option<T>) -> BooleanBuffer {
+        build(rows, |i| match (self, value(i)) {
+            (Test::Eq(None), v) => v.is_none(),
+            (Test::Eq(Some(x)), Some(v)) => v == *x,
+            (Test::In(_, nulls), None) => *nulls,
+            (Test::In(xs, _), Some(v)) => xs.contains(&v),
+            (Test::Range(lo, hi), Some(v)) => {
+                lo.as_ref().is_none_or(|lo| v >= *lo) && hi.as_ref().is_none_or(|hi| v <= *hi)
+            }
+            (_, None) => false,
+        })
+    }
+}
+
+fn predicate_mask(batch: &RecordBatch, predicate: &Predicate) -> Result<BooleanBuffer> {
+    let name = predicate.column();
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| ExportError::UnknownField {
+            field: name.to_string(),
+            schema: "input".to_string(),
+            valid: batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+        })?;
+    let rows = batch.num_rows();
+    let kind = |what: &str| {
+        let what = what.to_string();
+        let name = name.to_string();
+        move |v: &serde_json::Value| {
+            ExportError::request(
+                "filters.predicates",
+                format!("column `{name}` needs {what}, got `{v}`"),
+            )
+        }
+    };
+    use DataType::*;
+    match array.data_type() {
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 => {
+            let a = arrow_cast::cast(array, &Int64)?;
+            let a = a.as_primitive::<Int64Type>();
+            let test = Test::parse(predicate, json_i64, kind("an integer"))?;
+            Ok(test.mask(rows, |i| a.is_valid(i).then(|| a.value(i))))
+        }
+        UInt64 | Float16 | Float32 | Float64 => {
+            let a = arrow_cast::cast(array, &Float64)?;
+            let a = a.as_primitive::<Float64Type>();
+            let test = Test::parse(predicate, serde_json::Value::as_f64, kind("a number"))?;
+            Ok(test.mask(rows, |i| a.is_valid(i).then(|| a.value(i))))
+        }
+        Boolean => {
+            let a = array.as_boolean();
+            let test = Test::parse(predicate, serde_json::Value::as_bool, kind("a boolean"))?;
+            Ok(test.mask(rows, |i| a.is_valid(i).then(|| a.value(i))))
+        }
+        t if matches!(t, Utf8 | LargeUtf8 | Utf8View | Dictionary(_, _)) => {
+            let a = coerce(name, array, &Utf8).map_err(|_| {
+                ExportError::request(
+                    "filters.predicates",
+                    format!("column `{name}` of type {t} cannot be filtered"),
+                )
+            })?;
+            let a = a.as_string::<i32>();
+            let test = Test::parse(
+                predicate,
+                |v| v.as_str().map(str::to_string),
+                kind("a string"),
+            )?;
+            Ok(test.mask(rows, |i| a.is_valid(i).then(|| a.value(i).to_string())))
+        }
+        Date32 | Date64 => {
+            let a = arrow_cast::cast(array, &Date32)?;
+            let a = a.as_primitive::<arrow_array::types::Date32Type>();
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+            let parse = |v: &serde_json::Value| {
+                let d = NaiveDate::parse_from_str(v.as_str()?.trim(), "%Y-%m-%d").ok()?;
+                i32::try_from((d - epoch).num_days()).ok()
+            };
+            let test = Test::parse(predicate, parse, kind("an ISO date (YYYY-MM-DD)"))?;
+            Ok(test.mask(rows, |i| a.is_valid(i).then(|| a.value(i))))
+        }
+        Timestamp(_, tz) => {
+            let zone = column_time_zone(tz.as_deref())?;
+            let a = arrow_cast::cast(array, &Timestamp(TimeUnit::Millisecond, tz.clone()))?;
+            let a = a.as_primitive::<TimestampMillisecondType>();
+            let parse = |v: &serde_json::Value| parse_instant(v.as_str()?, zone);
+            let test = Test::parse(
+                predicate,
+                parse,
+                kind("an ISO instant (RFC 3339, YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD)"),
+            )?;
+            Ok(test.mask(rows, |i| a.is_valid(i).then(|| a.value(i))))
+        }
+        other => Err(ExportError::request(
+            "filters.predicates",
+            format!("column `{name}` of type {other} cannot be filtered"),
+        )),
+    }
+}
+
+fn json_i64(v: &serde_json::Value) -> Option<i64> {
+    if let Some(i) = v.as_i64() {
+        return Some(i);
+    }
+    let f = v.as_f64()?;
+    (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
+}
+
+/// Epoch milliseconds of an RFC 3339 instant, or of a local date-time or date in `zone`.
+fn parse_instant(text: &str, zone: chrono_tz::Tz) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_millis());
+    }
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    let instant: DateTime<Utc> = crate::request::resolve_local(naive, zone);
+    Some(instant.timestamp_millis())
 }

@@ -2,10 +2,73 @@
 //!
 //! Sources hand the engine trips in the canonical [`input_schema`]; V2 and V3 columns are
 //! derived from it. See `shared/spec/trip-schema.md` for every column.
+//!
+//! - [`schema`] / [`schema_in_zone`]: the ordered output columns per version and audience;
+//! - [`derive()`] (with a [`TripContext`]): input batch → batch of output columns, named by
+//!   [`crate::schema::Column::name`];
+//! - [`dictionary_batch`]: the V3 help sheet `Aide`;
+//! - [`PERIOD_LIMITS`] and [`validate_period`]: the periods the registry accepts.
+//!
+//! A trip export runs, per batch: [`crate::filter::Filters::apply_trip`] on the input, then for
+//! opendata [`crate::privacy::RareZoneFilter::apply`] (after a counting pass, see
+//! [`crate::privacy`]), then [`derive()`], then [`crate::schema::ExportSchema::project`] of the
+//! user's selection.
+
+mod columns;
+mod derive;
+mod dictionary;
+
+pub use columns::{EURO_FORMAT, HELP_SHEET, V2_SHEET, V3_SHEET, schema, schema_in_zone};
+pub(crate) use derive::utc_millis;
+pub use derive::{TripContext, conform_input, derive};
+pub use dictionary::{DictionaryParams, dictionary_batch, dictionary_schema};
 
 use std::sync::{Arc, OnceLock};
 
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::error::{ExportError, Result};
+use crate::request::{Period, PeriodLimits};
+
+/// The periods the registry accepts for trip exports: start at most 3 years back (1,096 days),
+/// end at least 5 days ago, at most 366 days long.
+pub const PERIOD_LIMITS: PeriodLimits = PeriodLimits {
+    max_length: Some(TimeDelta::days(366)),
+    max_age: Some(TimeDelta::days(3 * 365 + 1)),
+    min_end_age: Some(TimeDelta::days(5)),
+};
+
+/// Checks a trip export period at time `now` against [`PERIOD_LIMITS`] (and that it is not
+/// empty, for periods built field by field).
+///
+/// # Errors
+///
+/// [`ExportError::InvalidPeriod`] saying which limit was passed.
+///
+/// # Examples
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use export_core::request::Period;
+/// use export_core::schema::trip::validate_period;
+///
+/// let now = Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap();
+/// let october = Period::parse("2026-10-01", "2026-11-01", None).unwrap();
+/// assert!(validate_period(&october, now).is_ok());
+/// let recent = Period::parse("2026-11-01", "2026-11-08", None).unwrap();
+/// assert_eq!(validate_period(&recent, now).unwrap_err().code(), "INVALID_PERIOD");
+/// ```
+pub fn validate_period(period: &Period, now: DateTime<Utc>) -> Result<()> {
+    if period.end <= period.start {
+        return Err(ExportError::InvalidPeriod(format!(
+            "end {} is not after start {}",
+            period.end.to_rfc3339(),
+            period.start.to_rfc3339()
+        )));
+    }
+    period.check(&PERIOD_LIMITS, now)
+}
 
 /// Names of the canonical input fields.
 pub mod field {
