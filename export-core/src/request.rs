@@ -1,7 +1,7 @@
 //! What an export asks for: schema, version, audience, format, period, filters, fields, options.
 //!
 //! An [`ExportRequest`] is plain data (serde), so it can be stored on a job, sent from Python or
-//! Node as JSON, and kept in a preset. [`ExportRequest::validate`] checks it before any job exists.
+//! Node as JSON, and kept in a preset. [`ExportRequest::validate_basic`] and the pipeline's builder check it before any job exists.
 
 use std::fmt;
 use std::str::FromStr;

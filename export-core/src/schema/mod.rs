@@ -407,6 +407,9 @@ pub(crate) fn coerce(name: &str, array: &ArrayRef, expected: &DataType) -> Resul
     if actual == expected {
         return Ok(array.clone());
     }
+    if let (DataType::Timestamp(_, _), DataType::Timestamp(unit, tz)) = (actual, expected) {
+        return relabel_timestamp(array, *unit, tz.clone());
+    }
     if lossless(actual, expected) {
         return Ok(arrow_cast::cast(array, expected)?);
     }
@@ -414,6 +417,56 @@ pub(crate) fn coerce(name: &str, array: &ArrayRef, expected: &DataType) -> Resul
         column: name.to_string(),
         expected: expected.to_string(),
         actual: actual.to_string(),
+    })
+}
+
+/// Converts a timestamp column to `unit` and labels it with `tz`, keeping the UTC instants:
+/// arrow-cast refuses zone changes without its `chrono-tz` feature, and none is needed since
+/// Arrow timestamps always count from the UTC epoch.
+fn relabel_timestamp(
+    array: &ArrayRef,
+    unit: arrow_schema::TimeUnit,
+    tz: Option<Arc<str>>,
+) -> Result<ArrayRef> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    use arrow_schema::TimeUnit;
+    let DataType::Timestamp(_, from_tz) = array.data_type() else {
+        return Ok(array.clone());
+    };
+    // Change the unit first, keeping the source label, so arrow-cast only rescales.
+    let same_zone = DataType::Timestamp(unit, from_tz.clone());
+    let scaled = if array.data_type() == &same_zone {
+        array.clone()
+    } else {
+        arrow_cast::cast(array, &same_zone)?
+    };
+    // `scaled` is a timestamp array of `unit`, so each `as_primitive` below matches its type.
+    Ok(match unit {
+        TimeUnit::Second => Arc::new(
+            scaled
+                .as_primitive::<TimestampSecondType>()
+                .clone()
+                .with_timezone_opt(tz),
+        ),
+        TimeUnit::Millisecond => Arc::new(
+            scaled
+                .as_primitive::<TimestampMillisecondType>()
+                .clone()
+                .with_timezone_opt(tz),
+        ),
+        TimeUnit::Microsecond => Arc::new(
+            scaled
+                .as_primitive::<TimestampMicrosecondType>()
+                .clone()
+                .with_timezone_opt(tz),
+        ),
+        TimeUnit::Nanosecond => Arc::new(
+            scaled
+                .as_primitive::<TimestampNanosecondType>()
+                .clone()
+                .with_timezone_opt(tz),
+        ),
     })
 }
 

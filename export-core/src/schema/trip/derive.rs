@@ -195,27 +195,7 @@ fn conform_column(name: &str, array: &ArrayRef, expected: &DataType) -> Result<A
 /// Unlike `arrow_cast`, needs no time-zone database to relabel.
 pub(crate) fn utc_millis(name: &str, array: &ArrayRef) -> Result<ArrayRef> {
     let expected = DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, Some("UTC".into()));
-    let tz = match array.data_type() {
-        DataType::Timestamp(_, tz) => tz.clone(),
-        other => {
-            return Err(ExportError::ColumnType {
-                column: name.to_string(),
-                expected: expected.to_string(),
-                actual: other.to_string(),
-            });
-        }
-    };
-    if array.data_type() == &expected {
-        return Ok(array.clone());
-    }
-    let same_zone = DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, tz);
-    let millis = arrow_cast::cast(array, &same_zone)?;
-    Ok(Arc::new(
-        millis
-            .as_primitive::<TimestampMillisecondType>()
-            .clone()
-            .with_timezone("UTC"),
-    ))
+    coerce(name, array, &expected)
 }
 
 /// Derives the columns of `ctx.schema()` from a batch of input trips.
