@@ -493,6 +493,39 @@ fn unsupported_type_is_an_encode_error_naming_the_column() {
 }
 
 #[test]
+fn refused_batches_write_nothing_and_bad_values_no_partial_row() {
+    // An unsupported column on the first batch: not even the header is written.
+    let b = batch(vec![
+        ("ok", col(Int64Array::from(vec![1]))),
+        (
+            "interval",
+            col(IntervalDayTimeArray::from(vec![IntervalDayTime::new(1, 2)])),
+        ),
+    ]);
+    let mut sink = CsvSink::new(Vec::new());
+    assert_eq!(sink.write(&b).unwrap_err().code(), "ENCODE");
+    assert_eq!(sink.into_inner().unwrap(), b"");
+
+    // A timestamp out of chrono's range stops the batch at its row.
+    let b = batch(vec![
+        ("n", col(Int64Array::from(vec![1, 2, 3]))),
+        ("t", col(TimestampSecondArray::from(vec![0, i64::MAX, 0]))),
+    ]);
+    let mut sink = CsvSink::new(Vec::new());
+    match sink.write(&b).unwrap_err() {
+        ExportError::InvalidValue { column, row, .. } => {
+            assert_eq!((column.as_str(), row), ("t", 1))
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(sink.rows(), 1);
+    assert_eq!(
+        String::from_utf8(sink.into_inner().unwrap()).unwrap(),
+        "n,t\n1,1970-01-01T00:00:00\n"
+    );
+}
+
+#[test]
 fn multiple_batches_and_empty_batches() {
     let b = batch(vec![
         ("id", col(Int64Array::from(vec![1, 2, 3]))),

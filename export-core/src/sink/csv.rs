@@ -752,36 +752,44 @@ impl<W: Write> CsvSink<W> {
         Ok(())
     }
 
-    fn rows_of(&mut self, batch: &RecordBatch) -> Result<()> {
-        let schema = batch.schema_ref();
-        let encoders = batch
-            .columns()
-            .iter()
-            .zip(schema.fields())
-            .map(|(c, f)| Encoder::new(c.as_ref(), f.name()))
-            .collect::<Result<Vec<_>>>()?;
+    /// Writes the batch's rows through `encoders`. A cell that fails leaves no partial row: the
+    /// rows before it are written, the failing row and the rest are not.
+    fn rows_of(&mut self, batch: &RecordBatch, encoders: &[Encoder<'_>]) -> Result<()> {
         let lone = encoders.len() == 1;
         for row in 0..batch.num_rows() {
-            let (buf, scratch) = (&mut self.buf, &mut self.scratch);
-            for (i, enc) in encoders.iter().enumerate() {
-                if i > 0 {
-                    buf.push(self.dialect.delimiter);
-                }
-                let cell = enc.cell(row, &self.formats, false, scratch)?;
-                self.dialect.field(buf, cell, scratch, lone);
+            let row_start = self.buf.len();
+            if let Err(err) = self.row(row, encoders, lone) {
+                self.buf.truncate(row_start);
+                return Err(err);
             }
-            buf.extend_from_slice(self.dialect.terminator);
             self.rows += 1;
-            if buf.len() >= FLUSH_AT {
+            if self.buf.len() >= FLUSH_AT {
                 self.flush_buf()?;
             }
         }
+        Ok(())
+    }
+
+    #[inline]
+    fn row(&mut self, row: usize, encoders: &[Encoder<'_>], lone: bool) -> Result<()> {
+        let (buf, scratch) = (&mut self.buf, &mut self.scratch);
+        for (i, enc) in encoders.iter().enumerate() {
+            if i > 0 {
+                buf.push(self.dialect.delimiter);
+            }
+            let cell = enc.cell(row, &self.formats, false, scratch)?;
+            self.dialect.field(buf, cell, scratch, lone);
+        }
+        buf.extend_from_slice(self.dialect.terminator);
         Ok(())
     }
 }
 
 impl<W: Write + Send> Sink for CsvSink<W> {
     /// Writes the batch's rows (and the header before the first batch).
+    ///
+    /// A batch refused for its schema or a column type writes nothing. A value that fails
+    /// (a date out of range) stops the batch at that row: earlier rows are written.
     ///
     /// # Errors
     ///
@@ -796,12 +804,19 @@ impl<W: Write + Send> Sink for CsvSink<W> {
         self.check_usable()?;
         let schema = batch.schema();
         self.check_schema(&schema)?;
+        // Downcast every column before writing anything, so an unsupported type writes nothing.
+        let encoders = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(c, f)| Encoder::new(c.as_ref(), f.name()))
+            .collect::<Result<Vec<_>>>()?;
         self.open()?;
         self.header(&schema)?;
         if self.schema.is_none() {
-            self.schema = Some(schema);
+            self.schema = Some(schema.clone());
         }
-        self.rows_of(batch)?;
+        self.rows_of(batch, &encoders)?;
         self.flush_if_full()
     }
 
