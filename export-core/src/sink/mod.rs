@@ -9,6 +9,7 @@
 //! labels are field names, Excel number formats and widths are field metadata, and the XLSX sheet
 //! name is schema metadata.
 
+pub mod compress;
 pub mod csv;
 pub mod json;
 pub mod xlsx;
