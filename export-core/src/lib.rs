@@ -18,6 +18,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod job;
 pub mod output;
 pub mod privacy;
 pub mod request;

@@ -1,0 +1,781 @@
+//! [`PgJobStore`]: jobs in PostgreSQL, for many workers on many hosts (feature `postgres`).
+//!
+//! Claims use `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING ...`:
+//! concurrent claimers skip each other's rows instead of waiting, and each job goes to exactly
+//! one of them. Other changes lock their row (`SELECT ... FOR UPDATE`), apply the shared rules
+//! and write it back in one transaction.
+//!
+//! # Blocking
+//!
+//! The store uses the synchronous `postgres` client, which drives its own Tokio runtime
+//! internally: **never call it on a Tokio runtime thread** (it panics with "Cannot start a
+//! runtime from within a runtime"). From async code, call it through
+//! `tokio::task::spawn_blocking`.
+//!
+//! # Connections
+//!
+//! A small built-in pool opens up to [`PgOptions::pool_size`] connections on demand and reopens
+//! closed ones. Connections are made without TLS (`NoTls`): use a local socket, a trusted network
+//! or a TLS-terminating proxy.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration as StdDuration;
+
+use ::postgres::error::SqlState;
+use ::postgres::types::{Json, ToSql};
+use ::postgres::{Client, Config, GenericClient, NoTls, Row};
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::row::RawJob;
+use super::store::{HeartbeatAck, JobStore, ListQuery, Page};
+use super::{ExportJob, JobError, JobResult, NewJob, Owner, Progress, migrate, ops};
+use crate::error::{ExportError, Result};
+
+const BACKEND: &str = "postgres";
+
+const COLUMNS: &str = "seq, id, owner_user_id, owner_organisation_id, request::text AS request, \
+    status, rows_done, rows_expected, created_at, started_at, heartbeat_at, finished_at, \
+    expires_at, not_before, attempts, max_attempts, retention_seconds, lease_worker_id, \
+    lease_until, cancel_requested, result_storage_key, result_size_bytes, result_rows, \
+    result_sha256, result_file_name, result_content_type, error_kind, error_message, schedule_id";
+
+/// Maps a driver error to [`ExportError::Store`], with the server's SQLSTATE and message.
+pub(crate) fn store_error(e: ::postgres::Error) -> ExportError {
+    let reason = match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(&e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    };
+    ExportError::Store {
+        backend: BACKEND,
+        reason,
+    }
+}
+
+fn not_found(id: Uuid) -> ExportError {
+    ExportError::NotFound {
+        kind: "job",
+        id: id.to_string(),
+    }
+}
+
+/// Settings of [`PgJobStore::connect_with`].
+///
+/// # Examples
+///
+/// ```
+/// use export_core::job::PgOptions;
+/// let options = PgOptions::default().schema("exports").pool_size(8);
+/// assert_eq!(options.schema.as_deref(), Some("exports"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// The schema holding the tables, created if missing and put first on each connection's
+    /// search path; `None` uses the connection's default (usually `public`). A lower-case SQL
+    /// identifier: `[a-z_][a-z0-9_]*`, at most 63 characters.
+    pub schema: Option<String>,
+    /// Most connections open at once (default 4, at least 1).
+    pub pool_size: usize,
+    /// Connection timeout when the URL sets none (default 10 s).
+    pub connect_timeout: StdDuration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            schema: None,
+            pool_size: 4,
+            connect_timeout: StdDuration::from_secs(10),
+        }
+    }
+}
+
+impl PgOptions {
+    /// Sets the schema.
+    pub fn schema(mut self, schema: impl Into<String>) -> PgOptions {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// Sets the pool size.
+    pub fn pool_size(mut self, pool_size: usize) -> PgOptions {
+        self.pool_size = pool_size;
+        self
+    }
+
+    /// Sets the connection timeout.
+    pub fn connect_timeout(mut self, timeout: StdDuration) -> PgOptions {
+        self.connect_timeout = timeout;
+        self
+    }
+}
+
+fn check_schema(schema: &str) -> Result<()> {
+    let mut chars = schema.chars();
+    let ok = schema.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ExportError::request(
+            "schema",
+            format!(
+                "`{schema}` is not a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)"
+            ),
+        ))
+    }
+}
+
+/// A [`JobStore`] in PostgreSQL.
+///
+/// # Examples
+///
+/// ```no_run
+/// use chrono::{Duration, Utc};
+/// use export_core::job::{JobStore, NewJob, Owner, PgJobStore};
+/// use export_core::request::{ExportRequest, Format};
+///
+/// let store = PgJobStore::connect("postgres://exports@127.0.0.1:5432/exports")?;
+/// store.create(NewJob::new(Owner::user("u-1"), ExportRequest::new("trip", Format::Csv)))?;
+/// let job = store.claim("host-a/1", Duration::seconds(30), Utc::now())?;
+/// assert!(job.is_some());
+/// # Ok::<(), export_core::ExportError>(())
+/// ```
+pub struct PgJobStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgJobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgJobStore")
+            .field("schema", &self.pool.schema)
+            .field("pool_size", &self.pool.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgJobStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`, or a
+    /// `key=value` connection string) with the default [`PgOptions`], and applies pending
+    /// migrations.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] on field `url` when it cannot be parsed;
+    /// [`ExportError::Store`] when the server cannot be reached or the schema cannot be migrated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::job::PgJobStore;
+    /// let err = PgJobStore::connect("not a url").unwrap_err();
+    /// assert_eq!(err.code(), "INVALID_REQUEST");
+    /// ```
+    pub fn connect(url: &str) -> Result<PgJobStore> {
+        PgJobStore::connect_with(url, PgOptions::default())
+    }
+
+    /// Connects like [`PgJobStore::connect`] with `options`: the tables go into
+    /// `options.schema` (created if missing), and up to `options.pool_size` connections are used.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] on field `url`, `schema` or `pool_size`;
+    /// [`ExportError::Store`] as for [`PgJobStore::connect`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::job::{PgJobStore, PgOptions};
+    /// let err = PgJobStore::connect_with("postgres://127.0.0.1/db", PgOptions::default().schema("Bad-Name")).unwrap_err();
+    /// assert_eq!(err.code(), "INVALID_REQUEST");
+    /// ```
+    pub fn connect_with(url: &str, options: PgOptions) -> Result<PgJobStore> {
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| ExportError::request("url", format!("not a PostgreSQL URL: {e}")))?;
+        if let Some(schema) = &options.schema {
+            check_schema(schema)?;
+            let search_path = format!("-c search_path={schema}");
+            let merged = match config.get_options() {
+                Some(existing) if !existing.trim().is_empty() => {
+                    format!("{existing} {search_path}")
+                }
+                _ => search_path,
+            };
+            config.options(&merged);
+        }
+        if options.pool_size == 0 {
+            return Err(ExportError::request("pool_size", "must be at least 1"));
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("export-core");
+        }
+        let pool = Pool {
+            config,
+            schema: options.schema,
+            size: options.pool_size,
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            available: Condvar::new(),
+        };
+        {
+            let mut conn = pool.get()?;
+            if let Some(schema) = &pool.schema {
+                // Validated above: a plain identifier, safe to splice.
+                let created = conn
+                    .client()?
+                    .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"));
+                match created {
+                    Ok(()) => {}
+                    // Another store created it at the same moment.
+                    Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {}
+                    Err(e) => return Err(store_error(e)),
+                }
+            }
+            migrate::postgres(conn.client()?)?;
+        }
+        Ok(PgJobStore { pool })
+    }
+
+    /// Runs `f` in a transaction, committed when `f` succeeds (rolled back otherwise).
+    fn write<T>(&self, f: impl FnOnce(&mut ::postgres::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.client()?.transaction().map_err(store_error)?;
+        let out = f(&mut tx)?;
+        tx.commit().map_err(store_error)?;
+        Ok(out)
+    }
+
+    /// Locks job `id`, applies `f` and saves it, in one transaction.
+    fn update<T>(
+        &self,
+        id: Uuid,
+        f: impl FnOnce(&mut ExportJob) -> Result<T>,
+    ) -> Result<(T, ExportJob)> {
+        self.write(|tx| {
+            let row = tx
+                .query_opt(
+                    &format!("SELECT {COLUMNS} FROM export_jobs WHERE id = $1 FOR UPDATE"),
+                    &[&id],
+                )
+                .map_err(store_error)?
+                .ok_or_else(|| not_found(id))?;
+            let (_, mut job) = read_row(&row)?;
+            let out = f(&mut job)?;
+            save(tx, &job)?;
+            Ok((out, job))
+        })
+    }
+}
+
+/// A minimal blocking connection pool.
+struct Pool {
+    config: Config,
+    schema: Option<String>,
+    size: usize,
+    state: Mutex<PoolState>,
+    available: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<Client>,
+    /// Connections handed out or idle.
+    open: usize,
+}
+
+/// A connection borrowed from the pool, returned on drop.
+struct PooledClient<'a> {
+    pool: &'a Pool,
+    client: Option<Client>,
+}
+
+impl PooledClient<'_> {
+    fn client(&mut self) -> Result<&mut Client> {
+        self.client.as_mut().ok_or_else(|| ExportError::Store {
+            backend: BACKEND,
+            reason: "pooled connection already returned".into(),
+        })
+    }
+}
+
+impl Drop for PooledClient<'_> {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if let Ok(mut state) = self.pool.state.lock() {
+            if client.is_closed() {
+                state.open = state.open.saturating_sub(1);
+            } else {
+                state.idle.push(client);
+            }
+            self.pool.available.notify_one();
+        }
+    }
+}
+
+impl Pool {
+    fn lock(&self) -> Result<MutexGuard<'_, PoolState>> {
+        self.state.lock().map_err(|_| ExportError::Store {
+            backend: BACKEND,
+            reason: "the pool's lock is poisoned (a thread panicked while holding it)".into(),
+        })
+    }
+
+    /// An idle connection, a new one when fewer than `size` are open, or the next one returned.
+    fn get(&self) -> Result<PooledClient<'_>> {
+        let mut state = self.lock()?;
+        loop {
+            if let Some(client) = state.idle.pop() {
+                if client.is_closed() {
+                    state.open = state.open.saturating_sub(1);
+                    continue;
+                }
+                return Ok(PooledClient {
+                    pool: self,
+                    client: Some(client),
+                });
+            }
+            if state.open < self.size {
+                state.open += 1;
+                drop(state);
+                return match self.config.connect(NoTls) {
+                    Ok(client) => Ok(PooledClient {
+                        pool: self,
+                        client: Some(client),
+                    }),
+                    Err(e) => {
+                        if let Ok(mut state) = self.state.lock() {
+                            state.open = state.open.saturating_sub(1);
+                            self.available.notify_one();
+                        }
+                        Err(store_error(e))
+                    }
+                };
+            }
+            state = self.available.wait(state).map_err(|_| ExportError::Store {
+                backend: BACKEND,
+                reason: "the pool's lock is poisoned (a thread panicked while holding it)".into(),
+            })?;
+        }
+    }
+}
+
+fn read_row(row: &Row) -> Result<(i64, ExportJob)> {
+    let e = store_error;
+    let unsigned = |name: &str| -> Result<Option<u64>> {
+        let v: Option<i64> = row.try_get(name).map_err(e)?;
+        v.map(|v| {
+            u64::try_from(v).map_err(|_| ExportError::Store {
+                backend: BACKEND,
+                reason: format!("column {name} holds {v}"),
+            })
+        })
+        .transpose()
+    };
+    let id: Uuid = row.try_get("id").map_err(e)?;
+    let id = id.to_string();
+    let request: String = row.try_get("request").map_err(e)?;
+    let status: String = row.try_get("status").map_err(e)?;
+    let attempts: i32 = row.try_get("attempts").map_err(e)?;
+    let max_attempts: i32 = row.try_get("max_attempts").map_err(e)?;
+    let job = RawJob {
+        id: &id,
+        owner: Owner {
+            user_id: row.try_get("owner_user_id").map_err(e)?,
+            organisation_id: row.try_get("owner_organisation_id").map_err(e)?,
+        },
+        request: &request,
+        status: &status,
+        rows_done: unsigned("rows_done")?.unwrap_or(0),
+        rows_expected: unsigned("rows_expected")?,
+        created_at: row.try_get("created_at").map_err(e)?,
+        started_at: row.try_get("started_at").map_err(e)?,
+        heartbeat_at: row.try_get("heartbeat_at").map_err(e)?,
+        finished_at: row.try_get("finished_at").map_err(e)?,
+        expires_at: row.try_get("expires_at").map_err(e)?,
+        not_before: row.try_get("not_before").map_err(e)?,
+        attempts: attempts.into(),
+        max_attempts: max_attempts.into(),
+        retention_seconds: row.try_get("retention_seconds").map_err(e)?,
+        lease: (
+            row.try_get("lease_worker_id").map_err(e)?,
+            row.try_get("lease_until").map_err(e)?,
+        ),
+        cancel_requested: row.try_get("cancel_requested").map_err(e)?,
+        result: (
+            row.try_get("result_storage_key").map_err(e)?,
+            unsigned("result_size_bytes")?,
+            unsigned("result_rows")?,
+            row.try_get("result_sha256").map_err(e)?,
+            row.try_get("result_file_name").map_err(e)?,
+            row.try_get("result_content_type").map_err(e)?,
+        ),
+        error: (
+            row.try_get("error_kind").map_err(e)?,
+            row.try_get("error_message").map_err(e)?,
+        ),
+        schedule_id: row.try_get("schedule_id").map_err(e)?,
+    }
+    .decode(BACKEND)?;
+    let seq: i64 = row.try_get("seq").map_err(e)?;
+    Ok((seq, job))
+}
+
+fn big(v: u64, field: &str) -> Result<i64> {
+    i64::try_from(v).map_err(|_| ExportError::request(field, format!("{v} is too large to store")))
+}
+
+fn small(v: u32, field: &str) -> Result<i32> {
+    i32::try_from(v).map_err(|_| ExportError::request(field, format!("{v} is too large to store")))
+}
+
+type Param = Box<dyn ToSql + Sync>;
+
+/// Every stored column of `job` (but `seq`), `id` first.
+fn fields(job: &ExportJob) -> Result<Vec<(&'static str, Param)>> {
+    let request = serde_json::to_value(&job.request).map_err(|e| ExportError::Store {
+        backend: BACKEND,
+        reason: format!("cannot encode the request of job `{}`: {e}", job.id),
+    })?;
+    let result = job.result.as_ref();
+    let error = job.error.as_ref();
+    let opt_big = |v: Option<u64>, field: &str| v.map(|v| big(v, field)).transpose();
+    Ok(vec![
+        ("id", Box::new(job.id)),
+        ("owner_user_id", Box::new(job.owner.user_id.clone())),
+        (
+            "owner_organisation_id",
+            Box::new(job.owner.organisation_id.clone()),
+        ),
+        ("request", Box::new(Json(request))),
+        ("status", Box::new(job.status.as_str())),
+        (
+            "rows_done",
+            Box::new(big(job.progress.rows_done, "progress.rows_done")?),
+        ),
+        (
+            "rows_expected",
+            Box::new(opt_big(
+                job.progress.rows_expected,
+                "progress.rows_expected",
+            )?),
+        ),
+        ("created_at", Box::new(job.created_at)),
+        ("started_at", Box::new(job.started_at)),
+        ("heartbeat_at", Box::new(job.heartbeat_at)),
+        ("finished_at", Box::new(job.finished_at)),
+        ("expires_at", Box::new(job.expires_at)),
+        ("not_before", Box::new(job.not_before)),
+        ("attempts", Box::new(small(job.attempts, "attempts")?)),
+        (
+            "max_attempts",
+            Box::new(small(job.max_attempts, "max_attempts")?),
+        ),
+        (
+            "retention_seconds",
+            Box::new(job.retention.map(|d| d.num_seconds())),
+        ),
+        (
+            "lease_worker_id",
+            Box::new(job.lease.as_ref().map(|l| l.worker_id.clone())),
+        ),
+        ("lease_until", Box::new(job.lease.as_ref().map(|l| l.until))),
+        ("cancel_requested", Box::new(job.cancel_requested)),
+        (
+            "result_storage_key",
+            Box::new(result.map(|r| r.storage_key.clone())),
+        ),
+        (
+            "result_size_bytes",
+            Box::new(opt_big(result.map(|r| r.size_bytes), "result.size_bytes")?),
+        ),
+        (
+            "result_rows",
+            Box::new(opt_big(result.map(|r| r.rows), "result.rows")?),
+        ),
+        ("result_sha256", Box::new(result.map(|r| r.sha256.clone()))),
+        (
+            "result_file_name",
+            Box::new(result.map(|r| r.file_name.clone())),
+        ),
+        (
+            "result_content_type",
+            Box::new(result.map(|r| r.content_type.clone())),
+        ),
+        ("error_kind", Box::new(error.map(|e| e.kind.clone()))),
+        ("error_message", Box::new(error.map(|e| e.message.clone()))),
+        ("schedule_id", Box::new(job.schedule_id.clone())),
+    ])
+}
+
+fn params<'a>(fields: &'a [(&'static str, Param)]) -> Vec<&'a (dyn ToSql + Sync)> {
+    fields.iter().map(|(_, v)| v.as_ref()).collect()
+}
+
+fn insert(client: &mut impl GenericClient, job: &ExportJob) -> Result<()> {
+    let fields = fields(job)?;
+    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+    let marks: Vec<String> = (1..=fields.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO export_jobs ({}) VALUES ({})",
+        names.join(", "),
+        marks.join(", ")
+    );
+    match client.execute(&sql, &params(&fields)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(ExportError::Conflict(
+            format!("job `{}` already exists", job.id),
+        )),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// Writes every column of `job` back to its row.
+fn save(client: &mut impl GenericClient, job: &ExportJob) -> Result<()> {
+    let fields = fields(job)?;
+    let sets: Vec<String> = fields
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, (name, _))| format!("{name} = ${}", i + 1))
+        .collect();
+    let sql = format!("UPDATE export_jobs SET {} WHERE id = $1", sets.join(", "));
+    let changed = client
+        .execute(&sql, &params(&fields))
+        .map_err(store_error)?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(not_found(job.id))
+    }
+}
+
+fn read_rows(rows: &[Row]) -> Result<Vec<(i64, ExportJob)>> {
+    rows.iter().map(read_row).collect()
+}
+
+impl JobStore for PgJobStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn create(&self, new: NewJob) -> Result<ExportJob> {
+        let job = ops::new_job(new)?;
+        let mut conn = self.pool.get()?;
+        insert(conn.client()?, &job)?;
+        Ok(job)
+    }
+
+    fn get(&self, id: Uuid) -> Result<ExportJob> {
+        let mut conn = self.pool.get()?;
+        let row = conn
+            .client()?
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM export_jobs WHERE id = $1"),
+                &[&id],
+            )
+            .map_err(store_error)?
+            .ok_or_else(|| not_found(id))?;
+        read_row(&row).map(|(_, job)| job)
+    }
+
+    fn list(&self, owner_user_id: &str, query: &ListQuery) -> Result<Page> {
+        ops::check_owner(owner_user_id)?;
+        ops::check_query(query)?;
+        let after = query
+            .cursor
+            .as_deref()
+            .map(ops::decode_cursor)
+            .transpose()?;
+        let mut sql = format!("SELECT {COLUMNS} FROM export_jobs WHERE owner_user_id = $1");
+        let mut values: Vec<Param> = vec![Box::new(owner_user_id.to_string())];
+        if let Some(status) = query.status {
+            values.push(Box::new(status.as_str()));
+            sql.push_str(&format!(" AND status = ${}", values.len()));
+        }
+        if let Some((micros, seq)) = after {
+            let at = DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| ExportError::request("cursor", "is not a cursor of this store"))?;
+            values.push(Box::new(at));
+            values.push(Box::new(seq));
+            sql.push_str(&format!(
+                " AND (created_at, seq) < (${}, ${})",
+                values.len() - 1,
+                values.len()
+            ));
+        }
+        values.push(Box::new(i64::from(query.limit) + 1));
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, seq DESC LIMIT ${}",
+            values.len()
+        ));
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        let mut conn = self.pool.get()?;
+        let rows = conn.client()?.query(&sql, &refs).map_err(store_error)?;
+        let mut rows = read_rows(&rows)?;
+        let limit = query.limit as usize;
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last()
+                .map(|(seq, job)| ops::encode_cursor(job.created_at, *seq))
+        } else {
+            None
+        };
+        Ok(Page {
+            jobs: rows.into_iter().map(|(_, job)| job).collect(),
+            next_cursor,
+        })
+    }
+
+    fn claim(
+        &self,
+        worker_id: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ExportJob>> {
+        // The rules of `ops::claim`, in one statement: the job is not known before it is locked.
+        let fields = ops::claim_fields(Uuid::nil(), worker_id, lease, now)?;
+        let sql = format!(
+            "UPDATE export_jobs SET status = $1, attempts = attempts + 1, started_at = $2, \
+                 heartbeat_at = $2, rows_done = 0, rows_expected = NULL, \
+                 lease_worker_id = $3, lease_until = $4 \
+             WHERE id = ( \
+                 SELECT id FROM export_jobs \
+                 WHERE status = 'pending' AND (not_before IS NULL OR not_before <= $2) \
+                 ORDER BY created_at, seq \
+                 FOR UPDATE SKIP LOCKED LIMIT 1) \
+               AND status = 'pending' \
+             RETURNING {COLUMNS}"
+        );
+        let mut conn = self.pool.get()?;
+        let row = conn
+            .client()?
+            .query_opt(
+                &sql,
+                &[
+                    &fields.status.as_str(),
+                    &fields.now,
+                    &worker_id,
+                    &fields.until,
+                ],
+            )
+            .map_err(store_error)?;
+        row.map(|row| read_row(&row).map(|(_, job)| job))
+            .transpose()
+    }
+
+    fn heartbeat(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        progress: Progress,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<HeartbeatAck> {
+        self.update(id, |job| {
+            ops::heartbeat(job, worker_id, progress, lease, now)
+        })
+        .map(|(ack, _)| ack)
+    }
+
+    fn complete(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        result: JobResult,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<ExportJob> {
+        self.update(id, |job| {
+            ops::complete(job, worker_id, result, expires_at, now)
+        })
+        .map(|(_, job)| job)
+    }
+
+    fn fail(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        error: JobError,
+        retry_delay: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> Result<ExportJob> {
+        self.update(id, |job| ops::fail(job, worker_id, error, retry_delay, now))
+            .map(|(_, job)| job)
+    }
+
+    fn request_cancel(&self, id: Uuid, now: DateTime<Utc>) -> Result<ExportJob> {
+        self.update(id, |job| ops::request_cancel(job, now))
+            .map(|(_, job)| job)
+    }
+
+    fn mark_cancelled(&self, id: Uuid, worker_id: &str, now: DateTime<Utc>) -> Result<ExportJob> {
+        self.update(id, |job| ops::mark_cancelled(job, worker_id, now))
+            .map(|(_, job)| job)
+    }
+
+    fn delete(&self, id: Uuid) -> Result<()> {
+        let mut conn = self.pool.get()?;
+        let deleted = conn
+            .client()?
+            .execute("DELETE FROM export_jobs WHERE id = $1", &[&id])
+            .map_err(store_error)?;
+        if deleted == 0 {
+            return Err(not_found(id));
+        }
+        Ok(())
+    }
+
+    fn list_expired(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<ExportJob>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM export_jobs \
+             WHERE status IN ('succeeded', 'failed', 'cancelled') AND expires_at <= $1 \
+             ORDER BY expires_at, seq LIMIT $2"
+        );
+        let now = ops::micros(now);
+        let mut conn = self.pool.get()?;
+        let rows = conn
+            .client()?
+            .query(&sql, &[&now, &limit])
+            .map_err(store_error)?;
+        Ok(read_rows(&rows)?.into_iter().map(|(_, job)| job).collect())
+    }
+
+    fn expire(&self, id: Uuid, now: DateTime<Utc>, anonymise: bool) -> Result<ExportJob> {
+        self.update(id, |job| ops::expire(job, now, anonymise))
+            .map(|(_, job)| job)
+    }
+
+    fn reclaim_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM export_jobs \
+             WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= $1) \
+             ORDER BY created_at, seq FOR UPDATE SKIP LOCKED"
+        );
+        let micros_now = ops::micros(now);
+        self.write(|tx| {
+            let rows = tx.query(&sql, &[&micros_now]).map_err(store_error)?;
+            let mut reclaimed = Vec::with_capacity(rows.len());
+            for (_, mut job) in read_rows(&rows)? {
+                ops::reclaim(&mut job, now)?;
+                save(tx, &job)?;
+                reclaimed.push(job.id);
+            }
+            Ok(reclaimed)
+        })
+    }
+}
