@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod export;
 pub mod filter;
 pub mod job;
 pub mod output;
@@ -28,3 +29,8 @@ pub mod source;
 pub mod temporal;
 
 pub use error::{ExportError, Result};
+
+// The README's examples are compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

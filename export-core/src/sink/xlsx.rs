@@ -80,7 +80,7 @@ mod cells;
 mod json_text;
 
 use std::fmt;
-use std::io::{self, Seek, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use arrow_array::{ArrayRef, RecordBatch};
@@ -277,7 +277,7 @@ impl XlsxSinkBuilder {
     /// assert_eq!(&bytes[..2], b"PK"); // a zip container
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
-    pub fn build<W: Write + Seek + Send>(&self, writer: W) -> XlsxSink<W> {
+    pub fn build<W: Write + Send>(&self, writer: W) -> XlsxSink<W> {
         let mut header_format = Format::new();
         if self.header_bold {
             header_format = header_format.set_bold();
@@ -362,7 +362,7 @@ struct ColumnSpec {
     width: f64,
 }
 
-impl<W: Write + Seek + Send> XlsxSink<W> {
+impl<W: Write + Send> XlsxSink<W> {
     /// Returns the underlying writer, first finishing the workbook if [`Sink::finish`] was not
     /// called.
     ///
@@ -617,7 +617,7 @@ impl<W: Write + Seek + Send> XlsxSink<W> {
     }
 }
 
-impl<W: Write + Seek + Send> Sink for XlsxSink<W> {
+impl<W: Write + Send> Sink for XlsxSink<W> {
     /// Writes the batch's rows to the sheet named by its schema metadata [`META_SHEET`] (or
     /// [`XlsxSinkBuilder::sheet_name`]), starting that sheet (header row) when the name changes
     /// and continuing on a new sheet past [`XlsxSinkBuilder::sheet_rows`] rows. An empty batch

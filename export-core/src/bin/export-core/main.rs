@@ -1,0 +1,57 @@
+//! `export-core`: the admin command line of the export engine.
+//!
+//! Every failure prints one line, `error: ...`, and exits non-zero: 2 for bad input (a request,
+//! a field, a period, an input file), 1 for everything else.
+
+mod export_cmd;
+mod schema_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use export_core::ExportError;
+
+#[derive(Parser)]
+#[command(
+    name = "export-core",
+    version,
+    about = "Streaming CSV, XLSX and JSON exports"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one export to a file (sample trips, or an Arrow IPC / CSV input).
+    Export(export_cmd::ExportArgs),
+    /// Print the columns of a trip schema version and audience.
+    Schema(schema_cmd::SchemaArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Export(args) => export_cmd::run(args),
+        Command::Schema(args) => schema_cmd::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// 2 for input the user can fix, 1 for the rest.
+fn exit_code(err: &ExportError) -> u8 {
+    match err {
+        ExportError::Io { .. }
+        | ExportError::Store { .. }
+        | ExportError::Storage(_)
+        | ExportError::Encode { .. } => 1,
+        _ => 2,
+    }
+}

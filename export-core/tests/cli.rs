@@ -1,0 +1,152 @@
+//! The admin CLI run as a real process: exit codes, one-line errors, files and output.
+
+use std::process::Command;
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_export-core"))
+}
+
+#[test]
+fn export_writes_the_file_and_prints_path_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trips.xlsx");
+    let output = cli()
+        .args([
+            "export",
+            "--audience",
+            "operator",
+            "--format",
+            "xlsx",
+            "--rows",
+            "1500",
+            "--quiet",
+        ])
+        .args(["--start", "2026-10-01", "--end", "2026-11-01", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.starts_with(&format!("{}: ", out.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" rows written"), "{stdout}");
+    assert!(out.metadata().unwrap().len() > 1000);
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_one_line_and_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trips.csv");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--audience", "public", "--format", "csv"],
+        vec!["--audience", "operator", "--format", "pdf"],
+        vec![
+            "--audience",
+            "operator",
+            "--format",
+            "csv",
+            "--version",
+            "v9",
+        ],
+        vec![
+            "--audience",
+            "operator",
+            "--format",
+            "csv",
+            "--fields",
+            "journey_id,colour",
+        ],
+        vec![
+            "--audience",
+            "operator",
+            "--format",
+            "csv",
+            "--start",
+            "2026-10-31",
+            "--end",
+            "2026-10-01",
+        ],
+        vec![
+            "--audience",
+            "operator",
+            "--format",
+            "csv",
+            "--tz",
+            "Mars/Olympus",
+        ],
+    ];
+    for args in cases {
+        let output = cli()
+            .arg("export")
+            .args(&args)
+            .args(["--rows", "10", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(!out.exists(), "{args:?} left a file");
+    }
+}
+
+#[test]
+fn unwritable_output_exits_1() {
+    let output = cli()
+        .args([
+            "export",
+            "--audience",
+            "operator",
+            "--format",
+            "csv",
+            "--rows",
+            "10",
+            "--out",
+            "/nonexistent-dir/x.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("/nonexistent-dir/x.csv")
+    );
+}
+
+#[test]
+fn schema_prints_the_columns_in_order() {
+    let output = cli()
+        .args(["schema", "--version", "v2", "--audience", "operator"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let names: Vec<&str> = text.lines().collect();
+    assert_eq!(names.len(), 79);
+    assert_eq!(
+        &names[..3],
+        ["journey_id", "trip_id", "journey_start_datetime"]
+    );
+    let md = cli()
+        .args([
+            "schema",
+            "--version",
+            "v3",
+            "--audience",
+            "opendata",
+            "--markdown",
+        ])
+        .output()
+        .unwrap();
+    let md = String::from_utf8(md.stdout).unwrap();
+    assert!(md.starts_with("| # | column |"));
+    assert_eq!(md.lines().count(), 2 + 57);
+}
