@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one export to a file (sample trips, or an Arrow IPC / CSV input).
-    Export(export_cmd::ExportArgs),
+    Export(Box<export_cmd::ExportArgs>),
     /// Print the columns of a trip schema version and audience.
     Schema(schema_cmd::SchemaArgs),
 }
@@ -33,7 +33,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Export(args) => export_cmd::run(args),
+        Command::Export(args) => export_cmd::run(*args),
         Command::Schema(args) => schema_cmd::run(args),
     };
     match result {
