@@ -70,10 +70,7 @@ fn v3_opendata_xlsx_reads_back_with_data_and_help_sheets() {
     .unwrap();
     let report = exporter.run_to_path(&mut sample(3_000), &path).unwrap();
     assert_eq!(report.file_name, "trips-v3-opendata-2026-10.xlsx");
-    let privacy = report
-        .privacy
-        .clone()
-        .expect("opendata reports privacy figures");
+    let privacy = report.privacy.expect("opendata reports privacy figures");
     assert_eq!(privacy.exposed, report.rows_written);
     assert!(report.rows_written > 0 && report.rows_written <= 3_000);
 
