@@ -26,6 +26,7 @@ pub mod request;
 pub mod schema;
 pub mod sink;
 pub mod source;
+pub mod storage;
 pub mod temporal;
 
 pub use error::{ExportError, Result};
