@@ -21,6 +21,7 @@ pub mod filter;
 pub mod output;
 pub mod privacy;
 pub mod request;
+pub mod schedule;
 pub mod schema;
 pub mod sink;
 pub mod source;
