@@ -23,6 +23,7 @@ pub mod job;
 pub mod output;
 pub mod privacy;
 pub mod request;
+pub mod schedule;
 pub mod schema;
 pub mod sink;
 pub mod source;

@@ -951,3 +951,141 @@ fn sink_is_object_safe_and_send() -> TestResult {
     assert_eq!(sink.finish()?.rows, 1);
     Ok(())
 }
+
+/// Throughput on the targets' shape (1M rows: 4 integers, 3 floats, 2 short strings, 1 zoned
+/// date-time), JSON Lines to `io::sink()`. Run with
+/// `cargo test --release -p export-core --test json_sink -- --ignored --nocapture`.
+#[test]
+#[ignore = "throughput measurement; run in release"]
+fn json_lines_throughput() -> TestResult {
+    let rows = 1_000_000usize;
+    let batch_rows = 8_192;
+    let start_ms = 1_767_225_600_000i64;
+    let batches: Vec<RecordBatch> = (0..rows)
+        .step_by(batch_rows)
+        .map(|first| {
+            let r = first..(first + batch_rows).min(rows);
+            batch(vec![
+                (
+                    "id",
+                    Arc::new(Int64Array::from_iter_values(r.clone().map(|i| i as i64))) as ArrayRef,
+                ),
+                (
+                    "a",
+                    Arc::new(Int32Array::from_iter_values(
+                        r.clone().map(|i| (i % 1000) as i32),
+                    )) as ArrayRef,
+                ),
+                (
+                    "b",
+                    Arc::new(Int64Array::from_iter_values(
+                        r.clone().map(|i| (i as i64) * 7919 - 5_000_000),
+                    )) as ArrayRef,
+                ),
+                (
+                    "c",
+                    Arc::new(UInt64Array::from_iter_values(
+                        r.clone().map(|i| (i as u64) % 97),
+                    )) as ArrayRef,
+                ),
+                (
+                    "x",
+                    Arc::new(Float64Array::from_iter_values(
+                        r.clone().map(|i| i as f64 * 0.37),
+                    )) as ArrayRef,
+                ),
+                (
+                    "y",
+                    Arc::new(Float64Array::from_iter_values(
+                        r.clone().map(|i| 48.85 + i as f64 * 1e-6),
+                    )) as ArrayRef,
+                ),
+                (
+                    "z",
+                    Arc::new(Float64Array::from_iter_values(
+                        r.clone().map(|i| (i % 5000) as f64 / 100.0),
+                    )) as ArrayRef,
+                ),
+                (
+                    "s",
+                    Arc::new(StringArray::from_iter_values(
+                        r.clone().map(|i| format!("zone-{}", i % 300)),
+                    )) as ArrayRef,
+                ),
+                (
+                    "t",
+                    Arc::new(StringArray::from_iter_values(
+                        r.clone().map(|i| ["bus", "tram", "metro"][i % 3]),
+                    )) as ArrayRef,
+                ),
+                (
+                    "at",
+                    Arc::new(
+                        TimestampMillisecondArray::from_iter_values(
+                            r.map(|i| start_ms + i as i64 * 1_000),
+                        )
+                        .with_timezone("Europe/Paris"),
+                    ) as ArrayRef,
+                ),
+            ])
+        })
+        .collect();
+
+    let started = std::time::Instant::now();
+    let mut sink = JsonSinkBuilder::new()
+        .format(JsonFormat::Lines)
+        .build(io::sink());
+    for b in &batches {
+        sink.write(b)?;
+    }
+    let summary = sink.finish()?;
+    let ours = started.elapsed().as_secs_f64();
+
+    // serde_json on the same rows, as structs (its best case).
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        id: i64,
+        a: i32,
+        b: i64,
+        c: u64,
+        x: f64,
+        y: f64,
+        z: f64,
+        s: &'a str,
+        t: &'a str,
+        at: String,
+    }
+    let strings: Vec<String> = (0..300).map(|i| format!("zone-{i}")).collect();
+    let started = std::time::Instant::now();
+    let mut out = io::BufWriter::with_capacity(64 * 1024, io::sink());
+    for i in 0..rows {
+        let row = Row {
+            id: i as i64,
+            a: (i % 1000) as i32,
+            b: (i as i64) * 7919 - 5_000_000,
+            c: (i as u64) % 97,
+            x: i as f64 * 0.37,
+            y: 48.85 + i as f64 * 1e-6,
+            z: (i % 5000) as f64 / 100.0,
+            s: &strings[i % 300],
+            t: ["bus", "tram", "metro"][i % 3],
+            at: chrono::DateTime::from_timestamp_millis(start_ms + i as i64 * 1_000)
+                .ok_or("range")?
+                .with_timezone(&chrono_tz::Europe::Paris)
+                .to_rfc3339(),
+        };
+        serde_json::to_writer(&mut out, &row)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    let serde = started.elapsed().as_secs_f64();
+
+    println!(
+        "json lines: {:.2}M rows/s ({:.0} MB/s); serde_json structs: {:.2}M rows/s; ratio {:.2}x",
+        rows as f64 / ours / 1e6,
+        summary.bytes as f64 / ours / 1e6,
+        rows as f64 / serde / 1e6,
+        serde / ours
+    );
+    Ok(())
+}
