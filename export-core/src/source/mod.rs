@@ -10,6 +10,12 @@ pub mod iter;
 pub mod sample;
 pub mod stream;
 
+pub use csv_file::{CsvFileSource, CsvFileSourceBuilder};
+pub use ipc::{IpcSource, IpcSpool};
+pub use iter::IterSource;
+pub use sample::{SampleConfig, SampleTrips};
+pub use stream::{BatchSender, ChannelSource, StreamSource, channel};
+
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 

@@ -839,9 +839,13 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends the `digits` low hex digits of `value`.
 fn push_hex(buf: &mut String, value: u64, digits: u32) {
-    for i in (0..digits).rev() {
-        buf.push(HEX[((value >> (4 * i)) & 0xF) as usize] as char);
+    let digits = digits.min(16) as usize;
+    let mut out = [0u8; 16];
+    for (i, byte) in out[..digits].iter_mut().enumerate() {
+        *byte = HEX[((value >> (4 * (digits - 1 - i))) & 0xF) as usize];
     }
+    // Hex digits are ASCII, so this never falls back.
+    buf.push_str(std::str::from_utf8(&out[..digits]).unwrap_or_default());
 }
 
 /// Appends a version-4, variant-1 UUID made of the bits of `hi` and `lo`.
