@@ -20,10 +20,10 @@ mod communes;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ArrayBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    ArrayBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
     TimestampMillisecondBuilder,
 };
-use arrow_array::{ArrayRef, ListArray, RecordBatch, StructArray};
+use arrow_array::{ArrayRef, ListArray, RecordBatch, StringArray, StructArray};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, FieldRef, SchemaRef};
 use chrono::{DateTime, Offset, TimeZone, Utc};
@@ -150,7 +150,6 @@ pub struct SampleTrips {
     pick_operator: Vec<u8>,
     /// Cosine of each commune's latitude.
     cos_lat: Vec<f64>,
-    buf: String,
 }
 
 impl std::fmt::Debug for SampleTrips {
@@ -214,7 +213,6 @@ impl SampleTrips {
             pick_basin,
             pick_operator,
             cos_lat,
-            buf: String::with_capacity(80),
         })
     }
 
@@ -354,22 +352,20 @@ impl SampleTrips {
         let op = &OPERATORS[ride.operator];
         let origin = &COMMUNES[ride.origin];
         let destination = &COMMUNES[ride.destination];
-        let buf = &mut self.buf;
 
         b.journey_id.append_value(journey_id);
-        buf.clear();
-        buf.push_str(op.prefix);
-        buf.push_str("-t-");
-        push_hex(buf, ride.trip_key, 12);
-        b.operator_trip_id.append_value(buf.as_str());
-        buf.clear();
-        buf.push_str(op.prefix);
-        buf.push_str("-j-");
-        push_hex(buf, mix(ride.trip_key ^ journey_id as u64), 12);
-        b.operator_journey_id.append_value(buf.as_str());
-        buf.clear();
-        push_uuid(buf, mix(ride.trip_key ^ 0x7472_6970), mix(ride.trip_key));
-        b.trip_id.append_value(buf.as_str());
+        b.operator_trip_id.push(op.prefix.as_bytes());
+        b.operator_trip_id.push(b"-t-");
+        b.operator_trip_id.push(&hex16(ride.trip_key)[4..]);
+        b.operator_trip_id.end();
+        b.operator_journey_id.push(op.prefix.as_bytes());
+        b.operator_journey_id.push(b"-j-");
+        b.operator_journey_id
+            .push(&hex16(mix(ride.trip_key ^ journey_id as u64))[4..]);
+        b.operator_journey_id.end();
+        b.trip_id
+            .push(&uuid(mix(ride.trip_key ^ 0x7472_6970), mix(ride.trip_key)));
+        b.trip_id.end();
         b.operator_id.append_value(op.id);
         b.operator.append_value(op.name);
         b.operator_class.append_value(op.class);
@@ -407,32 +403,28 @@ impl SampleTrips {
         let passenger = rng.below(self.config.rows / 4 + 50);
         let p_key = mix(self.person_salt ^ 0x5041_5353 ^ passenger.wrapping_mul(0x9E37_79B9));
         let d_key = mix(self.person_salt ^ 0x4452_4956 ^ ride.driver.wrapping_mul(0x9E37_79B9));
-        buf.clear();
-        buf.push_str(op.prefix);
-        buf.push_str("-p-");
-        push_hex(buf, p_key, 10);
-        b.operator_passenger_id.append_value(buf.as_str());
-        buf.clear();
-        buf.push_str(op.prefix);
-        buf.push_str("-d-");
-        push_hex(buf, d_key, 10);
-        b.operator_driver_id.append_value(buf.as_str());
-        buf.clear();
+        b.operator_passenger_id.push(op.prefix.as_bytes());
+        b.operator_passenger_id.push(b"-p-");
+        b.operator_passenger_id.push(&hex16(p_key)[6..]);
+        b.operator_passenger_id.end();
+        b.operator_driver_id.push(op.prefix.as_bytes());
+        b.operator_driver_id.push(b"-d-");
+        b.operator_driver_id.push(&hex16(d_key)[6..]);
+        b.operator_driver_id.end();
         for i in 1..=4u64 {
-            push_hex(buf, mix(p_key.wrapping_add(i)), 16);
+            b.passenger_identity_key
+                .push(&hex16(mix(p_key.wrapping_add(i))));
+            b.driver_identity_key
+                .push(&hex16(mix(d_key.wrapping_add(i))));
         }
-        b.passenger_identity_key.append_value(buf.as_str());
-        buf.clear();
-        for i in 1..=4u64 {
-            push_hex(buf, mix(d_key.wrapping_add(i)), 16);
-        }
-        b.driver_identity_key.append_value(buf.as_str());
-        buf.clear();
-        push_uuid(buf, mix(p_key ^ 0xA1), mix(p_key ^ 0xA2));
-        b.passenger_id.append_value(buf.as_str());
-        buf.clear();
-        push_uuid(buf, mix(d_key ^ 0xA1), mix(d_key ^ 0xA2));
-        b.driver_id.append_value(buf.as_str());
+        b.passenger_identity_key.end();
+        b.driver_identity_key.end();
+        b.passenger_id
+            .push(&uuid(mix(p_key ^ 0xA1), mix(p_key ^ 0xA2)));
+        b.passenger_id.end();
+        b.driver_id
+            .push(&uuid(mix(d_key ^ 0xA1), mix(d_key ^ 0xA2)));
+        b.driver_id.end();
 
         // Incentives: operator-paid ones, then the registry's campaigns.
         let km = ride.distance as f64 / 1000.0;
@@ -837,30 +829,71 @@ fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Appends the `digits` low hex digits of `value`.
-fn push_hex(buf: &mut String, value: u64, digits: u32) {
-    let digits = digits.min(16) as usize;
-    let mut out = [0u8; 16];
-    for (i, byte) in out[..digits].iter_mut().enumerate() {
-        *byte = HEX[((value >> (4 * (digits - 1 - i))) & 0xF) as usize];
-    }
-    // Hex digits are ASCII, so this never falls back.
-    buf.push_str(std::str::from_utf8(&out[..digits]).unwrap_or_default());
+/// A text column without nulls, written in place: identifiers are formatted straight into the
+/// values buffer (fixed-size pieces, so no per-piece call), and the whole buffer is validated
+/// as UTF-8 once per batch.
+struct Utf8Col {
+    offsets: Vec<i32>,
+    values: Vec<u8>,
 }
 
-/// Appends a version-4, variant-1 UUID made of the bits of `hi` and `lo`.
-fn push_uuid(buf: &mut String, hi: u64, lo: u64) {
-    let hi = (hi & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
-    let lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-    push_hex(buf, hi >> 32, 8);
-    buf.push('-');
-    push_hex(buf, hi >> 16, 4);
-    buf.push('-');
-    push_hex(buf, hi, 4);
-    buf.push('-');
-    push_hex(buf, lo >> 48, 4);
-    buf.push('-');
-    push_hex(buf, lo, 12);
+impl Utf8Col {
+    fn with_capacity(items: usize, bytes: usize) -> Utf8Col {
+        let mut offsets = Vec::with_capacity(items + 1);
+        offsets.push(0);
+        Utf8Col {
+            offsets,
+            values: Vec::with_capacity(bytes),
+        }
+    }
+
+    /// Appends a whole value.
+    fn append_value(&mut self, value: &str) {
+        self.values.extend_from_slice(value.as_bytes());
+        self.end();
+    }
+
+    /// Appends bytes to the value being written.
+    fn push(&mut self, bytes: &[u8]) {
+        self.values.extend_from_slice(bytes);
+    }
+
+    /// Ends the value being written.
+    fn end(&mut self) {
+        self.offsets.push(self.values.len() as i32);
+    }
+
+    fn finish(self) -> Result<ArrayRef> {
+        Ok(Arc::new(StringArray::try_new(
+            OffsetBuffer::new(self.offsets.into()),
+            self.values.into(),
+            None,
+        )?))
+    }
+}
+
+/// The 16 hex digits of `value`, most significant first.
+fn hex16(value: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, pair) in out.chunks_exact_mut(2).enumerate() {
+        let byte = (value >> (56 - 8 * i)) as u8;
+        pair[0] = HEX[(byte >> 4) as usize];
+        pair[1] = HEX[(byte & 0xF) as usize];
+    }
+    out
+}
+
+/// The text of a version-4, variant-1 UUID made of the bits of `hi` and `lo`.
+fn uuid(hi: u64, lo: u64) -> [u8; 36] {
+    let hi = hex16((hi & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000);
+    let lo = hex16((lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000);
+    let mut out = [b'-'; 36];
+    out[0..8].copy_from_slice(&hi[0..8]);
+    out[9..13].copy_from_slice(&hi[8..12]);
+    out[14..18].copy_from_slice(&hi[12..16]);
+    out[19..23].copy_from_slice(&lo[0..4]);
+    out[24..36].copy_from_slice(&lo[4..16]);
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -868,26 +901,26 @@ fn push_uuid(buf: &mut String, hi: u64, lo: u64) {
 
 /// The geography columns of one trip end.
 struct Geo {
-    insee: StringBuilder,
-    commune: StringBuilder,
-    departement: StringBuilder,
-    epci: StringBuilder,
-    aom: StringBuilder,
-    region: StringBuilder,
-    pays: StringBuilder,
+    insee: Utf8Col,
+    commune: Utf8Col,
+    departement: Utf8Col,
+    epci: Utf8Col,
+    aom: Utf8Col,
+    region: Utf8Col,
+    pays: Utf8Col,
     density: Float64Builder,
 }
 
 impl Geo {
     fn with_capacity(n: usize) -> Geo {
         Geo {
-            insee: StringBuilder::with_capacity(n, n * 5),
-            commune: StringBuilder::with_capacity(n, n * 12),
-            departement: StringBuilder::with_capacity(n, n * 2),
-            epci: StringBuilder::with_capacity(n, n * 24),
-            aom: StringBuilder::with_capacity(n, n * 24),
-            region: StringBuilder::with_capacity(n, n * 16),
-            pays: StringBuilder::with_capacity(n, n * 6),
+            insee: Utf8Col::with_capacity(n, n * 5),
+            commune: Utf8Col::with_capacity(n, n * 12),
+            departement: Utf8Col::with_capacity(n, n * 2),
+            epci: Utf8Col::with_capacity(n, n * 24),
+            aom: Utf8Col::with_capacity(n, n * 24),
+            region: Utf8Col::with_capacity(n, n * 16),
+            pays: Utf8Col::with_capacity(n, n * 6),
             density: Float64Builder::with_capacity(n),
         }
     }
@@ -903,26 +936,30 @@ impl Geo {
         self.density.append_value(c.density);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn finish(mut self, out: &mut Vec<(&'static str, ArrayRef)>, names: [&'static str; 8]) {
-        out.push((names[0], Arc::new(self.insee.finish())));
-        out.push((names[1], Arc::new(self.commune.finish())));
-        out.push((names[2], Arc::new(self.departement.finish())));
-        out.push((names[3], Arc::new(self.epci.finish())));
-        out.push((names[4], Arc::new(self.aom.finish())));
-        out.push((names[5], Arc::new(self.region.finish())));
-        out.push((names[6], Arc::new(self.pays.finish())));
+    fn finish(
+        mut self,
+        out: &mut Vec<(&'static str, ArrayRef)>,
+        names: [&'static str; 8],
+    ) -> Result<()> {
+        out.push((names[0], self.insee.finish()?));
+        out.push((names[1], self.commune.finish()?));
+        out.push((names[2], self.departement.finish()?));
+        out.push((names[3], self.epci.finish()?));
+        out.push((names[4], self.aom.finish()?));
+        out.push((names[5], self.region.finish()?));
+        out.push((names[6], self.pays.finish()?));
         out.push((names[7], Arc::new(self.density.finish())));
+        Ok(())
     }
 }
 
 /// A `List<Struct{siret, name, amount_cents, beneficiary}>` column.
 struct IncentiveList {
     offsets: Vec<i32>,
-    siret: StringBuilder,
-    name: StringBuilder,
+    siret: Utf8Col,
+    name: Utf8Col,
     amount: Int64Builder,
-    beneficiary: StringBuilder,
+    beneficiary: Utf8Col,
 }
 
 impl IncentiveList {
@@ -931,10 +968,10 @@ impl IncentiveList {
         offsets.push(0);
         IncentiveList {
             offsets,
-            siret: StringBuilder::with_capacity(n, n * 14),
-            name: StringBuilder::with_capacity(n, n * 12),
+            siret: Utf8Col::with_capacity(n, n * 14),
+            name: Utf8Col::with_capacity(n, n * 12),
             amount: Int64Builder::with_capacity(n),
-            beneficiary: StringBuilder::with_capacity(n, n * 8),
+            beneficiary: Utf8Col::with_capacity(n, n * 8),
         }
     }
 
@@ -952,10 +989,10 @@ impl IncentiveList {
 
     fn finish(mut self, field: &FieldRef) -> Result<ArrayRef> {
         let children: Vec<ArrayRef> = vec![
-            Arc::new(self.siret.finish()),
-            Arc::new(self.name.finish()),
+            self.siret.finish()?,
+            self.name.finish()?,
             Arc::new(self.amount.finish()),
-            Arc::new(self.beneficiary.finish()),
+            self.beneficiary.finish()?,
         ];
         list_array(field, children, self.offsets)
     }
@@ -965,12 +1002,12 @@ impl IncentiveList {
 struct RpcIncentiveList {
     offsets: Vec<i32>,
     campaign_id: Int64Builder,
-    campaign_name: StringBuilder,
-    siret: StringBuilder,
-    name: StringBuilder,
+    campaign_name: Utf8Col,
+    siret: Utf8Col,
+    name: Utf8Col,
     amount: Int64Builder,
-    beneficiary: StringBuilder,
-    status: StringBuilder,
+    beneficiary: Utf8Col,
+    status: Utf8Col,
 }
 
 impl RpcIncentiveList {
@@ -980,12 +1017,12 @@ impl RpcIncentiveList {
         RpcIncentiveList {
             offsets,
             campaign_id: Int64Builder::with_capacity(n),
-            campaign_name: StringBuilder::with_capacity(n, n * 24),
-            siret: StringBuilder::with_capacity(n, n * 14),
-            name: StringBuilder::with_capacity(n, n * 20),
+            campaign_name: Utf8Col::with_capacity(n, n * 24),
+            siret: Utf8Col::with_capacity(n, n * 14),
+            name: Utf8Col::with_capacity(n, n * 20),
             amount: Int64Builder::with_capacity(n),
-            beneficiary: StringBuilder::with_capacity(n, n * 8),
-            status: StringBuilder::with_capacity(n, n * 9),
+            beneficiary: Utf8Col::with_capacity(n, n * 8),
+            status: Utf8Col::with_capacity(n, n * 9),
         }
     }
 
@@ -1007,12 +1044,12 @@ impl RpcIncentiveList {
     fn finish(mut self, field: &FieldRef) -> Result<ArrayRef> {
         let children: Vec<ArrayRef> = vec![
             Arc::new(self.campaign_id.finish()),
-            Arc::new(self.campaign_name.finish()),
-            Arc::new(self.siret.finish()),
-            Arc::new(self.name.finish()),
+            self.campaign_name.finish()?,
+            self.siret.finish()?,
+            self.name.finish()?,
             Arc::new(self.amount.finish()),
-            Arc::new(self.beneficiary.finish()),
-            Arc::new(self.status.finish()),
+            self.beneficiary.finish()?,
+            self.status.finish()?,
         ];
         list_array(field, children, self.offsets)
     }
@@ -1046,13 +1083,13 @@ fn list_array(field: &FieldRef, children: Vec<ArrayRef>, offsets: Vec<i32>) -> R
 /// One builder per column of the trip input schema.
 struct Builders {
     journey_id: Int64Builder,
-    operator_trip_id: StringBuilder,
-    operator_journey_id: StringBuilder,
-    trip_id: StringBuilder,
+    operator_trip_id: Utf8Col,
+    operator_journey_id: Utf8Col,
+    trip_id: Utf8Col,
     operator_id: Int64Builder,
-    operator: StringBuilder,
-    operator_class: StringBuilder,
-    status: StringBuilder,
+    operator: Utf8Col,
+    operator_class: Utf8Col,
+    status: Utf8Col,
     start_at: TimestampMillisecondBuilder,
     end_at: TimestampMillisecondBuilder,
     start_lat: Float64Builder,
@@ -1071,23 +1108,23 @@ struct Builders {
     passenger_over_18: BooleanBuilder,
     driver_card: BooleanBuilder,
     passenger_card: BooleanBuilder,
-    operator_passenger_id: StringBuilder,
-    operator_driver_id: StringBuilder,
-    passenger_identity_key: StringBuilder,
-    driver_identity_key: StringBuilder,
-    passenger_id: StringBuilder,
-    driver_id: StringBuilder,
+    operator_passenger_id: Utf8Col,
+    operator_driver_id: Utf8Col,
+    passenger_identity_key: Utf8Col,
+    driver_identity_key: Utf8Col,
+    passenger_id: Utf8Col,
+    driver_id: Utf8Col,
     passenger_contribution_cents: Int64Builder,
     driver_revenue_cents: Int64Builder,
     cee_application: BooleanBuilder,
-    incentive_type: StringBuilder,
+    incentive_type: Utf8Col,
     incentives: IncentiveList,
     rpc_incentives: RpcIncentiveList,
 }
 
 impl Builders {
     fn with_capacity(n: usize) -> Builders {
-        let s = |bytes: usize| StringBuilder::with_capacity(n, n * bytes);
+        let s = |bytes: usize| Utf8Col::with_capacity(n, n * bytes);
         Builders {
             journey_id: Int64Builder::with_capacity(n),
             operator_trip_id: s(22),
@@ -1134,16 +1171,13 @@ impl Builders {
         use field::*;
         let mut named: Vec<(&'static str, ArrayRef)> = Vec::with_capacity(64);
         named.push((JOURNEY_ID, Arc::new(self.journey_id.finish())));
-        named.push((OPERATOR_TRIP_ID, Arc::new(self.operator_trip_id.finish())));
-        named.push((
-            OPERATOR_JOURNEY_ID,
-            Arc::new(self.operator_journey_id.finish()),
-        ));
-        named.push((TRIP_ID, Arc::new(self.trip_id.finish())));
+        named.push((OPERATOR_TRIP_ID, self.operator_trip_id.finish()?));
+        named.push((OPERATOR_JOURNEY_ID, self.operator_journey_id.finish()?));
+        named.push((TRIP_ID, self.trip_id.finish()?));
         named.push((OPERATOR_ID, Arc::new(self.operator_id.finish())));
-        named.push((OPERATOR, Arc::new(self.operator.finish())));
-        named.push((OPERATOR_CLASS, Arc::new(self.operator_class.finish())));
-        named.push((STATUS, Arc::new(self.status.finish())));
+        named.push((OPERATOR, self.operator.finish()?));
+        named.push((OPERATOR_CLASS, self.operator_class.finish()?));
+        named.push((STATUS, self.status.finish()?));
         named.push((
             START_AT,
             Arc::new(self.start_at.finish().with_timezone("UTC")),
@@ -1165,7 +1199,7 @@ impl Builders {
                 START_PAYS,
                 START_DENSITY,
             ],
-        );
+        )?;
         self.end.finish(
             &mut named,
             [
@@ -1178,7 +1212,7 @@ impl Builders {
                 END_PAYS,
                 END_DENSITY,
             ],
-        );
+        )?;
         named.push((DISTANCE_M, Arc::new(self.distance_m.finish())));
         named.push((
             DISTANCE_ANNOUNCED_M,
@@ -1201,24 +1235,15 @@ impl Builders {
         named.push((PASSENGER_OVER_18, Arc::new(self.passenger_over_18.finish())));
         named.push((DRIVER_CARD, Arc::new(self.driver_card.finish())));
         named.push((PASSENGER_CARD, Arc::new(self.passenger_card.finish())));
-        named.push((
-            OPERATOR_PASSENGER_ID,
-            Arc::new(self.operator_passenger_id.finish()),
-        ));
-        named.push((
-            OPERATOR_DRIVER_ID,
-            Arc::new(self.operator_driver_id.finish()),
-        ));
+        named.push((OPERATOR_PASSENGER_ID, self.operator_passenger_id.finish()?));
+        named.push((OPERATOR_DRIVER_ID, self.operator_driver_id.finish()?));
         named.push((
             PASSENGER_IDENTITY_KEY,
-            Arc::new(self.passenger_identity_key.finish()),
+            self.passenger_identity_key.finish()?,
         ));
-        named.push((
-            DRIVER_IDENTITY_KEY,
-            Arc::new(self.driver_identity_key.finish()),
-        ));
-        named.push((PASSENGER_ID, Arc::new(self.passenger_id.finish())));
-        named.push((DRIVER_ID, Arc::new(self.driver_id.finish())));
+        named.push((DRIVER_IDENTITY_KEY, self.driver_identity_key.finish()?));
+        named.push((PASSENGER_ID, self.passenger_id.finish()?));
+        named.push((DRIVER_ID, self.driver_id.finish()?));
         named.push((
             PASSENGER_CONTRIBUTION_CENTS,
             Arc::new(self.passenger_contribution_cents.finish()),
@@ -1228,7 +1253,7 @@ impl Builders {
             Arc::new(self.driver_revenue_cents.finish()),
         ));
         named.push((CEE_APPLICATION, Arc::new(self.cee_application.finish())));
-        named.push((INCENTIVE_TYPE, Arc::new(self.incentive_type.finish())));
+        named.push((INCENTIVE_TYPE, self.incentive_type.finish()?));
         let incentives_field = schema.field_with_name(INCENTIVES)?;
         let rpc_field = schema.field_with_name(RPC_INCENTIVES)?;
         let incentives_field: FieldRef = Arc::new(incentives_field.clone());
@@ -1277,12 +1302,12 @@ mod tests {
 
     #[test]
     fn uuid_and_hex_shapes() {
-        let mut s = String::new();
-        push_uuid(&mut s, u64::MAX, 0);
-        assert_eq!(s, "ffffffff-ffff-4fff-8000-000000000000");
-        s.clear();
-        push_hex(&mut s, 0xabc, 4);
-        assert_eq!(s, "0abc");
+        assert_eq!(
+            std::str::from_utf8(&uuid(u64::MAX, 0)).unwrap(),
+            "ffffffff-ffff-4fff-8000-000000000000"
+        );
+        assert_eq!(&hex16(0xabc)[12..], b"0abc");
+        assert_eq!(&hex16(u64::MAX - 1), b"fffffffffffffffe");
     }
 
     #[test]
