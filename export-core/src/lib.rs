@@ -16,12 +16,14 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod error;
 pub mod export;
 pub mod filter;
 pub mod job;
 pub mod output;
 pub mod privacy;
+pub mod registry;
 pub mod request;
 pub mod schedule;
 pub mod schema;
