@@ -23,7 +23,7 @@ pub struct WorkerArgs {
     db: PathBuf,
     /// PostgreSQL job store, for example postgres://user@host/db.
     #[cfg(feature = "postgres")]
-    #[arg(long, env = "EXPORT_CORE_PG_URL")]
+    #[arg(long)]
     pg_url: Option<String>,
     /// PostgreSQL schema holding the job tables (default: the connection's search path).
     #[cfg(feature = "postgres")]
