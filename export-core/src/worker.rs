@@ -337,7 +337,13 @@ impl Worker {
                     RunEnd::LeaseLost(rows)
                 } else {
                     let error = JobError::new(INTERNAL, format!("the export panicked: {message}"));
-                    let done = self.store.fail(job.id, &self.config.id, error.clone(), None, self.clock.now());
+                    let done = self.store.fail(
+                        job.id,
+                        &self.config.id,
+                        error.clone(),
+                        None,
+                        self.clock.now(),
+                    );
                     return self.recorded(job.id, done, rows, Some(error)).map(Some);
                 }
             }
@@ -532,10 +538,13 @@ impl Worker {
         };
         // Make sure the lease is still ours (and the job not cancelled) before publishing.
         let last = Progress::new(report.rows_read, Some(report.rows_read));
-        match self
-            .store
-            .heartbeat(job.id, &self.config.id, last, self.config.lease, self.clock.now())
-        {
+        match self.store.heartbeat(
+            job.id,
+            &self.config.id,
+            last,
+            self.config.lease,
+            self.clock.now(),
+        ) {
             Ok(ack) if ack.cancel_requested => {
                 let _ = upload.abort();
                 return RunEnd::Cancelled(report.rows_read);

@@ -19,9 +19,7 @@ use export_core::job::{
 use export_core::registry::SchemaRegistry;
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
 use export_core::source::Source;
-use export_core::storage::{
-    LocalStorage, MemoryStorage, ObjectInfo, Storage, StorageKey, Upload,
-};
+use export_core::storage::{LocalStorage, MemoryStorage, ObjectInfo, Storage, StorageKey, Upload};
 use export_core::worker::{INTERNAL, SampleTripsProvider, SourceProvider, Worker, WorkerConfig};
 use export_core::{ExportError, Result};
 
@@ -76,7 +74,10 @@ fn check_published(store: &dyn JobStore, storage: &dyn Storage, job: &ExportJob)
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
     let result = done.result.expect("a result");
     let key = StorageKey::parse(&result.storage_key).expect("a key");
-    let info = storage.head(&key).expect("head").expect("the file is visible");
+    let info = storage
+        .head(&key)
+        .expect("head")
+        .expect("the file is visible");
     assert_eq!(info.size, result.size_bytes);
     let size = storage
         .open(&key)
@@ -91,7 +92,11 @@ fn check_published(store: &dyn JobStore, storage: &dyn Storage, job: &ExportJob)
         .reader
         .read_to_string(&mut text)
         .expect("utf-8 csv");
-    assert_eq!(text.lines().count() as u64, result.rows + 1, "header + rows");
+    assert_eq!(
+        text.lines().count() as u64,
+        result.rows + 1,
+        "header + rows"
+    );
     assert!(result.rows > 0);
     assert_eq!(result.file_name, key.file_name());
     text
@@ -281,7 +286,11 @@ fn cancel_stops_a_million_row_export_within_one_batch() {
             .expect("run")
             .expect("a job");
         assert_eq!(outcome.status, JobStatus::Cancelled);
-        assert!(outcome.rows <= at_request + 8192, "{} vs {at_request}", outcome.rows);
+        assert!(
+            outcome.rows <= at_request + 8192,
+            "{} vs {at_request}",
+            outcome.rows
+        );
         at_request
     });
     let done = store.get(job.id).expect("get");
@@ -291,9 +300,15 @@ fn cancel_stops_a_million_row_export_within_one_batch() {
         "stopped at {} rows, cancel requested at {at_request}",
         done.progress.rows_done
     );
-    assert!(done.progress.rows_done < 500_000, "stopped long before the end");
+    assert!(
+        done.progress.rows_done < 500_000,
+        "stopped long before the end"
+    );
     assert!(done.result.is_none());
-    assert!(exports(storage.as_ref()).is_empty(), "nothing under the key");
+    assert!(
+        exports(storage.as_ref()).is_empty(),
+        "nothing under the key"
+    );
 }
 
 /// Sample trips whose second batch lets another worker steal the job (the lease expired).
@@ -337,7 +352,11 @@ impl Source for StealingSource {
             self.clock.advance(Duration::seconds(120));
             let now = self.clock.now();
             self.store.reclaim_expired_leases(now)?;
-            assert!(self.store.claim("thief", Duration::seconds(60), now)?.is_some());
+            assert!(
+                self.store
+                    .claim("thief", Duration::seconds(60), now)?
+                    .is_some()
+            );
         }
         self.inner.next_batch()
     }
@@ -369,7 +388,10 @@ fn a_lost_lease_publishes_nothing() {
     assert!(outcome.lease_lost);
     assert_eq!(outcome.status, JobStatus::Running);
     let current = store.get(job.id).expect("get");
-    assert!(current.is_leased_to("thief"), "the thief's job is left alone");
+    assert!(
+        current.is_leased_to("thief"),
+        "the thief's job is left alone"
+    );
     assert!(exports(storage.as_ref()).is_empty());
 }
 
@@ -430,7 +452,10 @@ fn run_forever_stops_gracefully() {
         shutdown.store(true, Ordering::SeqCst);
         let stopped = Instant::now();
         let jobs = running.join().expect("no panic");
-        assert!(stopped.elapsed() < StdDuration::from_secs(1), "prompt shutdown");
+        assert!(
+            stopped.elapsed() < StdDuration::from_secs(1),
+            "prompt shutdown"
+        );
         jobs
     });
     assert_eq!(jobs, 3);
@@ -502,8 +527,11 @@ fn four_threads_drain_200_jobs_on_postgres() {
     let schema = format!("worker_{}", uuid::Uuid::new_v4().simple());
     drain_200(&|| {
         Arc::new(
-            PgJobStore::connect_with(&url, PgOptions::default().schema(schema.clone()).pool_size(1))
-                .expect("postgres"),
+            PgJobStore::connect_with(
+                &url,
+                PgOptions::default().schema(schema.clone()).pool_size(1),
+            )
+            .expect("postgres"),
         ) as Arc<dyn JobStore>
     });
     if let Ok(mut client) = ::postgres::Client::connect(&url, ::postgres::NoTls) {

@@ -198,10 +198,17 @@ fn a_killed_worker_leaves_nothing_and_its_job_is_reclaimed() {
     victim.wait().expect("reap");
 
     let storage = LocalStorage::new(&files).expect("local");
-    assert!(storage.head(&key).expect("head").is_none(), "no file under the key");
+    assert!(
+        storage.head(&key).expect("head").is_none(),
+        "no file under the key"
+    );
     assert!(visible_files(&files).is_empty(), "no visible partial file");
     let killed = store.get(job.id).expect("get");
-    assert_eq!(killed.status, JobStatus::Running, "still leased to the dead worker");
+    assert_eq!(
+        killed.status,
+        JobStatus::Running,
+        "still leased to the dead worker"
+    );
     assert_eq!(killed.attempts, 1);
 
     // After the lease (2 s) the next worker reclaims the job and runs it again.

@@ -95,7 +95,11 @@ pub fn run(args: WorkerArgs) -> Result<()> {
                 .as_ref()
                 .map(|e| format!(": {} {}", e.kind, e.message))
                 .unwrap_or_default();
-            let lost = if outcome.lease_lost { " (lease lost)" } else { "" };
+            let lost = if outcome.lease_lost {
+                " (lease lost)"
+            } else {
+                ""
+            };
             println!(
                 "job {}: {}{lost}, {} rows{error}",
                 outcome.job_id, outcome.status, outcome.rows
