@@ -108,15 +108,13 @@ pub trait SourceProvider: Send + Sync {
 /// # Examples
 ///
 /// ```
-/// use export_core::job::{NewJob, Owner};
+/// use export_core::job::{JobStore, MemoryJobStore, NewJob, Owner};
 /// use export_core::request::{ExportRequest, Format, Period};
 /// use export_core::worker::{SampleTripsProvider, SourceProvider};
 ///
 /// let mut request = ExportRequest::new("trip", Format::Csv);
 /// request.period = Some(Period::parse("2026-10-01", "2026-10-02", None)?);
-/// let new = NewJob::new(Owner::user("u-1"), request);
-/// let job = export_core::job::MemoryJobStore::new();
-/// let job = export_core::job::JobStore::create(&job, new)?;
+/// let job = MemoryJobStore::new().create(NewJob::new(Owner::user("u-1"), request))?;
 /// let sources = SampleTripsProvider { rows: 10, seed: 1 }.open(&job)?;
 /// assert_eq!(sources.len(), 1);
 /// assert_eq!(sources[0].rows_hint(), Some(10));
