@@ -31,6 +31,7 @@ pub mod sink;
 pub mod source;
 pub mod storage;
 pub mod temporal;
+pub mod worker;
 
 pub use error::{ExportError, Result};
 

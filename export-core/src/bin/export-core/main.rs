@@ -5,6 +5,7 @@
 
 mod export_cmd;
 mod schema_cmd;
+mod worker_cmd;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     Export(Box<export_cmd::ExportArgs>),
     /// Print the columns of a trip schema version and audience.
     Schema(schema_cmd::SchemaArgs),
+    /// Run background export jobs from a SQLite file (--db) or PostgreSQL (--pg-url).
+    Worker(Box<worker_cmd::WorkerArgs>),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Export(args) => export_cmd::run(*args),
         Command::Schema(args) => schema_cmd::run(args),
+        Command::Worker(args) => worker_cmd::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

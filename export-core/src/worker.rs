@@ -1,0 +1,650 @@
+//! The [`Worker`]: claims export jobs from a [`JobStore`], runs them, publishes their files.
+//!
+//! One job run goes:
+//!
+//! 1. [`JobStore::reclaim_expired_leases`] (jobs of dead workers go back to the queue), then
+//!    [`JobStore::claim`] with a lease of [`WorkerConfig::lease`].
+//! 2. The [`Exporter`] is built from the job's request through the [`SchemaRegistry`], the data
+//!    comes from the host's [`SourceProvider`] (one source per sheet).
+//! 3. The file streams (every format, XLSX included) into a [`Storage`] upload under
+//!    [`StorageKey::for_export`]; nothing is visible under the key until the upload commits.
+//! 4. After every batch the worker heartbeats with the rows done, which renews the lease. A
+//!    heartbeat that reports a cancel request stops the export before the next batch: the upload
+//!    is aborted and the job marked cancelled. A heartbeat refused with
+//!    [`ExportError::Conflict`] means the lease was lost (another worker now owns the job): the
+//!    export stops and nothing is published.
+//! 5. On success the upload commits and the job completes with a [`JobResult`]; on failure the
+//!    upload is aborted and the job fails, with a retry (after [`WorkerConfig::retry_delay`],
+//!    doubled per attempt) for transient errors ([`ExportError::Io`], [`ExportError::Storage`],
+//!    [`ExportError::Store`]) and without one for errors of the request or its data. A panic
+//!    in the pipeline fails the job with kind [`INTERNAL`] and does not take the worker down.
+//!
+//! A worker killed mid-job leaves only its temporary output (a hidden file for
+//! [`LocalStorage`](crate::storage::LocalStorage), an uncompleted multipart upload on an object
+//! store); its lease expires and the next worker's [`Worker::run_once`] reclaims the job and
+//! runs it again.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use export_core::clock::SystemClock;
+//! use export_core::job::{JobStatus, JobStore, MemoryJobStore, NewJob, Owner};
+//! use export_core::registry::SchemaRegistry;
+//! use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
+//! use export_core::storage::{MemoryStorage, Storage, StorageKey};
+//! use export_core::worker::{SampleTripsProvider, Worker, WorkerConfig};
+//!
+//! let store = Arc::new(MemoryJobStore::new());
+//! let storage = Arc::new(MemoryStorage::new()?);
+//! let mut request = ExportRequest::new("trip", Format::Csv);
+//! request.version = Some(SchemaVersion::V3);
+//! request.audience = Some(Audience::Operator);
+//! request.period = Some(Period::parse("2026-10-01", "2026-10-02", None)?);
+//! let job = store.create(NewJob::new(Owner::user("u-1"), request))?;
+//!
+//! let worker = Worker::new(
+//!     WorkerConfig::default(),
+//!     store.clone(),
+//!     storage.clone(),
+//!     Arc::new(SampleTripsProvider { rows: 1_000, seed: 7 }),
+//!     Arc::new(SchemaRegistry::new()),
+//!     Arc::new(SystemClock),
+//! );
+//! let outcome = worker.run_once()?.expect("one pending job");
+//! assert_eq!(outcome.job_id, job.id);
+//! assert_eq!(outcome.status, JobStatus::Succeeded);
+//!
+//! let done = store.get(job.id)?;
+//! let result = done.result.expect("a result");
+//! let key = StorageKey::parse(&result.storage_key)?;
+//! assert_eq!(storage.head(&key)?.map(|info| info.size), Some(result.size_bytes));
+//! assert!(worker.run_once()?.is_none()); // the queue is empty
+//! # Ok::<(), export_core::ExportError>(())
+//! ```
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Duration;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::error::{ExportError, Result};
+use crate::export::{ExportReport, Exporter};
+use crate::job::{ExportJob, JobError, JobResult, JobStatus, JobStore, Progress};
+use crate::registry::{SchemaRegistry, TRIP_SCHEMA};
+use crate::source::Source;
+use crate::source::sample::{SampleConfig, SampleTrips};
+use crate::storage::{Storage, StorageKey, Upload};
+
+/// The [`JobError::kind`] of a job whose pipeline panicked.
+pub const INTERNAL: &str = "INTERNAL";
+
+/// The longest sleep between two checks of the shutdown flag in [`Worker::run_forever`].
+const SHUTDOWN_STEP: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The data of a job: the host's answer to "which rows does this request cover?".
+///
+/// The worker calls [`SourceProvider::open`] once per run, after the request was validated.
+/// When the request has no period, `job.request.period` holds the period the exporter resolved
+/// (the previous month), so the provider and the exporter agree.
+pub trait SourceProvider: Send + Sync {
+    /// Opens the sources of `job`: one per sheet of its schema (one for the trip schema).
+    ///
+    /// # Errors
+    ///
+    /// Whatever opening the data fails with; [`ExportError::InvalidRequest`] for a request the
+    /// provider cannot serve (fails the job without retry), [`ExportError::Io`] or
+    /// [`ExportError::Store`] for a transient problem (retried).
+    fn open(&self, job: &ExportJob) -> Result<Vec<Box<dyn Source>>>;
+}
+
+/// Sample trips ([`SampleTrips`]) over the request's period: the CLI's default data, and the
+/// tests'.
+///
+/// # Examples
+///
+/// ```
+/// use export_core::job::{JobStore, MemoryJobStore, NewJob, Owner};
+/// use export_core::request::{ExportRequest, Format, Period};
+/// use export_core::worker::{SampleTripsProvider, SourceProvider};
+///
+/// let mut request = ExportRequest::new("trip", Format::Csv);
+/// request.period = Some(Period::parse("2026-10-01", "2026-10-02", None)?);
+/// let job = MemoryJobStore::new().create(NewJob::new(Owner::user("u-1"), request))?;
+/// let sources = SampleTripsProvider { rows: 10, seed: 1 }.open(&job)?;
+/// assert_eq!(sources.len(), 1);
+/// assert_eq!(sources[0].rows_hint(), Some(10));
+/// # Ok::<(), export_core::ExportError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleTripsProvider {
+    /// Trips generated per job.
+    pub rows: u64,
+    /// The generator's seed: the same seed gives the same trips.
+    pub seed: u64,
+}
+
+impl SourceProvider for SampleTripsProvider {
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] (field `schema`) for a schema other than `trip`, and
+    /// (field `period`) when the request has no period.
+    fn open(&self, job: &ExportJob) -> Result<Vec<Box<dyn Source>>> {
+        if job.request.schema != TRIP_SCHEMA {
+            return Err(ExportError::request(
+                "schema",
+                format!(
+                    "sample trips serve the trip schema only, not `{}`",
+                    job.request.schema
+                ),
+            ));
+        }
+        let period = job
+            .request
+            .period
+            .ok_or_else(|| ExportError::request("period", "sample trips need a period"))?;
+        let trips = SampleTrips::new(SampleConfig {
+            rows: self.rows,
+            seed: self.seed,
+            start: period.start,
+            end: period.end,
+            ..SampleConfig::default()
+        })?;
+        Ok(vec![Box::new(trips)])
+    }
+}
+
+/// Settings of a [`Worker`].
+///
+/// # Examples
+///
+/// ```
+/// use export_core::worker::WorkerConfig;
+/// let config = WorkerConfig { lease: chrono::Duration::seconds(10), ..WorkerConfig::default() };
+/// assert_eq!(config.lease.num_seconds(), 10);
+/// assert!(config.heartbeat_every.is_zero()); // a heartbeat after every batch
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// The worker's identifier, recorded in the leases it holds (default
+    /// `<hostname>-<pid>-<random>`). Two live workers must not share one.
+    pub id: String,
+    /// How long a claim or heartbeat holds the job (default 60 s). A worker that stops
+    /// heartbeating for this long loses its job to another worker.
+    pub lease: Duration,
+    /// Sleep of [`Worker::run_forever`] when the queue is empty (default 1 s).
+    pub poll_interval: std::time::Duration,
+    /// Delay before the first retry of a job that failed with a transient error (default
+    /// 30 s); doubled on each further attempt, up to [`WorkerConfig::max_retry_delay`].
+    pub retry_delay: Duration,
+    /// The longest retry delay (default 1 h).
+    pub max_retry_delay: Duration,
+    /// Least time between two heartbeats (default zero: a heartbeat after every batch). Cancel
+    /// requests are seen at heartbeats, so a longer interval makes cancellation slower.
+    pub heartbeat_every: std::time::Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            id: default_worker_id(),
+            lease: Duration::seconds(60),
+            poll_interval: std::time::Duration::from_secs(1),
+            retry_delay: Duration::seconds(30),
+            max_retry_delay: Duration::hours(1),
+            heartbeat_every: std::time::Duration::ZERO,
+        }
+    }
+}
+
+/// `<hostname>-<pid>-<8 random hex digits>`.
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_string());
+    let random = Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..8])
+}
+
+/// What one job run ended with, returned by [`Worker::run_once`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    /// The job.
+    pub job_id: Uuid,
+    /// Its status after the run: `Succeeded`, `Cancelled`, `Failed`, or `Pending` when it will
+    /// be retried. When the lease was lost, whatever the store says now.
+    pub status: JobStatus,
+    /// Rows written (on success) or read so far (otherwise).
+    pub rows: u64,
+    /// Why the run did not succeed.
+    pub error: Option<JobError>,
+    /// The worker lost its lease mid-run (another worker owns the job): nothing was published
+    /// and the job was left alone.
+    pub lease_lost: bool,
+}
+
+/// Runs export jobs: claims, exports, heartbeats, publishes, records.
+///
+/// A `Worker` is `Send + Sync`; run several on threads (each with its own
+/// [`WorkerConfig::id`]) or in several processes on one store. See the [module](self) for the
+/// life of a job run and an example.
+pub struct Worker {
+    config: WorkerConfig,
+    store: Arc<dyn JobStore>,
+    storage: Arc<dyn Storage>,
+    sources: Arc<dyn SourceProvider>,
+    registry: Arc<SchemaRegistry>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("config", &self.config)
+            .field("store", &self.store.backend())
+            .field("storage", &self.storage.url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a job run ended inside [`Worker::execute`], before it is recorded.
+enum RunEnd {
+    Published(ExportReport, crate::storage::StoredObject, StorageKey),
+    Cancelled(u64),
+    LeaseLost(u64),
+    Failed(ExportError, u64),
+}
+
+/// State shared between the run and its progress callback.
+struct Beat {
+    cancel: Arc<AtomicBool>,
+    lost: AtomicBool,
+    rows: AtomicU64,
+    last: Mutex<Option<Instant>>,
+}
+
+impl Worker {
+    /// A worker over a job store, a storage for the files, the host's data and schemas, and
+    /// a clock (use [`SystemClock`](crate::clock::SystemClock) outside tests).
+    pub fn new(
+        config: WorkerConfig,
+        store: Arc<dyn JobStore>,
+        storage: Arc<dyn Storage>,
+        sources: Arc<dyn SourceProvider>,
+        registry: Arc<SchemaRegistry>,
+        clock: Arc<dyn Clock>,
+    ) -> Worker {
+        Worker {
+            config,
+            store,
+            storage,
+            sources,
+            registry,
+            clock,
+        }
+    }
+
+    /// The worker's settings.
+    pub fn config(&self) -> &WorkerConfig {
+        &self.config
+    }
+
+    /// Runs at most one job: reclaims expired leases, claims the next pending job and runs it
+    /// to its end. Returns `None` when no job was pending. Hosts that bring their own queue
+    /// (Celery, a Node job runner) call this once per message.
+    ///
+    /// Failures of the job itself (a bad request, a storage error, a panic) are recorded on
+    /// the job and reported in the [`JobOutcome`], not returned as errors.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Store`] when the store fails to reclaim, claim or record the outcome
+    /// (the job's lease then expires and it is retried); [`ExportError::InvalidRequest`] for
+    /// an empty worker id or a non-positive lease.
+    pub fn run_once(&self) -> Result<Option<JobOutcome>> {
+        let now = self.clock.now();
+        self.store.reclaim_expired_leases(now)?;
+        let Some(job) = self.store.claim(&self.config.id, self.config.lease, now)? else {
+            return Ok(None);
+        };
+        let beat = Beat {
+            cancel: Arc::new(AtomicBool::new(false)),
+            lost: AtomicBool::new(false),
+            rows: AtomicU64::new(0),
+            last: Mutex::new(None),
+        };
+        let beat = Arc::new(beat);
+        let end = match catch_unwind(AssertUnwindSafe(|| self.execute(&job, &beat))) {
+            Ok(end) => end,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                let rows = beat.rows.load(Ordering::Relaxed);
+                if beat.lost.load(Ordering::Relaxed) {
+                    RunEnd::LeaseLost(rows)
+                } else {
+                    let error = JobError::new(INTERNAL, format!("the export panicked: {message}"));
+                    let done = self.store.fail(
+                        job.id,
+                        &self.config.id,
+                        error.clone(),
+                        None,
+                        self.clock.now(),
+                    );
+                    return self.recorded(job.id, done, rows, Some(error)).map(Some);
+                }
+            }
+        };
+        self.record(&job, end).map(Some)
+    }
+
+    /// Records how a run ended on the job.
+    fn record(&self, job: &ExportJob, end: RunEnd) -> Result<JobOutcome> {
+        let now = self.clock.now();
+        match end {
+            RunEnd::Published(report, stored, key) => {
+                let result = JobResult {
+                    storage_key: key.as_str().to_string(),
+                    size_bytes: stored.size,
+                    rows: report.rows_written,
+                    sha256: stored.sha256,
+                    file_name: report.file_name,
+                    content_type: stored.content_type,
+                };
+                match self
+                    .store
+                    .complete(job.id, &self.config.id, result, None, now)
+                {
+                    Ok(done) => Ok(JobOutcome {
+                        job_id: job.id,
+                        status: done.status,
+                        rows: report.rows_written,
+                        error: None,
+                        lease_lost: false,
+                    }),
+                    Err(ExportError::Conflict(_)) => {
+                        // The lease was lost between the last heartbeat and completion: take
+                        // the file back unless the new owner already published it.
+                        let current = self.store.get(job.id).ok();
+                        let published_by_other = current
+                            .as_ref()
+                            .is_some_and(|j| j.status == JobStatus::Succeeded);
+                        if !published_by_other {
+                            let _ = self.storage.delete(&key);
+                        }
+                        Ok(self.lost(job.id, current, report.rows_written))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            RunEnd::Cancelled(rows) => {
+                let done = self.store.mark_cancelled(job.id, &self.config.id, now);
+                if let Err(ExportError::Conflict(_)) = done {
+                    return Ok(self.lost(job.id, self.store.get(job.id).ok(), rows));
+                }
+                self.recorded(job.id, done, rows, None)
+            }
+            RunEnd::LeaseLost(rows) => Ok(self.lost(job.id, self.store.get(job.id).ok(), rows)),
+            RunEnd::Failed(err, rows) => {
+                let error = JobError::from(&err);
+                let retry = is_transient(&err).then(|| self.retry_delay(job.attempts));
+                let done = self
+                    .store
+                    .fail(job.id, &self.config.id, error.clone(), retry, now);
+                if let Err(ExportError::Conflict(_)) = done {
+                    return Ok(self.lost(job.id, self.store.get(job.id).ok(), rows));
+                }
+                self.recorded(job.id, done, rows, Some(error))
+            }
+        }
+    }
+
+    fn recorded(
+        &self,
+        job_id: Uuid,
+        done: Result<ExportJob>,
+        rows: u64,
+        error: Option<JobError>,
+    ) -> Result<JobOutcome> {
+        let done = done?;
+        Ok(JobOutcome {
+            job_id,
+            status: done.status,
+            rows,
+            error: error.or(done.error),
+            lease_lost: false,
+        })
+    }
+
+    fn lost(&self, job_id: Uuid, current: Option<ExportJob>, rows: u64) -> JobOutcome {
+        JobOutcome {
+            job_id,
+            status: current.map_or(JobStatus::Running, |j| j.status),
+            rows,
+            error: None,
+            lease_lost: true,
+        }
+    }
+
+    /// `retry_delay * 2^(attempts - 1)`, at most `max_retry_delay`.
+    fn retry_delay(&self, attempts: u32) -> Duration {
+        let doublings = attempts.saturating_sub(1).min(30);
+        let factor = 1i32 << doublings;
+        self.config
+            .retry_delay
+            .checked_mul(factor)
+            .map_or(self.config.max_retry_delay, |d| {
+                d.min(self.config.max_retry_delay)
+            })
+            .max(Duration::milliseconds(1))
+    }
+
+    /// Runs the pipeline of a claimed job; never touches the job's status.
+    fn execute(&self, job: &ExportJob, beat: &Arc<Beat>) -> RunEnd {
+        let rows = || beat.rows.load(Ordering::Relaxed);
+        let now = self.clock.now();
+        let builder = match self.registry.builder(job.request.clone(), now) {
+            Ok(b) => b,
+            Err(e) => return RunEnd::Failed(e, 0),
+        };
+        let progress = {
+            let beat = Arc::clone(beat);
+            let store = Arc::clone(&self.store);
+            let clock = Arc::clone(&self.clock);
+            let worker_id = self.config.id.clone();
+            let lease = self.config.lease;
+            let every = self.config.heartbeat_every;
+            let job_id = job.id;
+            Arc::new(move |p: &crate::export::Progress| {
+                beat.rows.store(p.rows_read, Ordering::Relaxed);
+                {
+                    let mut last = beat.last.lock().unwrap_or_else(|e| e.into_inner());
+                    if !every.is_zero() && last.is_some_and(|t| t.elapsed() < every) {
+                        return;
+                    }
+                    *last = Some(Instant::now());
+                }
+                let progress = Progress::new(p.rows_read, p.rows_expected);
+                match store.heartbeat(job_id, &worker_id, progress, lease, clock.now()) {
+                    Ok(ack) if ack.cancel_requested => beat.cancel.store(true, Ordering::Relaxed),
+                    Ok(_) => {}
+                    Err(ExportError::Conflict(_)) | Err(ExportError::NotFound { .. }) => {
+                        beat.lost.store(true, Ordering::Relaxed);
+                        beat.cancel.store(true, Ordering::Relaxed);
+                    }
+                    // A transient store error: keep going, the next heartbeat renews the lease.
+                    Err(_) => {}
+                }
+            })
+        };
+        let exporter = match builder
+            .progress(progress)
+            .cancel_flag(Arc::clone(&beat.cancel))
+            .build()
+        {
+            Ok(e) => e,
+            Err(e) => return RunEnd::Failed(e, 0),
+        };
+        let mut resolved;
+        let data_job = match (job.request.period, exporter.period()) {
+            (None, Some(period)) => {
+                resolved = job.clone();
+                resolved.request.period = Some(*period);
+                &resolved
+            }
+            _ => job,
+        };
+        let mut sources = match self.sources.open(data_job) {
+            Ok(s) => s,
+            Err(e) => return RunEnd::Failed(e, 0),
+        };
+        let key = match StorageKey::for_export(job.id, job.created_at, &exporter.file_name()) {
+            Ok(k) => k,
+            Err(e) => return RunEnd::Failed(e, 0),
+        };
+        let mut upload = match self.storage.create(&key, exporter.content_type()) {
+            Ok(u) => u,
+            Err(e) => return RunEnd::Failed(e, 0),
+        };
+        let ran = run_exporter(&exporter, &mut sources, &mut upload);
+        let lost = beat.lost.load(Ordering::Relaxed);
+        let report = match ran {
+            Ok(report) if !lost => report,
+            Ok(_) => {
+                let _ = upload.abort();
+                return RunEnd::LeaseLost(rows());
+            }
+            Err(e) => {
+                let _ = upload.abort();
+                return match e {
+                    _ if lost => RunEnd::LeaseLost(rows()),
+                    ExportError::Cancelled => RunEnd::Cancelled(rows()),
+                    e => RunEnd::Failed(e, rows()),
+                };
+            }
+        };
+        // Make sure the lease is still ours (and the job not cancelled) before publishing.
+        let last = Progress::new(report.rows_read, Some(report.rows_read));
+        match self.store.heartbeat(
+            job.id,
+            &self.config.id,
+            last,
+            self.config.lease,
+            self.clock.now(),
+        ) {
+            Ok(ack) if ack.cancel_requested => {
+                let _ = upload.abort();
+                return RunEnd::Cancelled(report.rows_read);
+            }
+            Ok(_) => {}
+            Err(ExportError::Conflict(_)) | Err(ExportError::NotFound { .. }) => {
+                let _ = upload.abort();
+                return RunEnd::LeaseLost(report.rows_read);
+            }
+            Err(e) => {
+                let _ = upload.abort();
+                return RunEnd::Failed(e, report.rows_read);
+            }
+        }
+        match upload.commit() {
+            Ok(stored) => RunEnd::Published(report, stored, key),
+            Err(e) => RunEnd::Failed(e, report.rows_read),
+        }
+    }
+
+    /// Runs jobs until the queue is empty and returns their outcomes, in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Worker::run_once`]; the outcomes gathered so far are lost.
+    pub fn run_until_idle(&self) -> Result<Vec<JobOutcome>> {
+        let mut outcomes = Vec::new();
+        while let Some(outcome) = self.run_once()? {
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs jobs until `shutdown` is set, sleeping [`WorkerConfig::poll_interval`] when the
+    /// queue is empty. Shutdown is graceful: a job being run is finished (and recorded)
+    /// first; an idle worker notices the flag within 50 ms. Returns the number of jobs run.
+    ///
+    /// Store errors do not stop the loop: they are reported on standard error and the worker
+    /// tries again after a poll interval.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::sync::atomic::{AtomicBool, Ordering};
+    /// # use export_core::{clock::SystemClock, job::MemoryJobStore, registry::SchemaRegistry};
+    /// # use export_core::storage::MemoryStorage;
+    /// # use export_core::worker::{SampleTripsProvider, Worker, WorkerConfig};
+    /// let worker = Worker::new(
+    ///     WorkerConfig::default(),
+    ///     Arc::new(MemoryJobStore::new()),
+    ///     Arc::new(MemoryStorage::new()?),
+    ///     Arc::new(SampleTripsProvider { rows: 10, seed: 1 }),
+    ///     Arc::new(SchemaRegistry::new()),
+    ///     Arc::new(SystemClock),
+    /// );
+    /// let shutdown = AtomicBool::new(true); // already asked to stop
+    /// assert_eq!(worker.run_forever(&shutdown), 0);
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn run_forever(&self, shutdown: &AtomicBool) -> u64 {
+        let mut jobs = 0;
+        while !shutdown.load(Ordering::SeqCst) {
+            match self.run_once() {
+                Ok(Some(_)) => {
+                    jobs += 1;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("worker {}: {e}", self.config.id),
+            }
+            let until = Instant::now() + self.config.poll_interval;
+            while !shutdown.load(Ordering::SeqCst) {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(SHUTDOWN_STEP));
+            }
+        }
+        jobs
+    }
+}
+
+/// Runs the exporter over the job's sources into the upload (kept by the caller, which
+/// commits or aborts it).
+fn run_exporter(
+    exporter: &Exporter,
+    sources: &mut [Box<dyn Source>],
+    upload: &mut Box<dyn Upload>,
+) -> Result<ExportReport> {
+    if let [source] = sources {
+        return exporter.run(source.as_mut(), upload).map(|(r, _)| r);
+    }
+    let sources: Vec<&mut dyn Source> = sources.iter_mut().map(|s| s.as_mut() as _).collect();
+    exporter.run_sheets(sources, upload).map(|(r, _)| r)
+}
+
+/// Errors worth retrying: the environment failed, not the request.
+fn is_transient(err: &ExportError) -> bool {
+    matches!(
+        err,
+        ExportError::Io { .. } | ExportError::Storage(_) | ExportError::Store { .. }
+    )
+}

@@ -1,0 +1,240 @@
+//! `export-core worker` as real processes: four processes drain one store, and a worker killed
+//! with SIGKILL mid-export leaves nothing visible and its job is reclaimed and retried.
+//!
+//! PostgreSQL tests need a server: `eval "$(scripts/pg-server.sh)"` exports `EXPORT_CORE_PG_URL`;
+//! without it they print SKIPPED and pass.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::Utc;
+use export_core::job::{JobStatus, JobStore, NewJob, Owner, SqliteJobStore};
+use export_core::registry::SchemaRegistry;
+use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
+use export_core::storage::{LocalStorage, Storage, StorageKey};
+
+const BIN: &str = env!("CARGO_BIN_EXE_export-core");
+
+fn request(start: &str, end: &str) -> ExportRequest {
+    let mut request = ExportRequest::new("trip", Format::Csv);
+    request.version = Some(SchemaVersion::V3);
+    request.audience = Some(Audience::Operator);
+    request.period = Some(Period::parse(start, end, None).expect("a period"));
+    request
+}
+
+/// `export-core worker` on a store (`--db PATH` or `--pg-url URL --pg-schema S`).
+fn worker(store_args: &[String], files: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("worker")
+        .args(store_args)
+        .arg("--storage")
+        .arg(format!("file://{}", files.display()))
+        .args(extra)
+        .env_remove("EXPORT_CORE_PG_URL")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Files under `dir` whose name does not start with a dot (visible outputs).
+fn visible_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(visible_files(&path));
+        } else if !entry.file_name().to_string_lossy().starts_with('.') {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Four worker processes drain 200 jobs; each job runs exactly once.
+fn drain_200(store: Arc<dyn JobStore>, store_args: &[String]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = dir.path().join("files");
+    let ids: BTreeSet<_> = (0..200)
+        .map(|_| {
+            store
+                .create(NewJob::new(
+                    Owner::user("u-1"),
+                    request("2026-10-01", "2026-10-02"),
+                ))
+                .expect("create")
+                .id
+        })
+        .collect();
+    let children: Vec<Child> = (0..4)
+        .map(|n| {
+            worker(
+                store_args,
+                &files,
+                &[
+                    "--exit-when-idle",
+                    "--sample-rows",
+                    "50",
+                    "--id",
+                    &format!("proc-{n}"),
+                ],
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn export-core worker")
+        })
+        .collect();
+    let mut ran = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "worker failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            assert!(line.contains(": succeeded"), "{line}");
+            let id = line
+                .strip_prefix("job ")
+                .and_then(|l| l.split(':').next())
+                .expect("a job line");
+            ran.push(id.parse::<uuid::Uuid>().expect("a job id"));
+        }
+    }
+    assert_eq!(ran.len(), 200, "200 runs in all");
+    let distinct: BTreeSet<_> = ran.into_iter().collect();
+    assert_eq!(distinct, ids, "each job exactly once");
+    for id in &ids {
+        let job = store.get(*id).expect("get");
+        assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+        assert_eq!(job.attempts, 1);
+    }
+    assert_eq!(visible_files(&files).len(), 200, "exactly 200 files");
+}
+
+#[test]
+fn four_processes_drain_200_jobs_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("jobs.db");
+    let store = Arc::new(SqliteJobStore::open(&db).expect("sqlite"));
+    drain_200(store, &["--db".into(), db.display().to_string()]);
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn four_processes_drain_200_jobs_on_postgres() {
+    use export_core::job::{PgJobStore, PgOptions};
+    let Some(url) = std::env::var("EXPORT_CORE_PG_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        eprintln!("SKIPPED postgres worker-process test: EXPORT_CORE_PG_URL is unset");
+        return;
+    };
+    let schema = format!("worker_{}", uuid::Uuid::new_v4().simple());
+    let store = Arc::new(
+        PgJobStore::connect_with(&url, PgOptions::default().schema(schema.clone()))
+            .expect("postgres"),
+    );
+    drain_200(
+        store,
+        &[
+            "--pg-url".into(),
+            url.clone(),
+            "--pg-schema".into(),
+            schema.clone(),
+        ],
+    );
+    if let Ok(mut client) = ::postgres::Client::connect(&url, ::postgres::NoTls) {
+        let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_killed_worker_leaves_nothing_and_its_job_is_reclaimed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("jobs.db");
+    let files = dir.path().join("files");
+    let store = SqliteJobStore::open(&db).expect("sqlite");
+    let request = request("2026-10-01", "2026-11-01");
+    let file_name = SchemaRegistry::new()
+        .exporter(request.clone(), Utc::now())
+        .expect("a valid request")
+        .file_name();
+    let job = store
+        .create(NewJob::new(Owner::user("u-1"), request))
+        .expect("create");
+    let key = StorageKey::for_export(job.id, job.created_at, &file_name).expect("key");
+    let store_args = ["--db".to_string(), db.display().to_string()];
+
+    let mut victim = worker(
+        &store_args,
+        &files,
+        &["--once", "--lease", "2", "--sample-rows", "3000000", "-q"],
+    )
+    .spawn()
+    .expect("spawn");
+    let deadline = Instant::now() + StdDuration::from_secs(120);
+    loop {
+        let current = store.get(job.id).expect("get");
+        if current.progress.rows_done > 0 {
+            assert_eq!(current.status, JobStatus::Running);
+            break;
+        }
+        assert!(
+            victim.try_wait().expect("try_wait").is_none(),
+            "the worker ended early"
+        );
+        assert!(Instant::now() < deadline, "no progress");
+        std::thread::sleep(StdDuration::from_millis(5));
+    }
+    victim.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on unix
+    victim.wait().expect("reap");
+
+    let storage = LocalStorage::new(&files).expect("local");
+    assert!(
+        storage.head(&key).expect("head").is_none(),
+        "no file under the key"
+    );
+    assert!(visible_files(&files).is_empty(), "no visible partial file");
+    let killed = store.get(job.id).expect("get");
+    assert_eq!(
+        killed.status,
+        JobStatus::Running,
+        "still leased to the dead worker"
+    );
+    assert_eq!(killed.attempts, 1);
+
+    // After the lease (2 s) the next worker reclaims the job and runs it again.
+    std::thread::sleep(StdDuration::from_millis(2500));
+    let out = worker(
+        &store_args,
+        &files,
+        &["--exit-when-idle", "--sample-rows", "20000"],
+    )
+    .output()
+    .expect("run the second worker");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = store.get(job.id).expect("get");
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    assert_eq!(done.attempts, 2);
+    let result = done.result.expect("result");
+    assert_eq!(result.storage_key, key.as_str());
+    let size = storage
+        .open(&key)
+        .expect("open")
+        .verify(&result.sha256)
+        .expect("sha256");
+    assert_eq!(size, result.size_bytes);
+    assert_eq!(visible_files(&files).len(), 1);
+}
