@@ -486,6 +486,13 @@ impl ExportService {
     pub fn create(&self, principal: &Principal, request: ExportRequest) -> Result<ExportJob> {
         principal.require(Scope::Create)?;
         let now = self.clock.now();
+        if request.schema == TRIP_SCHEMA
+            && let Some(period) = &request.period
+        {
+            // The exporter checks the limits; an empty or backwards period deserialised from
+            // JSON is caught here.
+            crate::schema::trip::validate_period(period, now)?;
+        }
         let exporter = self.registry.exporter(request.clone(), now)?;
         let mut request = request;
         if request.schema == TRIP_SCHEMA {
