@@ -72,8 +72,8 @@ use crate::audit::{AuditAction, AuditEvent, AuditLog};
 use crate::clock::Clock;
 use crate::error::{ExportError, Result};
 use crate::job::{
-    DEFAULT_MAX_ATTEMPTS, ExportJob, JobError, JobStatus, JobStore, ListQuery, NewJob, Owner,
-    Page, Progress,
+    DEFAULT_MAX_ATTEMPTS, ExportJob, JobError, JobStatus, JobStore, ListQuery, NewJob, Owner, Page,
+    Progress,
 };
 use crate::registry::{SchemaRegistry, TRIP_SCHEMA};
 use crate::request::{Audience, ExportRequest, SchemaVersion};
@@ -503,13 +503,12 @@ impl ExportService {
                 request.version = Some(SchemaVersion::V3);
             }
         }
-        let retention = if request.schema == TRIP_SCHEMA
-            && request.audience == Some(Audience::Opendata)
-        {
-            self.config.opendata_retention
-        } else {
-            Some(self.config.personal_retention)
-        };
+        let retention =
+            if request.schema == TRIP_SCHEMA && request.audience == Some(Audience::Opendata) {
+                self.config.opendata_retention
+            } else {
+                Some(self.config.personal_retention)
+            };
         self.take_rate_slot(&principal.user_id, now)?;
         let mut new = NewJob::new(principal.owner(), request)
             .created_at(now)
@@ -517,7 +516,9 @@ impl ExportService {
         if let Some(retention) = retention {
             new = new.retention(retention);
         }
-        let mut event = self.event(AuditAction::Create, principal).with_request(&new.request);
+        let mut event = self
+            .event(AuditAction::Create, principal)
+            .with_request(&new.request);
         event.job_id = Some(new.id);
         let created = self
             .audit

@@ -41,11 +41,20 @@ fn suite(log: &dyn AuditLog, actor: &str) {
     .with_request(&request(Audience::Operator))
     .with_row_count(12_345);
     download.job_id = Some(job);
-    let mut open = AuditEvent::new(AuditAction::Cancel, actor, None, t0() + Duration::minutes(1))
-        .with_request(&request(Audience::Opendata));
+    let mut open = AuditEvent::new(
+        AuditAction::Cancel,
+        actor,
+        None,
+        t0() + Duration::minutes(1),
+    )
+    .with_request(&request(Audience::Opendata));
     open.job_id = Some(other_job);
-    let schedule =
-        AuditEvent::new(AuditAction::ScheduleChange, actor, None, t0() + Duration::hours(1));
+    let schedule = AuditEvent::new(
+        AuditAction::ScheduleChange,
+        actor,
+        None,
+        t0() + Duration::hours(1),
+    );
 
     for e in [&create, &download, &open, &schedule] {
         log.record(e).unwrap();
@@ -58,7 +67,12 @@ fn suite(log: &dyn AuditLog, actor: &str) {
     let all = log.list(&AuditQuery::default().actor(actor)).unwrap();
     assert_eq!(
         all,
-        vec![create.clone(), open.clone(), download.clone(), schedule.clone()]
+        vec![
+            create.clone(),
+            open.clone(),
+            download.clone(),
+            schedule.clone()
+        ]
     );
     // By job.
     assert_eq!(
@@ -67,9 +81,16 @@ fn suite(log: &dyn AuditLog, actor: &str) {
     );
     // Since (inclusive) and limit.
     let since = log
-        .list(&AuditQuery::default().actor(actor).since(t0() + Duration::minutes(1)))
+        .list(
+            &AuditQuery::default()
+                .actor(actor)
+                .since(t0() + Duration::minutes(1)),
+        )
         .unwrap();
-    assert_eq!(since, vec![open.clone(), download.clone(), schedule.clone()]);
+    assert_eq!(
+        since,
+        vec![open.clone(), download.clone(), schedule.clone()]
+    );
     let limited = log
         .list(&AuditQuery::default().actor(actor).limit(2))
         .unwrap();
@@ -82,7 +103,9 @@ fn suite(log: &dyn AuditLog, actor: &str) {
     );
     // Bad limits.
     assert_eq!(
-        log.list(&AuditQuery::default().limit(0)).unwrap_err().code(),
+        log.list(&AuditQuery::default().limit(0))
+            .unwrap_err()
+            .code(),
         "INVALID_REQUEST"
     );
 }

@@ -466,7 +466,10 @@ fn cancel_and_delete() {
         .unwrap();
     complete(&env, finished.id, b"data");
     assert_eq!(
-        env.service.cancel(&owner(), finished.id).unwrap_err().code(),
+        env.service
+            .cancel(&owner(), finished.id)
+            .unwrap_err()
+            .code(),
         "INVALID_TRANSITION"
     );
     // A missing file is fine on delete.

@@ -405,7 +405,10 @@ impl AuditQuery {
         if self.limit == 0 || self.limit > MAX_AUDIT_LIMIT {
             return Err(ExportError::request(
                 "limit",
-                format!("must be between 1 and {MAX_AUDIT_LIMIT}, got {}", self.limit),
+                format!(
+                    "must be between 1 and {MAX_AUDIT_LIMIT}, got {}",
+                    self.limit
+                ),
             ));
         }
         Ok(())

@@ -9,7 +9,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode};
 use uuid::Uuid;
 
-use super::{AuditEvent, AuditLog, AuditQuery, COMPONENT, SQLITE_MIGRATIONS, duplicate, parse_stored};
+use super::{
+    AuditEvent, AuditLog, AuditQuery, COMPONENT, SQLITE_MIGRATIONS, duplicate, parse_stored,
+};
 use crate::error::{ExportError, Result};
 
 const BACKEND: &str = "sqlite";
@@ -114,7 +116,9 @@ impl AuditLog for SqliteAuditLog {
         ]);
         match inserted {
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == ErrorCode::ConstraintViolation =>
+            {
                 Err(duplicate(e.id))
             }
             Err(err) => Err(store_error(err)),

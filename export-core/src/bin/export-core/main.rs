@@ -4,6 +4,8 @@
 //! a field, a period, an input file), 1 for everything else.
 
 mod export_cmd;
+mod jobs_cmd;
+mod request_args;
 mod schema_cmd;
 
 use std::process::ExitCode;
@@ -28,6 +30,8 @@ enum Command {
     Export(Box<export_cmd::ExportArgs>),
     /// Print the columns of a trip schema version and audience.
     Schema(schema_cmd::SchemaArgs),
+    /// Export jobs as a user: create, list, show, status, cancel, download, delete.
+    Jobs(Box<jobs_cmd::JobsArgs>),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Export(args) => export_cmd::run(*args),
         Command::Schema(args) => schema_cmd::run(args),
+        Command::Jobs(args) => jobs_cmd::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
