@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod export;
@@ -27,6 +28,7 @@ pub mod registry;
 pub mod request;
 pub mod schedule;
 pub mod schema;
+pub mod service;
 pub mod sink;
 pub mod source;
 pub mod storage;

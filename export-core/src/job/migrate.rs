@@ -36,11 +36,11 @@ fn latest(migrations: &[Migration]) -> i64 {
     migrations.last().map_or(0, |m| m.version)
 }
 
-fn too_new(backend: &'static str, found: i64, known: i64) -> ExportError {
+fn too_new(backend: &'static str, component: &str, found: i64, known: i64) -> ExportError {
     ExportError::Store {
         backend,
         reason: format!(
-            "the database's `{COMPONENT}` schema is at version {found}, newer than the {known} this build knows; upgrade export-core"
+            "the database's `{component}` schema is at version {found}, newer than the {known} this build knows; upgrade export-core"
         ),
     }
 }
@@ -48,6 +48,16 @@ fn too_new(backend: &'static str, found: i64, known: i64) -> ExportError {
 /// Applies the pending SQLite migrations in one `BEGIN IMMEDIATE` transaction, so processes
 /// opening the same file at once apply them exactly once.
 pub(crate) fn sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
+    sqlite_component(conn, COMPONENT, SQLITE)
+}
+
+/// Applies `migrations` of `component` (another store sharing the file, such as the audit log)
+/// like [`sqlite`] does for the jobs.
+pub(crate) fn sqlite_component(
+    conn: &mut rusqlite::Connection,
+    component: &str,
+    migrations: &[Migration],
+) -> Result<()> {
     let err = |e: rusqlite::Error| super::sqlite::store_error(e);
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -65,18 +75,18 @@ pub(crate) fn sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
     let current: i64 = tx
         .query_row(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?1",
-            [COMPONENT],
+            [component],
             |row| row.get(0),
         )
         .map_err(err)?;
-    if current > latest(SQLITE) {
-        return Err(too_new("sqlite", current, latest(SQLITE)));
+    if current > latest(migrations) {
+        return Err(too_new("sqlite", component, current, latest(migrations)));
     }
-    for m in SQLITE.iter().filter(|m| m.version > current) {
+    for m in migrations.iter().filter(|m| m.version > current) {
         tx.execute_batch(m.sql).map_err(err)?;
         tx.execute(
             "INSERT INTO schema_migrations (component, version, name) VALUES (?1, ?2, ?3)",
-            rusqlite::params![COMPONENT, m.version, m.name],
+            rusqlite::params![component, m.version, m.name],
         )
         .map_err(err)?;
     }
@@ -87,6 +97,16 @@ pub(crate) fn sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
 /// stores connecting at once apply them exactly once.
 #[cfg(feature = "postgres")]
 pub(crate) fn postgres(client: &mut ::postgres::Client) -> Result<()> {
+    postgres_component(client, COMPONENT, POSTGRES)
+}
+
+/// Applies `migrations` of `component` like [`postgres`] does for the jobs.
+#[cfg(feature = "postgres")]
+pub(crate) fn postgres_component(
+    client: &mut ::postgres::Client,
+    component: &str,
+    migrations: &[Migration],
+) -> Result<()> {
     let err = |e: ::postgres::Error| super::postgres::store_error(e);
     let mut tx = client.transaction().map_err(err)?;
     // One lock for all export-core migrations in this database (schema-qualified by the
@@ -109,19 +129,19 @@ pub(crate) fn postgres(client: &mut ::postgres::Client) -> Result<()> {
     let current: i64 = tx
         .query_one(
             "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations WHERE component = $1",
-            &[&COMPONENT],
+            &[&component],
         )
         .map_err(err)?
         .try_get(0)
         .map_err(err)?;
-    if current > latest(POSTGRES) {
-        return Err(too_new("postgres", current, latest(POSTGRES)));
+    if current > latest(migrations) {
+        return Err(too_new("postgres", component, current, latest(migrations)));
     }
-    for m in POSTGRES.iter().filter(|m| m.version > current) {
+    for m in migrations.iter().filter(|m| m.version > current) {
         tx.batch_execute(m.sql).map_err(err)?;
         tx.execute(
             "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)",
-            &[&COMPONENT, &m.version, &m.name],
+            &[&component, &m.version, &m.name],
         )
         .map_err(err)?;
     }

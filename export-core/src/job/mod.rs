@@ -51,7 +51,7 @@ use crate::error::ExportError;
 use crate::request::ExportRequest;
 
 pub mod memory;
-mod migrate;
+pub(crate) mod migrate;
 pub(crate) mod ops;
 #[cfg(feature = "postgres")]
 pub mod postgres;

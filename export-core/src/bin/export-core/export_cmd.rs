@@ -8,8 +8,6 @@ use std::time::Instant;
 use clap::Args;
 use export_core::Result;
 use export_core::export::Exporter;
-use export_core::request::{Compression, ExportRequest, Format, Period};
-use export_core::schema::FieldSelection;
 use export_core::schema::trip;
 use export_core::source::Source;
 use export_core::source::csv_file::CsvFileSource;
@@ -17,29 +15,12 @@ use export_core::source::ipc::IpcSource;
 use export_core::source::sample::{SampleConfig, SampleTrips};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::request_args::RequestArgs;
+
 #[derive(Args)]
 pub struct ExportArgs {
-    /// Schema: `trip`.
-    #[arg(long, default_value = "trip")]
-    schema: String,
-    /// Trip schema version: v2 (CSV) or v3 (XLSX).
-    #[arg(long, default_value = "v3")]
-    version: String,
-    /// Audience: opendata, operator or territory.
-    #[arg(long)]
-    audience: String,
-    /// Output format: csv, xlsx, json or jsonl.
-    #[arg(long)]
-    format: String,
-    /// Period start (YYYY-MM-DD or RFC 3339); default: the previous calendar month.
-    #[arg(long, requires = "end")]
-    start: Option<String>,
-    /// Period end, excluded.
-    #[arg(long, requires = "start")]
-    end: Option<String>,
-    /// Time zone of the period and of local times in the file.
-    #[arg(long, default_value = "Europe/Paris")]
-    tz: String,
+    #[command(flatten)]
+    request: RequestArgs,
     /// Number of sample trips to generate (when no --input is given).
     #[arg(long, default_value_t = 100_000)]
     rows: u64,
@@ -52,59 +33,13 @@ pub struct ExportArgs {
     /// Output file; it appears only once complete.
     #[arg(long)]
     out: PathBuf,
-    /// Keep only these fields (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    fields: Vec<String>,
-    /// Drop these fields (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    exclude: Vec<String>,
-    /// Start CSV files with a UTF-8 byte-order mark.
-    #[arg(long)]
-    bom: bool,
-    /// Data rows per XLSX sheet before continuing on a new sheet.
-    #[arg(long)]
-    sheet_rows: Option<u32>,
-    /// Write JSON Lines (with --format json).
-    #[arg(long)]
-    json_lines: bool,
-    /// Pretty-print JSON.
-    #[arg(long)]
-    pretty: bool,
-    /// Wrap the file: none, gzip or zip.
-    #[arg(long, default_value = "none")]
-    compression: String,
-    /// Do not neutralise formula-like cells.
-    #[arg(long)]
-    no_formula_guard: bool,
     /// No progress bar, only the final line.
     #[arg(long, short)]
     quiet: bool,
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
-    let mut format: Format = args.format.parse()?;
-    if args.json_lines && format == Format::Json {
-        format = Format::JsonLines;
-    }
-    let mut request = ExportRequest::new(args.schema.clone(), format);
-    request.version = Some(args.version.parse()?);
-    request.audience = Some(args.audience.parse()?);
-    if let (Some(start), Some(end)) = (&args.start, &args.end) {
-        request.period = Some(Period::parse(start, end, Some(&args.tz))?);
-    } else {
-        let tz = export_core::temporal::parse_time_zone(&args.tz)?;
-        request.period = Some(Period::previous_month(chrono::Utc::now(), tz));
-    }
-    request.fields = FieldSelection {
-        include: args.fields.clone(),
-        exclude: args.exclude.clone(),
-        ..Default::default()
-    };
-    request.options.bom = args.bom;
-    request.options.sheet_rows = args.sheet_rows;
-    request.options.pretty = args.pretty;
-    request.options.formula_guard = !args.no_formula_guard;
-    request.options.compression = args.compression.parse::<Compression>()?;
+    let request = args.request.to_request()?;
 
     let bar = progress_bar(args.quiet);
     let mut builder = Exporter::builder(request);

@@ -4,6 +4,8 @@
 //! a field, a period, an input file), 1 for everything else.
 
 mod export_cmd;
+mod jobs_cmd;
+mod request_args;
 mod schema_cmd;
 mod worker_cmd;
 
@@ -31,6 +33,8 @@ enum Command {
     Schema(schema_cmd::SchemaArgs),
     /// Run background export jobs from a SQLite file (--db) or PostgreSQL (--pg-url).
     Worker(Box<worker_cmd::WorkerArgs>),
+    /// Export jobs as a user: create, list, show, status, cancel, download, delete.
+    Jobs(Box<jobs_cmd::JobsArgs>),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export_cmd::run(*args),
         Command::Schema(args) => schema_cmd::run(args),
         Command::Worker(args) => worker_cmd::run(*args),
+        Command::Jobs(args) => jobs_cmd::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,173 @@
+//! [`PgAuditLog`]: audit events in PostgreSQL, beside the job store.
+
+use std::sync::{Mutex, MutexGuard};
+
+use ::postgres::error::SqlState;
+use ::postgres::types::ToSql;
+use ::postgres::{Client, Config, NoTls};
+use uuid::Uuid;
+
+use super::{
+    AuditEvent, AuditLog, AuditQuery, COMPONENT, POSTGRES_MIGRATIONS, duplicate, parse_stored,
+};
+use crate::error::{ExportError, Result};
+
+const BACKEND: &str = "postgres";
+
+fn store_error(e: ::postgres::Error) -> ExportError {
+    ExportError::Store {
+        backend: BACKEND,
+        reason: e.to_string(),
+    }
+}
+
+/// An [`AuditLog`] in PostgreSQL (table `audit_events`, migrated under component `audit` of the
+/// shared `schema_migrations` table). One connection, reconnected when it breaks.
+///
+/// # Examples
+///
+/// ```
+/// use export_core::audit::PgAuditLog;
+/// let err = PgAuditLog::connect("not a url").unwrap_err();
+/// assert_eq!(err.code(), "INVALID_REQUEST");
+/// ```
+pub struct PgAuditLog {
+    config: Config,
+    client: Mutex<Option<Client>>,
+}
+
+impl std::fmt::Debug for PgAuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgAuditLog").finish_non_exhaustive()
+    }
+}
+
+impl PgAuditLog {
+    /// Connects to the database at `url` and applies pending migrations.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] on field `url` when it cannot be parsed;
+    /// [`ExportError::Store`] when the server cannot be reached or migrated.
+    pub fn connect(url: &str) -> Result<PgAuditLog> {
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| ExportError::request("url", format!("not a PostgreSQL URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("export-core");
+        }
+        let mut client = config.connect(NoTls).map_err(store_error)?;
+        crate::job::migrate::postgres_component(&mut client, COMPONENT, POSTGRES_MIGRATIONS)?;
+        Ok(PgAuditLog {
+            config,
+            client: Mutex::new(Some(client)),
+        })
+    }
+
+    fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        let mut guard: MutexGuard<'_, Option<Client>> =
+            self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.as_ref().is_none_or(|c| c.is_closed()) {
+            *guard = Some(self.config.connect(NoTls).map_err(store_error)?);
+        }
+        match guard.as_mut() {
+            Some(client) => f(client),
+            None => Err(ExportError::Store {
+                backend: BACKEND,
+                reason: "no connection".into(),
+            }),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, at, actor_user_id, actor_organisation_id, action, job_id, \
+                       format, schema_name, audience, filters, row_count, risk";
+
+impl AuditLog for PgAuditLog {
+    fn record(&self, e: &AuditEvent) -> Result<()> {
+        let row_count = e.row_count.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+        let format = e.format.map(|f| f.as_str());
+        let audience = e.audience.map(|a| a.as_str());
+        let action = e.action.as_str();
+        let risk = e.risk.as_str();
+        self.with_client(|client| {
+            let inserted = client.execute(
+                &format!(
+                    "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ),
+                &[
+                    &e.id,
+                    &e.at,
+                    &e.actor_user_id,
+                    &e.actor_organisation_id,
+                    &action,
+                    &e.job_id,
+                    &format,
+                    &e.schema,
+                    &audience,
+                    &e.filters,
+                    &row_count,
+                    &risk,
+                ],
+            );
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(err) if err.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(duplicate(e.id)),
+                Err(err) => Err(store_error(err)),
+            }
+        })
+    }
+
+    fn list(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        query.check()?;
+        let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE TRUE");
+        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        if let Some(job) = query.job_id {
+            params.push(Box::new(job));
+            sql.push_str(&format!(" AND job_id = ${}", params.len()));
+        }
+        if let Some(actor) = &query.actor {
+            params.push(Box::new(actor.clone()));
+            sql.push_str(&format!(" AND actor_user_id = ${}", params.len()));
+        }
+        if let Some(since) = query.since {
+            params.push(Box::new(since));
+            sql.push_str(&format!(" AND at >= ${}", params.len()));
+        }
+        params.push(Box::new(i64::from(query.limit)));
+        sql.push_str(&format!(" ORDER BY at, seq LIMIT ${}", params.len()));
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+        let rows = self.with_client(|client| client.query(&sql, &refs).map_err(store_error))?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+fn decode(row: &::postgres::Row) -> Result<AuditEvent> {
+    let id: Uuid = row.try_get(0).map_err(store_error)?;
+    let ids = id.to_string();
+    let text = |i: usize| -> Result<Option<String>> { row.try_get(i).map_err(store_error) };
+    let action: String = row.try_get(4).map_err(store_error)?;
+    let risk: String = row.try_get(11).map_err(store_error)?;
+    let row_count: Option<i64> = row.try_get(10).map_err(store_error)?;
+    Ok(AuditEvent {
+        id,
+        at: row.try_get(1).map_err(store_error)?,
+        actor_user_id: row.try_get(2).map_err(store_error)?,
+        actor_organisation_id: text(3)?,
+        action: parse_stored(BACKEND, &ids, "action", &action)?,
+        job_id: row.try_get(5).map_err(store_error)?,
+        format: text(6)?
+            .map(|f| parse_stored(BACKEND, &ids, "format", &f))
+            .transpose()?,
+        schema: text(7)?,
+        audience: text(8)?
+            .map(|a| parse_stored(BACKEND, &ids, "audience", &a))
+            .transpose()?,
+        filters: row.try_get(9).map_err(store_error)?,
+        row_count: row_count.map(|r| u64::try_from(r).unwrap_or(0)),
+        risk: parse_stored(BACKEND, &ids, "risk", &risk)?,
+    })
+}

@@ -1,0 +1,228 @@
+//! [`SqliteAuditLog`]: audit events in a SQLite file, possibly the job store's.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{Connection, ErrorCode};
+use uuid::Uuid;
+
+use super::{
+    AuditEvent, AuditLog, AuditQuery, COMPONENT, SQLITE_MIGRATIONS, duplicate, parse_stored,
+};
+use crate::error::{ExportError, Result};
+
+const BACKEND: &str = "sqlite";
+
+fn store_error(e: rusqlite::Error) -> ExportError {
+    ExportError::Store {
+        backend: BACKEND,
+        reason: e.to_string(),
+    }
+}
+
+/// An [`AuditLog`] in a SQLite database (table `audit_events`, migrated under component
+/// `audit` of the shared `schema_migrations` table), so it can live in the job store's file.
+///
+/// # Examples
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use export_core::audit::{AuditAction, AuditEvent, AuditLog, AuditQuery, SqliteAuditLog};
+/// let dir = tempfile::tempdir().unwrap();
+/// let log = SqliteAuditLog::open(dir.path().join("jobs.db"))?;
+/// let at = Utc.with_ymd_and_hms(2026, 11, 3, 8, 0, 0).unwrap();
+/// let event = AuditEvent::new(AuditAction::Create, "u-1", None, at);
+/// log.record(&event)?;
+/// assert_eq!(log.list(&AuditQuery::default())?, vec![event]);
+/// # Ok::<(), export_core::ExportError>(())
+/// ```
+#[derive(Debug)]
+pub struct SqliteAuditLog {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteAuditLog {
+    /// Opens (creating if needed) the log in the SQLite file at `path`, in WAL mode, and applies
+    /// pending migrations.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Store`] when the file cannot be opened or migrated.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteAuditLog> {
+        let path = path.as_ref();
+        let conn = Connection::open(path).map_err(|e| ExportError::Store {
+            backend: BACKEND,
+            reason: format!("cannot open {}: {e}", path.display()),
+        })?;
+        conn.busy_timeout(StdDuration::from_secs(5))
+            .map_err(store_error)?;
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(store_error)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(store_error)?;
+        Self::init(conn)
+    }
+
+    /// A log in a private in-memory database.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Store`] when SQLite cannot create it.
+    pub fn open_in_memory() -> Result<SqliteAuditLog> {
+        Self::init(Connection::open_in_memory().map_err(store_error)?)
+    }
+
+    fn init(mut conn: Connection) -> Result<SqliteAuditLog> {
+        crate::job::migrate::sqlite_component(&mut conn, COMPONENT, SQLITE_MIGRATIONS)?;
+        Ok(SqliteAuditLog {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+const COLUMNS: &str = "id, at_micros, actor_user_id, actor_organisation_id, action, job_id, \
+                       format, schema_name, audience, filters, row_count, risk";
+
+impl AuditLog for SqliteAuditLog {
+    fn record(&self, e: &AuditEvent) -> Result<()> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ))
+            .map_err(store_error)?;
+        let row_count = e.row_count.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+        let inserted = stmt.execute(rusqlite::params![
+            e.id.to_string(),
+            e.at.timestamp_micros(),
+            e.actor_user_id,
+            e.actor_organisation_id,
+            e.action.as_str(),
+            e.job_id.map(|id| id.to_string()),
+            e.format.map(|f| f.as_str()),
+            e.schema,
+            e.audience.map(|a| a.as_str()),
+            e.filters.to_string(),
+            row_count,
+            e.risk.as_str(),
+        ]);
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == ErrorCode::ConstraintViolation =>
+            {
+                Err(duplicate(e.id))
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    fn list(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        query.check()?;
+        let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE 1 = 1");
+        let mut params: Vec<Value> = Vec::new();
+        if let Some(job) = query.job_id {
+            params.push(Value::Text(job.to_string()));
+            sql.push_str(&format!(" AND job_id = ?{}", params.len()));
+        }
+        if let Some(actor) = &query.actor {
+            params.push(Value::Text(actor.clone()));
+            sql.push_str(&format!(" AND actor_user_id = ?{}", params.len()));
+        }
+        if let Some(since) = query.since {
+            params.push(Value::Integer(since.timestamp_micros()));
+            sql.push_str(&format!(" AND at_micros >= ?{}", params.len()));
+        }
+        params.push(Value::Integer(i64::from(query.limit)));
+        sql.push_str(&format!(" ORDER BY at_micros, seq LIMIT ?{}", params.len()));
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&sql).map_err(store_error)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |row| {
+                Ok(RawRow {
+                    id: row.get(0)?,
+                    at_micros: row.get(1)?,
+                    actor_user_id: row.get(2)?,
+                    actor_organisation_id: row.get(3)?,
+                    action: row.get(4)?,
+                    job_id: row.get(5)?,
+                    format: row.get(6)?,
+                    schema: row.get(7)?,
+                    audience: row.get(8)?,
+                    filters: row.get(9)?,
+                    row_count: row.get(10)?,
+                    risk: row.get(11)?,
+                })
+            })
+            .map_err(store_error)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row.map_err(store_error)?.decode()?);
+        }
+        Ok(out)
+    }
+}
+
+struct RawRow {
+    id: String,
+    at_micros: i64,
+    actor_user_id: String,
+    actor_organisation_id: Option<String>,
+    action: String,
+    job_id: Option<String>,
+    format: Option<String>,
+    schema: Option<String>,
+    audience: Option<String>,
+    filters: String,
+    row_count: Option<i64>,
+    risk: String,
+}
+
+impl RawRow {
+    fn decode(self) -> Result<AuditEvent> {
+        let id = &self.id;
+        let at = DateTime::<Utc>::from_timestamp_micros(self.at_micros).ok_or_else(|| {
+            ExportError::Store {
+                backend: BACKEND,
+                reason: format!("audit event `{id}` has an out-of-range instant"),
+            }
+        })?;
+        Ok(AuditEvent {
+            id: parse_stored::<Uuid>(BACKEND, id, "id", id)?,
+            at,
+            actor_user_id: self.actor_user_id,
+            actor_organisation_id: self.actor_organisation_id,
+            action: parse_stored(BACKEND, id, "action", &self.action)?,
+            job_id: self
+                .job_id
+                .as_deref()
+                .map(|j| parse_stored(BACKEND, id, "job_id", j))
+                .transpose()?,
+            format: self
+                .format
+                .as_deref()
+                .map(|f| parse_stored(BACKEND, id, "format", f))
+                .transpose()?,
+            schema: self.schema,
+            audience: self
+                .audience
+                .as_deref()
+                .map(|a| parse_stored(BACKEND, id, "audience", a))
+                .transpose()?,
+            filters: serde_json::from_str(&self.filters).map_err(|e| ExportError::Store {
+                backend: BACKEND,
+                reason: format!("audit event `{id}` has unreadable filters: {e}"),
+            })?,
+            row_count: self.row_count.map(|r| u64::try_from(r).unwrap_or(0)),
+            risk: parse_stored(BACKEND, id, "risk", &self.risk)?,
+        })
+    }
+}

@@ -1,0 +1,297 @@
+//! `export-core jobs ...`: the export API (create, list, show, status, cancel, download,
+//! delete) from the command line, acting as a principal, against the SQLite default store or
+//! PostgreSQL.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use export_core::audit::{AuditLog, SqliteAuditLog};
+use export_core::clock::SystemClock;
+use export_core::job::{JobStore, ListQuery, SqliteJobStore};
+use export_core::registry::SchemaRegistry;
+use export_core::request::ExportRequest;
+use export_core::service::{ExportService, Principal, parse_job_id};
+use export_core::storage::open_storage;
+use export_core::{ExportError, Result};
+use sha2::{Digest, Sha256};
+
+use crate::request_args::RequestArgs;
+
+const ALL_SCOPES: &str = "export.create,export.list,export.read,export.status,export.cancel,export.download,export.delete";
+
+#[derive(Args)]
+pub struct JobsArgs {
+    /// SQLite job store (also holds the audit log unless --audit-log is given).
+    #[arg(long, global = true, default_value = "./export-core.db")]
+    db: PathBuf,
+    /// PostgreSQL job store instead of SQLite (postgres://user@host:port/db).
+    #[arg(long, global = true)]
+    pg_url: Option<String>,
+    /// Where finished files are: file://DIR, a plain directory, memory:// or s3://bucket/prefix.
+    #[arg(long, global = true, default_value = "file://./exports")]
+    storage: String,
+    /// Act as this user (required).
+    #[arg(long = "as", global = true, value_name = "USER")]
+    as_user: Option<String>,
+    /// The user's organisation.
+    #[arg(long, global = true)]
+    org: Option<String>,
+    /// Scopes of the principal (comma-separated; READ_EXPORTS and WRITE_EXPORTS accepted).
+    #[arg(long, global = true, default_value = ALL_SCOPES)]
+    scopes: String,
+    /// Write the audit log to this JSON Lines file instead of the job database.
+    #[arg(long, global = true, value_name = "PATH.jsonl")]
+    audit_log: Option<PathBuf>,
+    #[command(subcommand)]
+    command: JobsCommand,
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Validate a request and create a pending job; prints its id.
+    Create(Box<CreateArgs>),
+    /// List your jobs, newest first.
+    List(ListArgs),
+    /// Print a job as JSON.
+    Show(IdArg),
+    /// Print a job's status, progress and error as JSON.
+    Status(IdArg),
+    /// Cancel a job.
+    Cancel(IdArg),
+    /// Save a succeeded job's file (written atomically).
+    Download(DownloadArgs),
+    /// Delete a job and its file.
+    Delete(IdArg),
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// The request as JSON, from a file or `-` for standard input (instead of the flags).
+    #[arg(long, value_name = "FILE|-")]
+    request_json: Option<String>,
+    #[command(flatten)]
+    request: RequestArgs,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Only jobs in this status.
+    #[arg(long)]
+    status: Option<String>,
+    /// Jobs per page.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Continue after this cursor (printed under the previous page).
+    #[arg(long)]
+    cursor: Option<String>,
+}
+
+#[derive(Args)]
+struct IdArg {
+    /// The job id.
+    id: String,
+}
+
+#[derive(Args)]
+struct DownloadArgs {
+    /// The job id.
+    id: String,
+    /// Where to save the file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(args: JobsArgs) -> Result<()> {
+    let user = args
+        .as_user
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| ExportError::request("as", "--as USER is required"))?;
+    let principal = Principal::new(user, args.org.as_deref()).with_scopes(&args.scopes)?;
+    let service = open_service(&args)?;
+    match args.command {
+        JobsCommand::Create(create) => {
+            let request = match &create.request_json {
+                Some(source) => read_request(source)?,
+                None => create.request.to_request()?,
+            };
+            let job = service.create(&principal, request)?;
+            println!("{}", job.id);
+        }
+        JobsCommand::List(list) => {
+            let mut query = ListQuery::default().limit(list.limit);
+            if let Some(status) = &list.status {
+                query = query.status(status.parse()?);
+            }
+            if let Some(cursor) = list.cursor {
+                query = query.after(cursor);
+            }
+            let page = service.list(&principal, &query)?;
+            println!(
+                "{:<36}  {:<9}  {:<6}  {:<9}  {:<20}  ROWS",
+                "ID", "STATUS", "FORMAT", "AUDIENCE", "CREATED"
+            );
+            for job in &page.jobs {
+                println!(
+                    "{:<36}  {:<9}  {:<6}  {:<9}  {:<20}  {}",
+                    job.id,
+                    job.status.to_string(),
+                    job.request.format.to_string(),
+                    job.request
+                        .audience
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    job.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    job.progress.rows_done
+                );
+            }
+            if let Some(cursor) = page.next_cursor {
+                println!("next cursor: {cursor}");
+            }
+        }
+        JobsCommand::Show(id) => {
+            let job = service.get(&principal, parse_job_id(&id.id)?)?;
+            print_json(&job)?;
+        }
+        JobsCommand::Status(id) => {
+            let view = service.status(&principal, parse_job_id(&id.id)?)?;
+            print_json(&view)?;
+        }
+        JobsCommand::Cancel(id) => {
+            let job = service.cancel(&principal, parse_job_id(&id.id)?)?;
+            println!("{} {}", job.id, job.status);
+        }
+        JobsCommand::Download(download) => {
+            let file = service.download(&principal, parse_job_id(&download.id)?)?;
+            let written = save(file.reader, &file.sha256, &download.out)?;
+            println!(
+                "{}: {} bytes ({} rows, offered as {})",
+                download.out.display(),
+                written,
+                file.rows,
+                file.file_name
+            );
+        }
+        JobsCommand::Delete(id) => {
+            let id = parse_job_id(&id.id)?;
+            service.delete(&principal, id)?;
+            println!("{id} deleted");
+        }
+    }
+    Ok(())
+}
+
+fn open_service(args: &JobsArgs) -> Result<ExportService> {
+    let (store, audit): (Arc<dyn JobStore>, Option<Arc<dyn AuditLog>>) = match &args.pg_url {
+        #[cfg(feature = "postgres")]
+        Some(url) => {
+            let store = Arc::new(export_core::job::PgJobStore::connect(url)?);
+            let audit: Option<Arc<dyn AuditLog>> = if args.audit_log.is_none() {
+                Some(Arc::new(export_core::audit::PgAuditLog::connect(url)?))
+            } else {
+                None
+            };
+            (store, audit)
+        }
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => {
+            return Err(ExportError::request(
+                "pg-url",
+                "this build has no PostgreSQL support (feature `postgres`)",
+            ));
+        }
+        None => {
+            let store = Arc::new(SqliteJobStore::open(&args.db)?);
+            let audit: Option<Arc<dyn AuditLog>> = if args.audit_log.is_none() {
+                Some(Arc::new(SqliteAuditLog::open(&args.db)?))
+            } else {
+                None
+            };
+            (store, audit)
+        }
+    };
+    let audit: Arc<dyn AuditLog> = match (audit, &args.audit_log) {
+        (Some(audit), _) => audit,
+        (None, Some(path)) => Arc::new(export_core::audit::JsonlAuditLog::open(path)?),
+        (None, None) => Arc::new(export_core::audit::MemoryAuditLog::new()),
+    };
+    // `file://./exports` is a relative directory, which file URLs cannot say.
+    let storage_url = match args.storage.strip_prefix("file://") {
+        Some(rest) if !rest.starts_with('/') => rest,
+        _ => args.storage.as_str(),
+    };
+    let storage = open_storage(storage_url, [("", ""); 0])?;
+    Ok(ExportService::new(
+        store,
+        storage,
+        audit,
+        Arc::new(SchemaRegistry::new()),
+        Arc::new(SystemClock),
+    ))
+}
+
+fn read_request(source: &str) -> Result<ExportRequest> {
+    let mut text = String::new();
+    if source == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(ExportError::from)?;
+    } else {
+        text = std::fs::read_to_string(source).map_err(|e| ExportError::io(source, e))?;
+    }
+    serde_json::from_str(&text).map_err(|e| ExportError::InvalidInput {
+        source_name: if source == "-" {
+            "stdin".into()
+        } else {
+            source.into()
+        },
+        line: Some(e.line() as u64),
+        reason: format!("not an export request: {e}"),
+    })
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| ExportError::Encode {
+        format: "json",
+        reason: e.to_string(),
+    })?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Streams `reader` into a temporary file beside `out`, checks the SHA-256, then renames it.
+fn save(mut reader: impl Read, sha256: &str, out: &Path) -> Result<u64> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| ExportError::io(&dir, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| ExportError::io(out, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n])
+            .map_err(|e| ExportError::io(out, e))?;
+        total += n as u64;
+    }
+    let actual = hex::encode(hasher.finalize());
+    if !actual.eq_ignore_ascii_case(sha256) {
+        return Err(ExportError::Storage(format!(
+            "downloaded file has SHA-256 {actual}, expected {sha256}"
+        )));
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| ExportError::io(out, e))?;
+    tmp.persist(out)
+        .map_err(|e| ExportError::io(out, e.error))?;
+    Ok(total)
+}

@@ -1,0 +1,91 @@
+//! The request flags shared by `export` and `jobs create`, and the request they build.
+
+use clap::Args;
+use export_core::request::{Compression, ExportRequest, Format, Period};
+use export_core::schema::FieldSelection;
+use export_core::{ExportError, Result};
+
+#[derive(Args, Clone)]
+pub struct RequestArgs {
+    /// Schema: `trip`.
+    #[arg(long, default_value = "trip")]
+    pub schema: String,
+    /// Trip schema version: v2 (CSV) or v3 (XLSX).
+    #[arg(long, default_value = "v3")]
+    pub version: String,
+    /// Audience: opendata, operator or territory (required).
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Output format: csv, xlsx, json or jsonl (required).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Period start (YYYY-MM-DD or RFC 3339); default: the previous calendar month.
+    #[arg(long, requires = "end")]
+    pub start: Option<String>,
+    /// Period end, excluded.
+    #[arg(long, requires = "start")]
+    pub end: Option<String>,
+    /// Time zone of the period and of local times in the file.
+    #[arg(long, default_value = "Europe/Paris")]
+    pub tz: String,
+    /// Keep only these fields (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub fields: Vec<String>,
+    /// Drop these fields (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Start CSV files with a UTF-8 byte-order mark.
+    #[arg(long)]
+    pub bom: bool,
+    /// Data rows per XLSX sheet before continuing on a new sheet.
+    #[arg(long)]
+    pub sheet_rows: Option<u32>,
+    /// Write JSON Lines (with --format json).
+    #[arg(long)]
+    pub json_lines: bool,
+    /// Pretty-print JSON.
+    #[arg(long)]
+    pub pretty: bool,
+    /// Wrap the file: none, gzip or zip.
+    #[arg(long, default_value = "none")]
+    pub compression: String,
+    /// Do not neutralise formula-like cells.
+    #[arg(long)]
+    pub no_formula_guard: bool,
+}
+
+impl RequestArgs {
+    /// The request these flags describe (period: the given one, else the previous month).
+    pub fn to_request(&self) -> Result<ExportRequest> {
+        // Checked here rather than by clap, so that `jobs create --request-json` can do without.
+        let required = |value: &Option<String>, flag: &str, field: &str| {
+            value
+                .clone()
+                .ok_or_else(|| ExportError::request(field, format!("missing; give --{flag}")))
+        };
+        let mut format: Format = required(&self.format, "format", "format")?.parse()?;
+        if self.json_lines && format == Format::Json {
+            format = Format::JsonLines;
+        }
+        let mut request = ExportRequest::new(self.schema.clone(), format);
+        request.version = Some(self.version.parse()?);
+        request.audience = Some(required(&self.audience, "audience", "audience")?.parse()?);
+        if let (Some(start), Some(end)) = (&self.start, &self.end) {
+            request.period = Some(Period::parse(start, end, Some(&self.tz))?);
+        } else {
+            let tz = export_core::temporal::parse_time_zone(&self.tz)?;
+            request.period = Some(Period::previous_month(chrono::Utc::now(), tz));
+        }
+        request.fields = FieldSelection {
+            include: self.fields.clone(),
+            exclude: self.exclude.clone(),
+            ..Default::default()
+        };
+        request.options.bom = self.bom;
+        request.options.sheet_rows = self.sheet_rows;
+        request.options.pretty = self.pretty;
+        request.options.formula_guard = !self.no_formula_guard;
+        request.options.compression = self.compression.parse::<Compression>()?;
+        Ok(request)
+    }
+}

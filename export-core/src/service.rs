@@ -1,0 +1,770 @@
+//! [`ExportService`]: the export API of the seeds (create, list own, read, status, cancel,
+//! download, delete) over a [`Principal`], enforcing scopes and ownership and writing the
+//! audit log.
+//!
+//! # Rules
+//!
+//! - Every operation needs one [`Scope`]; without it the answer is [`ExportError::Forbidden`],
+//!   checked before the job is looked up.
+//! - A user sees only the jobs they created. Someone else's job, also one of a colleague in the
+//!   same organisation, is [`ExportError::NotFound`] with exactly the message of an id that
+//!   does not exist, so that existence never leaks.
+//! - A request is validated by the [`SchemaRegistry`] before a job exists; its errors are
+//!   returned as they are and nothing is stored. A trip request without period or version gets
+//!   the defaults it was validated with (the previous month, V3), so the worker runs what was
+//!   checked.
+//! - Retention: personal-data exports (trip `operator`/`territory`, and every generic schema,
+//!   whose content the library cannot judge) are kept [`ServiceConfig::personal_retention`]
+//!   (7 days); trip `opendata` exports [`ServiceConfig::opendata_retention`] (kept by default).
+//! - Creations are rate limited per user ([`ServiceConfig::create_rate_limit`], 100 per
+//!   5 minutes by default, counted in this process): beyond it, [`ExportError::Conflict`] with a
+//!   message starting `rate limit:`.
+//! - Audit: create, download (and download links), cancel and delete each record an
+//!   [`AuditEvent`] *before* the operation takes effect or its result is handed out; when the
+//!   audit log fails, the operation fails, so nothing is exported unaudited.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use export_core::audit::{AuditLog, AuditQuery, MemoryAuditLog};
+//! use export_core::clock::SystemClock;
+//! use export_core::job::{JobStatus, ListQuery, MemoryJobStore};
+//! use export_core::registry::SchemaRegistry;
+//! use export_core::request::{Audience, ExportRequest, Format};
+//! use export_core::service::{ExportService, Principal};
+//! use export_core::storage::MemoryStorage;
+//!
+//! let audit = Arc::new(MemoryAuditLog::new());
+//! let service = ExportService::new(
+//!     Arc::new(MemoryJobStore::new()),
+//!     Arc::new(MemoryStorage::new()?),
+//!     audit.clone(),
+//!     Arc::new(SchemaRegistry::new()),
+//!     Arc::new(SystemClock),
+//! );
+//! let alice = Principal::new("alice", Some("op-7")).with_scopes("READ_EXPORTS,WRITE_EXPORTS")?;
+//! let mut request = ExportRequest::new("trip", Format::Xlsx);
+//! request.audience = Some(Audience::Operator);
+//! let job = service.create(&alice, request)?;
+//! assert_eq!(service.status(&alice, job.id)?.status, JobStatus::Pending);
+//! assert_eq!(service.list(&alice, &ListQuery::default())?.jobs.len(), 1);
+//!
+//! let bob = Principal::new("bob", Some("op-7")).with_scopes("READ_EXPORTS")?;
+//! assert_eq!(service.get(&bob, job.id).unwrap_err().code(), "NOT_FOUND");
+//! assert_eq!(service.cancel(&bob, job.id).unwrap_err().code(), "FORBIDDEN");
+//!
+//! service.cancel(&alice, job.id)?;
+//! assert_eq!(audit.list(&AuditQuery::default().job(job.id))?.len(), 2);
+//! # Ok::<(), export_core::ExportError>(())
+//! ```
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::{AuditAction, AuditEvent, AuditLog};
+use crate::clock::Clock;
+use crate::error::{ExportError, Result};
+use crate::job::{
+    DEFAULT_MAX_ATTEMPTS, ExportJob, JobError, JobStatus, JobStore, ListQuery, NewJob, Owner, Page,
+    Progress,
+};
+use crate::registry::{SchemaRegistry, TRIP_SCHEMA};
+use crate::request::{Audience, ExportRequest, SchemaVersion};
+use crate::storage::{Download, Storage, StorageKey, clamp_expiry};
+
+/// A permission of the export API (`export.create`, ...).
+///
+/// # Examples
+///
+/// ```
+/// use export_core::service::Scope;
+/// assert_eq!("export.download".parse::<Scope>()?, Scope::Download);
+/// assert_eq!(Scope::Delete.to_string(), "export.delete");
+/// assert_eq!(Scope::parse_list("READ_EXPORTS")?.len(), 4);
+/// assert!("export.fly".parse::<Scope>().unwrap_err().to_string().contains("export.fly"));
+/// # Ok::<(), export_core::ExportError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Scope {
+    /// `export.create`: create an export.
+    Create,
+    /// `export.list`: list one's exports.
+    List,
+    /// `export.read`: read one export.
+    Read,
+    /// `export.status`: read an export's status.
+    Status,
+    /// `export.cancel`: cancel an export.
+    Cancel,
+    /// `export.download`: download an export's file.
+    Download,
+    /// `export.delete`: delete an export.
+    Delete,
+}
+
+impl Scope {
+    /// Every scope.
+    pub const ALL: &'static [Scope] = &[
+        Scope::Create,
+        Scope::List,
+        Scope::Read,
+        Scope::Status,
+        Scope::Cancel,
+        Scope::Download,
+        Scope::Delete,
+    ];
+
+    /// What the catalogue seed's `READ_EXPORTS` grants.
+    pub const READ_EXPORTS: &'static [Scope] =
+        &[Scope::List, Scope::Read, Scope::Status, Scope::Download];
+
+    /// What the catalogue seed's `WRITE_EXPORTS` grants.
+    pub const WRITE_EXPORTS: &'static [Scope] = &[Scope::Create, Scope::Cancel, Scope::Delete];
+
+    /// The dotted name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Create => "export.create",
+            Scope::List => "export.list",
+            Scope::Read => "export.read",
+            Scope::Status => "export.status",
+            Scope::Cancel => "export.cancel",
+            Scope::Download => "export.download",
+            Scope::Delete => "export.delete",
+        }
+    }
+
+    /// Parses a comma- or space-separated list of scope names and of the groups `READ_EXPORTS`
+    /// and `WRITE_EXPORTS`.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] on field `scopes` naming the first unknown scope.
+    pub fn parse_list(text: &str) -> Result<BTreeSet<Scope>> {
+        let mut scopes = BTreeSet::new();
+        for name in text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
+            match name {
+                "READ_EXPORTS" => scopes.extend(Scope::READ_EXPORTS),
+                "WRITE_EXPORTS" => scopes.extend(Scope::WRITE_EXPORTS),
+                _ => {
+                    scopes.insert(name.parse()?);
+                }
+            }
+        }
+        Ok(scopes)
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = ExportError;
+
+    fn from_str(s: &str) -> Result<Scope> {
+        Scope::ALL
+            .iter()
+            .copied()
+            .find(|scope| scope.as_str() == s)
+            .ok_or_else(|| {
+                ExportError::request(
+                    "scopes",
+                    format!(
+                        "unknown scope `{s}`; expected one of: {}, READ_EXPORTS, WRITE_EXPORTS",
+                        Scope::ALL
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// Who is calling: a user, their organisation, and the scopes of their token.
+///
+/// # Examples
+///
+/// ```
+/// use export_core::service::{Principal, Scope};
+/// let p = Principal::new("u-1", Some("op-7")).with_scopes("export.create,READ_EXPORTS")?;
+/// assert!(p.has(Scope::Create) && p.has(Scope::Download));
+/// assert!(!p.has(Scope::Delete));
+/// assert!(Principal::new("u-1", None).with_scopes("export.nope").is_err());
+/// # Ok::<(), export_core::ExportError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user.
+    pub user_id: String,
+    /// The user's organisation (operator, territory), when there is one.
+    pub organisation_id: Option<String>,
+    /// What the user may do.
+    pub scopes: BTreeSet<Scope>,
+}
+
+impl Principal {
+    /// A principal without scopes.
+    pub fn new(user_id: impl Into<String>, organisation_id: Option<&str>) -> Principal {
+        Principal {
+            user_id: user_id.into(),
+            organisation_id: organisation_id.map(str::to_string),
+            scopes: BTreeSet::new(),
+        }
+    }
+
+    /// Adds the scopes of a list (see [`Scope::parse_list`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] naming an unknown scope.
+    pub fn with_scopes(mut self, scopes: &str) -> Result<Principal> {
+        self.scopes.extend(Scope::parse_list(scopes)?);
+        Ok(self)
+    }
+
+    /// Adds one scope.
+    pub fn with_scope(mut self, scope: Scope) -> Principal {
+        self.scopes.insert(scope);
+        self
+    }
+
+    /// Adds every scope.
+    pub fn with_all_scopes(mut self) -> Principal {
+        self.scopes.extend(Scope::ALL);
+        self
+    }
+
+    /// True when the principal holds `scope`.
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    /// `Ok` when the principal holds `scope`.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Forbidden`] naming the scope.
+    pub fn require(&self, scope: Scope) -> Result<()> {
+        if self.has(scope) {
+            Ok(())
+        } else {
+            Err(ExportError::Forbidden {
+                scope: scope.as_str().to_string(),
+            })
+        }
+    }
+
+    fn owner(&self) -> Owner {
+        Owner {
+            user_id: self.user_id.clone(),
+            organisation_id: self.organisation_id.clone(),
+        }
+    }
+}
+
+/// Settings of an [`ExportService`].
+///
+/// # Examples
+///
+/// ```
+/// use chrono::Duration;
+/// use export_core::service::ServiceConfig;
+/// let config = ServiceConfig::default();
+/// assert_eq!(config.personal_retention, Duration::days(7));
+/// assert_eq!(config.opendata_retention, None);
+/// assert_eq!(config.create_rate_limit, Some((100, Duration::minutes(5))));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// How long personal-data exports are kept once finished (default 7 days).
+    pub personal_retention: Duration,
+    /// How long opendata exports are kept once finished (default `None`: until removed).
+    pub opendata_retention: Option<Duration>,
+    /// Attempts each job gets (default [`DEFAULT_MAX_ATTEMPTS`]).
+    pub max_attempts: u32,
+    /// At most this many creations per user within this window (default 100 per 5 minutes);
+    /// `None` for no limit.
+    pub create_rate_limit: Option<(u32, Duration)>,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> ServiceConfig {
+        ServiceConfig {
+            personal_retention: Duration::days(7),
+            opendata_retention: None,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            create_rate_limit: Some((100, Duration::minutes(5))),
+        }
+    }
+}
+
+/// What [`ExportService::status`] tells about a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobStatusView {
+    /// The job.
+    pub id: Uuid,
+    /// Where it is in its lifecycle.
+    pub status: JobStatus,
+    /// Rows written so far.
+    pub progress: Progress,
+    /// Percentage done, when the expected row count is known.
+    pub percent: Option<f64>,
+    /// A cancel was asked while it ran.
+    pub cancel_requested: bool,
+    /// Why the last attempt failed.
+    pub error: Option<JobError>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When the current or last attempt started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When retention removes it.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ExportJob> for JobStatusView {
+    fn from(job: &ExportJob) -> JobStatusView {
+        JobStatusView {
+            id: job.id,
+            status: job.status,
+            progress: job.progress,
+            percent: job.progress.percent(),
+            cancel_requested: job.cancel_requested,
+            error: job.error.clone(),
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+            expires_at: job.expires_at,
+        }
+    }
+}
+
+/// A finished export's file, streamed from storage.
+pub struct ExportDownload {
+    /// The name to offer (`trips-v3-opendata-2026-10.xlsx`).
+    pub file_name: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 recorded at publication, lower-case hex ([`Download::verify`] checks it).
+    pub sha256: String,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// The content.
+    pub reader: Download,
+}
+
+impl fmt::Debug for ExportDownload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportDownload")
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("size", &self.size)
+            .field("sha256", &self.sha256)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The export API over a job store, a storage, an audit log and a schema registry.
+///
+/// See the [module documentation](self) for the rules and an example.
+pub struct ExportService {
+    store: Arc<dyn JobStore>,
+    storage: Arc<dyn Storage>,
+    audit: Arc<dyn AuditLog>,
+    registry: Arc<SchemaRegistry>,
+    clock: Arc<dyn Clock>,
+    config: ServiceConfig,
+    recent_creates: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+}
+
+impl fmt::Debug for ExportService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportService")
+            .field("storage", &self.storage)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn not_found(id: Uuid) -> ExportError {
+    ExportError::NotFound {
+        kind: "job",
+        id: id.to_string(),
+    }
+}
+
+/// Parses a job id given as text; text that is no id is [`ExportError::NotFound`], like an id
+/// that does not exist.
+///
+/// # Errors
+///
+/// [`ExportError::NotFound`].
+///
+/// # Examples
+///
+/// ```
+/// use export_core::service::parse_job_id;
+/// assert!(parse_job_id("67e55044-10b1-426f-9247-bb680e5fe0c8").is_ok());
+/// assert_eq!(parse_job_id("nope").unwrap_err().to_string(), "job `nope` not found");
+/// ```
+pub fn parse_job_id(text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text.trim()).map_err(|_| ExportError::NotFound {
+        kind: "job",
+        id: text.to_string(),
+    })
+}
+
+impl ExportService {
+    /// A service with the default [`ServiceConfig`].
+    pub fn new(
+        store: Arc<dyn JobStore>,
+        storage: Arc<dyn Storage>,
+        audit: Arc<dyn AuditLog>,
+        registry: Arc<SchemaRegistry>,
+        clock: Arc<dyn Clock>,
+    ) -> ExportService {
+        ExportService {
+            store,
+            storage,
+            audit,
+            registry,
+            clock,
+            config: ServiceConfig::default(),
+            recent_creates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Replaces the configuration.
+    pub fn with_config(mut self, config: ServiceConfig) -> ExportService {
+        self.config = config;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// The job store.
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.store
+    }
+
+    /// Validates `request` and creates a pending job owned by `principal`, with the retention
+    /// of its audience, after recording an `create` audit event.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Forbidden`] without `export.create`; the validation errors of
+    /// [`SchemaRegistry::exporter`] ([`ExportError::UnknownField`],
+    /// [`ExportError::InvalidPeriod`], [`ExportError::InvalidRequest`], ...), with no job
+    /// created; [`ExportError::Conflict`] (`rate limit: ...`) beyond the rate limit; errors of
+    /// the audit log and the store.
+    ///
+    /// # Examples
+    ///
+    /// See the [module example](self).
+    pub fn create(&self, principal: &Principal, request: ExportRequest) -> Result<ExportJob> {
+        principal.require(Scope::Create)?;
+        let now = self.clock.now();
+        if request.schema == TRIP_SCHEMA
+            && let Some(period) = &request.period
+        {
+            // The exporter checks the limits; an empty or backwards period deserialised from
+            // JSON is caught here.
+            crate::schema::trip::validate_period(period, now)?;
+        }
+        let exporter = self.registry.exporter(request.clone(), now)?;
+        let mut request = request;
+        if request.schema == TRIP_SCHEMA {
+            if request.period.is_none() {
+                request.period = exporter.period().copied();
+            }
+            if request.version.is_none() {
+                request.version = Some(SchemaVersion::V3);
+            }
+        }
+        let retention =
+            if request.schema == TRIP_SCHEMA && request.audience == Some(Audience::Opendata) {
+                self.config.opendata_retention
+            } else {
+                Some(self.config.personal_retention)
+            };
+        self.take_rate_slot(&principal.user_id, now)?;
+        let mut new = NewJob::new(principal.owner(), request)
+            .created_at(now)
+            .max_attempts(self.config.max_attempts);
+        if let Some(retention) = retention {
+            new = new.retention(retention);
+        }
+        let mut event = self
+            .event(AuditAction::Create, principal)
+            .with_request(&new.request);
+        event.job_id = Some(new.id);
+        let created = self
+            .audit
+            .record(&event)
+            .and_then(|()| self.store.create(new));
+        if created.is_err() {
+            self.release_rate_slot(&principal.user_id, now);
+        }
+        created
+    }
+
+    /// The principal's own jobs, newest first, a page at a time.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Forbidden`] without `export.list`; [`ExportError::InvalidRequest`] for a
+    /// bad limit or cursor; [`ExportError::Store`].
+    pub fn list(&self, principal: &Principal, query: &ListQuery) -> Result<Page> {
+        principal.require(Scope::List)?;
+        self.store.list(&principal.user_id, query)
+    }
+
+    /// One of the principal's jobs.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Forbidden`] without `export.read`; [`ExportError::NotFound`] for an
+    /// unknown id or someone else's job; [`ExportError::Store`].
+    pub fn get(&self, principal: &Principal, id: Uuid) -> Result<ExportJob> {
+        principal.require(Scope::Read)?;
+        self.owned(principal, id)
+    }
+
+    /// The status, progress, error and timestamps of one of the principal's jobs.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Forbidden`] without `export.status`; [`ExportError::NotFound`];
+    /// [`ExportError::Store`].
+    pub fn status(&self, principal: &Principal, id: Uuid) -> Result<JobStatusView> {
+        principal.require(Scope::Status)?;
+        Ok(JobStatusView::from(&self.owned(principal, id)?))
+    }
+
+    /// Cancels one of the principal's jobs (pending: at once; running: its worker stops at the
+    /// next batch) after recording a `cancel` audit event. Cancelling a cancelled job is a no-op
+    /// that is still audited.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Forbidden`] without `export.cancel`; [`ExportError::NotFound`];
+    /// [`ExportError::InvalidTransition`] for a succeeded, failed or expired job; audit and
+    /// store errors.
+    pub fn cancel(&self, principal: &Principal, id: Uuid) -> Result<ExportJob> {
+        principal.require(Scope::Cancel)?;
+        let job = self.owned(principal, id)?;
+        if job.status != JobStatus::Cancelled {
+            crate::job::check_transition(id, job.status, JobStatus::Cancelled)?;
+        }
+        self.audit
+            .record(&self.event(AuditAction::Cancel, principal).with_job(&job))?;
+        self.store.request_cancel(id, self.clock.now())
+    }
+
+    /// Opens the file of one of the principal's succeeded jobs, streamed, after recording a
+    /// `download` audit event with its row count.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Forbidden`] without `export.download`; [`ExportError::NotFound`];
+    /// [`ExportError::Gone`] once the job expired (or its retention ended, or its file is
+    /// missing); [`ExportError::Conflict`] (`not ready`) for a pending, running, failed or
+    /// cancelled job; storage, audit and store errors.
+    pub fn download(&self, principal: &Principal, id: Uuid) -> Result<ExportDownload> {
+        principal.require(Scope::Download)?;
+        let job = self.owned(principal, id)?;
+        let now = self.clock.now();
+        let (key, result) = self.ready_file(&job, now)?;
+        let reader = self.storage.open(&key).map_err(|e| match e {
+            ExportError::NotFound { .. } => gone(id, "its file is missing"),
+            other => other,
+        })?;
+        self.audit
+            .record(&self.event(AuditAction::Download, principal).with_job(&job))?;
+        Ok(ExportDownload {
+            file_name: self.file_name(&job),
+            content_type: result.content_type.clone(),
+            size: reader.size,
+            sha256: result.sha256.clone(),
+            rows: result.rows,
+            reader,
+        })
+    }
+
+    /// A signed link to the file of one of the principal's succeeded jobs, valid for
+    /// `expires_in` (default one hour, at most 7 days) and never beyond the job's expiry;
+    /// `None` when the storage cannot sign links (local directory): use
+    /// [`download`](ExportService::download). A link handed out is audited as a download.
+    ///
+    /// # Errors
+    ///
+    /// As [`download`](ExportService::download); [`ExportError::Gone`] when less than a second
+    /// of retention is left.
+    pub fn download_url(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        expires_in: Option<std::time::Duration>,
+    ) -> Result<Option<String>> {
+        principal.require(Scope::Download)?;
+        let job = self.owned(principal, id)?;
+        let now = self.clock.now();
+        let (key, _) = self.ready_file(&job, now)?;
+        let expiry = clamp_expiry(expires_in, job.expires_at, now)
+            .ok_or_else(|| gone(id, "its retention has ended"))?;
+        let url = self.storage.signed_url(&key, expiry)?;
+        if url.is_some() {
+            self.audit
+                .record(&self.event(AuditAction::Download, principal).with_job(&job))?;
+        }
+        Ok(url)
+    }
+
+    /// Deletes one of the principal's jobs and its file (a file already gone is fine), after
+    /// recording a `delete` audit event. A running job is asked to cancel first, so its
+    /// worker stops.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Forbidden`] without `export.delete`; [`ExportError::NotFound`]; storage,
+    /// audit and store errors (the job stays when its file could not be deleted).
+    pub fn delete(&self, principal: &Principal, id: Uuid) -> Result<()> {
+        principal.require(Scope::Delete)?;
+        let job = self.owned(principal, id)?;
+        self.audit
+            .record(&self.event(AuditAction::Delete, principal).with_job(&job))?;
+        if job.status == JobStatus::Running && !job.cancel_requested {
+            self.store.request_cancel(id, self.clock.now())?;
+        }
+        if let Some(result) = &job.result {
+            let key = StorageKey::parse(&result.storage_key)?;
+            self.storage.delete(&key)?;
+        }
+        self.store.delete(id)
+    }
+
+    /// The job if it belongs to `principal`, else the same error as a missing id.
+    fn owned(&self, principal: &Principal, id: Uuid) -> Result<ExportJob> {
+        let job = self.store.get(id)?;
+        if job.owner.user_id.is_empty() || job.owner.user_id != principal.user_id {
+            return Err(not_found(id));
+        }
+        Ok(job)
+    }
+
+    fn ready_file<'a>(
+        &self,
+        job: &'a ExportJob,
+        now: DateTime<Utc>,
+    ) -> Result<(StorageKey, &'a crate::job::JobResult)> {
+        match (job.status, &job.result) {
+            (JobStatus::Expired, _) => Err(gone(
+                job.id,
+                &format!(
+                    "expired on {}",
+                    job.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+                ),
+            )),
+            (JobStatus::Succeeded, Some(result)) => {
+                if job.expires_at.is_some_and(|t| t <= now) {
+                    return Err(gone(job.id, "its retention has ended"));
+                }
+                Ok((StorageKey::parse(&result.storage_key)?, result))
+            }
+            (status, _) => Err(ExportError::Conflict(format!(
+                "export `{}` is not ready for download (status {status})",
+                job.id
+            ))),
+        }
+    }
+
+    /// `trips-v3-opendata-2026-10.xlsx`, as the exporter names it; the worker's name otherwise.
+    fn file_name(&self, job: &ExportJob) -> String {
+        match self.registry.exporter(job.request.clone(), job.created_at) {
+            Ok(exporter) => exporter.file_name(),
+            Err(_) => job
+                .result
+                .as_ref()
+                .map(|r| r.file_name.clone())
+                .unwrap_or_else(|| format!("{}.{}", job.id, job.request.format.extension())),
+        }
+    }
+
+    fn event(&self, action: AuditAction, principal: &Principal) -> AuditEvent {
+        AuditEvent::new(
+            action,
+            principal.user_id.clone(),
+            principal.organisation_id.clone(),
+            self.clock.now(),
+        )
+    }
+
+    fn take_rate_slot(&self, user: &str, now: DateTime<Utc>) -> Result<()> {
+        let Some((max, window)) = self.config.create_rate_limit else {
+            return Ok(());
+        };
+        let mut recent = self
+            .recent_creates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let times = recent.entry(user.to_string()).or_default();
+        while times.front().is_some_and(|t| *t + window <= now) {
+            times.pop_front();
+        }
+        if times.len() >= max as usize {
+            let retry = times.front().map(|t| *t + window).unwrap_or(now);
+            return Err(ExportError::Conflict(format!(
+                "rate limit: at most {max} exports per {} s for user `{user}`; retry after {}",
+                window.num_seconds(),
+                retry.to_rfc3339()
+            )));
+        }
+        times.push_back(now);
+        Ok(())
+    }
+
+    fn release_rate_slot(&self, user: &str, at: DateTime<Utc>) {
+        if self.config.create_rate_limit.is_none() {
+            return;
+        }
+        let mut recent = self
+            .recent_creates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(times) = recent.get_mut(user)
+            && let Some(pos) = times.iter().rposition(|t| *t == at)
+        {
+            times.remove(pos);
+        }
+    }
+}
+
+fn gone(id: Uuid, reason: &str) -> ExportError {
+    ExportError::Gone {
+        kind: "job",
+        id: id.to_string(),
+        reason: reason.to_string(),
+    }
+}

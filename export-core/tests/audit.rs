@@ -1,0 +1,208 @@
+//! One suite for every AuditLog: memory, SQLite, JSON Lines and PostgreSQL
+//! (`EXPORT_CORE_PG_URL`, else SKIPPED).
+
+use chrono::{DateTime, Duration, Utc};
+use export_core::audit::{
+    AuditAction, AuditEvent, AuditLog, AuditQuery, JsonlAuditLog, MemoryAuditLog, RiskLevel,
+    SqliteAuditLog,
+};
+use export_core::filter::Filters;
+use export_core::job::{JobStore, NewJob, Owner, SqliteJobStore};
+use export_core::request::{Audience, ExportRequest, Format};
+use uuid::Uuid;
+
+fn t0() -> DateTime<Utc> {
+    "2026-11-03T08:00:00.123456Z".parse().unwrap()
+}
+
+fn request(audience: Audience) -> ExportRequest {
+    let mut r = ExportRequest::new("trip", Format::Csv);
+    r.audience = Some(audience);
+    r.filters = Filters {
+        operators: vec![7, 9],
+        ..Filters::default()
+    };
+    r
+}
+
+/// The suite: `actor` is unique per run so a shared database does not disturb it.
+fn suite(log: &dyn AuditLog, actor: &str) {
+    let job = Uuid::new_v4();
+    let other_job = Uuid::new_v4();
+    let mut create = AuditEvent::new(AuditAction::Create, actor, Some("op-7".into()), t0())
+        .with_request(&request(Audience::Operator));
+    create.job_id = Some(job);
+    let mut download = AuditEvent::new(
+        AuditAction::Download,
+        actor,
+        Some("op-7".into()),
+        t0() + Duration::minutes(5),
+    )
+    .with_request(&request(Audience::Operator))
+    .with_row_count(12_345);
+    download.job_id = Some(job);
+    let mut open = AuditEvent::new(
+        AuditAction::Cancel,
+        actor,
+        None,
+        t0() + Duration::minutes(1),
+    )
+    .with_request(&request(Audience::Opendata));
+    open.job_id = Some(other_job);
+    let schedule = AuditEvent::new(
+        AuditAction::ScheduleChange,
+        actor,
+        None,
+        t0() + Duration::hours(1),
+    );
+
+    for e in [&create, &download, &open, &schedule] {
+        log.record(e).unwrap();
+    }
+    assert_eq!(create.risk, RiskLevel::Medium);
+    assert_eq!(open.risk, RiskLevel::Low);
+    assert_eq!(create.filters["operators"], serde_json::json!([7, 9]));
+
+    // Everything by the actor, oldest first, read back identically.
+    let all = log.list(&AuditQuery::default().actor(actor)).unwrap();
+    assert_eq!(
+        all,
+        vec![
+            create.clone(),
+            open.clone(),
+            download.clone(),
+            schedule.clone()
+        ]
+    );
+    // By job.
+    assert_eq!(
+        log.list(&AuditQuery::default().job(job)).unwrap(),
+        vec![create.clone(), download.clone()]
+    );
+    // Since (inclusive) and limit.
+    let since = log
+        .list(
+            &AuditQuery::default()
+                .actor(actor)
+                .since(t0() + Duration::minutes(1)),
+        )
+        .unwrap();
+    assert_eq!(
+        since,
+        vec![open.clone(), download.clone(), schedule.clone()]
+    );
+    let limited = log
+        .list(&AuditQuery::default().actor(actor).limit(2))
+        .unwrap();
+    assert_eq!(limited, vec![create.clone(), open.clone()]);
+    // Nothing for someone else.
+    assert!(
+        log.list(&AuditQuery::default().actor(format!("{actor}-nobody")))
+            .unwrap()
+            .is_empty()
+    );
+    // Bad limits.
+    assert_eq!(
+        log.list(&AuditQuery::default().limit(0))
+            .unwrap_err()
+            .code(),
+        "INVALID_REQUEST"
+    );
+}
+
+fn actor() -> String {
+    format!("user-{}", Uuid::new_v4())
+}
+
+#[test]
+fn memory() {
+    let log = MemoryAuditLog::new();
+    suite(&log, &actor());
+    let e = AuditEvent::new(AuditAction::Create, "u", None, t0());
+    log.record(&e).unwrap();
+    assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
+}
+
+#[test]
+fn sqlite_in_the_job_store_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export-core.db");
+    let store = SqliteJobStore::open(&path).unwrap();
+    let log = SqliteAuditLog::open(&path).unwrap();
+    suite(&log, &actor());
+    let e = AuditEvent::new(AuditAction::Create, "u", None, t0());
+    log.record(&e).unwrap();
+    assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
+    // The job store still works beside it, and both reopen (migrations recorded once each).
+    store
+        .create(NewJob::new(
+            Owner::user("u"),
+            ExportRequest::new("trip", Format::Csv),
+        ))
+        .unwrap();
+    drop(log);
+    drop(store);
+    let log = SqliteAuditLog::open(&path).unwrap();
+    SqliteJobStore::open(&path).unwrap();
+    assert_eq!(log.list(&AuditQuery::default()).unwrap().len(), 5);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let components: Vec<String> = conn
+        .prepare("SELECT component FROM schema_migrations ORDER BY component")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(components, vec!["audit", "jobs"]);
+}
+
+#[test]
+fn sqlite_in_memory() {
+    suite(&SqliteAuditLog::open_in_memory().unwrap(), &actor());
+}
+
+#[test]
+fn jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let log = JsonlAuditLog::open(&path).unwrap();
+    suite(&log, &actor());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 4);
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(value["action"].is_string() && value["risk"].is_string());
+    }
+    // Reopened: appends, reads everything back; a torn last line is ignored.
+    drop(log);
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"{\"id\":\"torn").unwrap();
+    let log = JsonlAuditLog::open(&path).unwrap();
+    assert_eq!(log.list(&AuditQuery::default()).unwrap().len(), 4);
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres() {
+    let Ok(url) = std::env::var("EXPORT_CORE_PG_URL") else {
+        println!("SKIPPED: EXPORT_CORE_PG_URL is not set");
+        return;
+    };
+    let log = export_core::audit::PgAuditLog::connect(&url).unwrap();
+    suite(&log, &actor());
+    let e = AuditEvent::new(AuditAction::Create, actor(), None, t0());
+    log.record(&e).unwrap();
+    assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
+    // A second connection migrates nothing and sees the events.
+    let again = export_core::audit::PgAuditLog::connect(&url).unwrap();
+    assert_eq!(
+        again
+            .list(&AuditQuery::default().actor(e.actor_user_id.clone()))
+            .unwrap(),
+        vec![e]
+    );
+}
