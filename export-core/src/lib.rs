@@ -26,6 +26,7 @@ pub mod output;
 pub mod privacy;
 pub mod registry;
 pub mod request;
+pub mod retention;
 pub mod schedule;
 pub mod schema;
 pub mod service;

@@ -76,7 +76,8 @@ use crate::job::{
     Progress,
 };
 use crate::registry::{SchemaRegistry, TRIP_SCHEMA};
-use crate::request::{Audience, ExportRequest, SchemaVersion};
+use crate::request::{ExportRequest, SchemaVersion};
+use crate::retention::{DefaultRetention, RetentionPolicy};
 use crate::storage::{Download, Storage, StorageKey, clamp_expiry};
 
 /// A permission of the export API (`export.create`, ...).
@@ -393,6 +394,7 @@ pub struct ExportService {
     registry: Arc<SchemaRegistry>,
     clock: Arc<dyn Clock>,
     config: ServiceConfig,
+    retention: Option<Arc<dyn RetentionPolicy>>,
     recent_creates: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
 }
 
@@ -449,6 +451,7 @@ impl ExportService {
             registry,
             clock,
             config: ServiceConfig::default(),
+            retention: None,
             recent_creates: Mutex::new(HashMap::new()),
         }
     }
@@ -456,6 +459,13 @@ impl ExportService {
     /// Replaces the configuration.
     pub fn with_config(mut self, config: ServiceConfig) -> ExportService {
         self.config = config;
+        self
+    }
+
+    /// Replaces the retention of new jobs (by default a [`DefaultRetention`] built from the
+    /// config's `personal_retention` and `opendata_retention`).
+    pub fn with_retention_policy(mut self, policy: Arc<dyn RetentionPolicy>) -> ExportService {
+        self.retention = Some(policy);
         self
     }
 
@@ -486,13 +496,6 @@ impl ExportService {
     pub fn create(&self, principal: &Principal, request: ExportRequest) -> Result<ExportJob> {
         principal.require(Scope::Create)?;
         let now = self.clock.now();
-        if request.schema == TRIP_SCHEMA
-            && let Some(period) = &request.period
-        {
-            // The exporter checks the limits; an empty or backwards period deserialised from
-            // JSON is caught here.
-            crate::schema::trip::validate_period(period, now)?;
-        }
         let exporter = self.registry.exporter(request.clone(), now)?;
         let mut request = request;
         if request.schema == TRIP_SCHEMA {
@@ -503,12 +506,14 @@ impl ExportService {
                 request.version = Some(SchemaVersion::V3);
             }
         }
-        let retention =
-            if request.schema == TRIP_SCHEMA && request.audience == Some(Audience::Opendata) {
-                self.config.opendata_retention
-            } else {
-                Some(self.config.personal_retention)
-            };
+        let retention = match &self.retention {
+            Some(policy) => policy.retention(&request),
+            None => DefaultRetention {
+                personal: self.config.personal_retention,
+                opendata: self.config.opendata_retention,
+            }
+            .retention(&request),
+        };
         self.take_rate_slot(&principal.user_id, now)?;
         let mut new = NewJob::new(principal.owner(), request)
             .created_at(now)
@@ -668,6 +673,14 @@ impl ExportService {
     /// The job if it belongs to `principal`, else the same error as a missing id.
     fn owned(&self, principal: &Principal, id: Uuid) -> Result<ExportJob> {
         let job = self.store.get(id)?;
+        // Retention erased the owner: nobody can be checked any more, and the file is gone.
+        // Answering `Gone` tells whoever holds this random id only that it expired.
+        if job.owner.user_id.is_empty() && job.status == JobStatus::Expired {
+            return Err(gone(
+                id,
+                "expired; its file was deleted and the job anonymised",
+            ));
+        }
         if job.owner.user_id.is_empty() || job.owner.user_id != principal.user_id {
             return Err(not_found(id));
         }

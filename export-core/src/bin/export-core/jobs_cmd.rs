@@ -7,31 +7,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use export_core::audit::{AuditLog, SqliteAuditLog};
 use export_core::clock::SystemClock;
-use export_core::job::{JobStore, ListQuery, SqliteJobStore};
+use export_core::job::ListQuery;
 use export_core::registry::SchemaRegistry;
 use export_core::request::ExportRequest;
 use export_core::service::{ExportService, Principal, parse_job_id};
-use export_core::storage::open_storage;
 use export_core::{ExportError, Result};
 use sha2::{Digest, Sha256};
 
+use crate::backend::BackendArgs;
 use crate::request_args::RequestArgs;
 
 const ALL_SCOPES: &str = "export.create,export.list,export.read,export.status,export.cancel,export.download,export.delete";
 
 #[derive(Args)]
 pub struct JobsArgs {
-    /// SQLite job store (also holds the audit log unless --audit-log is given).
-    #[arg(long, global = true, default_value = "./export-core.db")]
-    db: PathBuf,
-    /// PostgreSQL job store instead of SQLite (postgres://user@host:port/db).
-    #[arg(long, global = true)]
-    pg_url: Option<String>,
-    /// Where finished files are: file://DIR, a plain directory, memory:// or s3://bucket/prefix.
-    #[arg(long, global = true, default_value = "file://./exports")]
-    storage: String,
+    #[command(flatten)]
+    backend: BackendArgs,
     /// Act as this user (required).
     #[arg(long = "as", global = true, value_name = "USER")]
     as_user: Option<String>,
@@ -41,9 +33,6 @@ pub struct JobsArgs {
     /// Scopes of the principal (comma-separated; READ_EXPORTS and WRITE_EXPORTS accepted).
     #[arg(long, global = true, default_value = ALL_SCOPES)]
     scopes: String,
-    /// Write the audit log to this JSON Lines file instead of the job database.
-    #[arg(long, global = true, value_name = "PATH.jsonl")]
-    audit_log: Option<PathBuf>,
     #[command(subcommand)]
     command: JobsCommand,
 }
@@ -64,6 +53,17 @@ enum JobsCommand {
     Download(DownloadArgs),
     /// Delete a job and its file.
     Delete(IdArg),
+    /// Print a signed download URL (object storage only).
+    Url(UrlArgs),
+}
+
+#[derive(Args)]
+struct UrlArgs {
+    /// The job id.
+    id: String,
+    /// Seconds the link stays valid (default 3600; never beyond the file's retention).
+    #[arg(long)]
+    expires_in: Option<u64>,
 }
 
 #[derive(Args)]
@@ -175,6 +175,18 @@ pub fn run(args: JobsArgs) -> Result<()> {
                 file.file_name
             );
         }
+        JobsCommand::Url(url) => {
+            let expires = url.expires_in.map(std::time::Duration::from_secs);
+            match service.download_url(&principal, parse_job_id(&url.id)?, expires)? {
+                Some(link) => println!("{link}"),
+                None => {
+                    return Err(ExportError::request(
+                        "storage",
+                        "this storage has no download URLs (use `jobs download`)",
+                    ));
+                }
+            }
+        }
         JobsCommand::Delete(id) => {
             let id = parse_job_id(&id.id)?;
             service.delete(&principal, id)?;
@@ -185,49 +197,11 @@ pub fn run(args: JobsArgs) -> Result<()> {
 }
 
 fn open_service(args: &JobsArgs) -> Result<ExportService> {
-    let (store, audit): (Arc<dyn JobStore>, Option<Arc<dyn AuditLog>>) = match &args.pg_url {
-        #[cfg(feature = "postgres")]
-        Some(url) => {
-            let store = Arc::new(export_core::job::PgJobStore::connect(url)?);
-            let audit: Option<Arc<dyn AuditLog>> = if args.audit_log.is_none() {
-                Some(Arc::new(export_core::audit::PgAuditLog::connect(url)?))
-            } else {
-                None
-            };
-            (store, audit)
-        }
-        #[cfg(not(feature = "postgres"))]
-        Some(_) => {
-            return Err(ExportError::request(
-                "pg-url",
-                "this build has no PostgreSQL support (feature `postgres`)",
-            ));
-        }
-        None => {
-            let store = Arc::new(SqliteJobStore::open(&args.db)?);
-            let audit: Option<Arc<dyn AuditLog>> = if args.audit_log.is_none() {
-                Some(Arc::new(SqliteAuditLog::open(&args.db)?))
-            } else {
-                None
-            };
-            (store, audit)
-        }
-    };
-    let audit: Arc<dyn AuditLog> = match (audit, &args.audit_log) {
-        (Some(audit), _) => audit,
-        (None, Some(path)) => Arc::new(export_core::audit::JsonlAuditLog::open(path)?),
-        (None, None) => Arc::new(export_core::audit::MemoryAuditLog::new()),
-    };
-    // `file://./exports` is a relative directory, which file URLs cannot say.
-    let storage_url = match args.storage.strip_prefix("file://") {
-        Some(rest) if !rest.starts_with('/') => rest,
-        _ => args.storage.as_str(),
-    };
-    let storage = open_storage(storage_url, [("", ""); 0])?;
+    let b = &args.backend;
     Ok(ExportService::new(
-        store,
-        storage,
-        audit,
+        b.open_store()?,
+        b.open_storage()?,
+        b.open_audit()?,
         Arc::new(SchemaRegistry::new()),
         Arc::new(SystemClock),
     ))

@@ -3,8 +3,10 @@
 //! Every failure prints one line, `error: ...`, and exits non-zero: 2 for bad input (a request,
 //! a field, a period, an input file), 1 for everything else.
 
+mod backend;
 mod export_cmd;
 mod jobs_cmd;
+mod purge_cmd;
 mod request_args;
 mod schema_cmd;
 mod worker_cmd;
@@ -35,6 +37,8 @@ enum Command {
     Worker(Box<worker_cmd::WorkerArgs>),
     /// Export jobs as a user: create, list, show, status, cancel, download, delete.
     Jobs(Box<jobs_cmd::JobsArgs>),
+    /// Delete files whose retention has passed and anonymise their jobs (--dry-run to list).
+    Purge(Box<purge_cmd::PurgeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => schema_cmd::run(args),
         Command::Worker(args) => worker_cmd::run(*args),
         Command::Jobs(args) => jobs_cmd::run(*args),
+        Command::Purge(args) => purge_cmd::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,35 +3,21 @@
 //! SIGTERM and Ctrl-C (SIGINT) stop the worker gracefully: the job being run is finished and
 //! recorded first.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
+use export_core::Result;
 use export_core::clock::SystemClock;
-use export_core::job::{JobStore, SqliteJobStore};
 use export_core::registry::SchemaRegistry;
-use export_core::storage::{Storage, open_storage};
 use export_core::worker::{JobOutcome, SampleTripsProvider, Worker, WorkerConfig};
-use export_core::{ExportError, Result};
+
+use crate::backend::BackendArgs;
 
 #[derive(Args)]
 pub struct WorkerArgs {
-    /// SQLite job store (the embedded default), created if missing.
-    #[arg(long, default_value = "./export-core.db")]
-    #[cfg_attr(feature = "postgres", arg(conflicts_with = "pg_url"))]
-    db: PathBuf,
-    /// PostgreSQL job store, for example postgres://user@host/db.
-    #[cfg(feature = "postgres")]
-    #[arg(long)]
-    pg_url: Option<String>,
-    /// PostgreSQL schema holding the job tables (default: the connection's search path).
-    #[cfg(feature = "postgres")]
-    #[arg(long, requires = "pg_url")]
-    pg_schema: Option<String>,
-    /// Where finished files go: file:///path (or a plain path), s3://bucket/prefix, memory://.
-    #[arg(long, default_value = "file://./exports")]
-    storage: String,
+    #[command(flatten)]
+    backend: BackendArgs,
     /// Lease of a claimed job, in seconds; a worker silent this long loses its job.
     #[arg(long, default_value_t = 60)]
     lease: u32,
@@ -65,8 +51,8 @@ pub struct WorkerArgs {
 static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 
 pub fn run(args: WorkerArgs) -> Result<()> {
-    let store = open_store(&args)?;
-    let storage = open_output(&args.storage)?;
+    let store = args.backend.open_store()?;
+    let storage = args.backend.open_storage()?;
     let mut config = WorkerConfig {
         lease: chrono::Duration::seconds(i64::from(args.lease.max(1))),
         poll_interval: std::time::Duration::from_millis(args.poll_ms),
@@ -126,33 +112,6 @@ pub fn run(args: WorkerArgs) -> Result<()> {
         println!("worker {}: stopped after {jobs} job(s)", worker.config().id);
     }
     Ok(())
-}
-
-fn open_store(args: &WorkerArgs) -> Result<Arc<dyn JobStore>> {
-    #[cfg(feature = "postgres")]
-    if let Some(url) = &args.pg_url {
-        let mut options = export_core::job::PgOptions::default().pool_size(2);
-        if let Some(schema) = &args.pg_schema {
-            options = options.schema(schema.clone());
-        }
-        return Ok(Arc::new(export_core::job::PgJobStore::connect_with(
-            url, options,
-        )?));
-    }
-    Ok(Arc::new(SqliteJobStore::open(&args.db)?))
-}
-
-/// `file://./exports` and `file://exports` name directories relative to the current one.
-fn open_output(url: &str) -> Result<Arc<dyn Storage>> {
-    match url.strip_prefix("file://") {
-        Some(rest) if !rest.starts_with('/') => {
-            if rest.is_empty() {
-                return Err(ExportError::request("storage_url", "file:// names no path"));
-            }
-            open_storage(rest, [("", ""); 0])
-        }
-        _ => open_storage(url, [("", ""); 0]),
-    }
 }
 
 #[cfg(unix)]

@@ -1,0 +1,86 @@
+//! Where the CLI's jobs, files and audit events live: flags shared by `jobs`, `worker` and
+//! `purge`, and the one place that opens them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use export_core::audit::{AuditLog, JsonlAuditLog, SqliteAuditLog};
+use export_core::job::{JobStore, SqliteJobStore};
+use export_core::storage::{Storage, open_storage};
+use export_core::{ExportError, Result};
+
+#[derive(Args, Clone)]
+pub struct BackendArgs {
+    /// SQLite job store (also holds the audit log unless --audit-log is given).
+    #[arg(long, global = true, default_value = "./export-core.db")]
+    pub db: PathBuf,
+    /// PostgreSQL job store instead of SQLite (postgres://user@host:port/db).
+    #[arg(long, global = true)]
+    pub pg_url: Option<String>,
+    /// PostgreSQL schema holding the tables (default: the connection's search path).
+    #[arg(long, global = true, requires = "pg_url")]
+    pub pg_schema: Option<String>,
+    /// Where finished files are: file://DIR (relative: file://./exports), memory:// or s3://bucket/prefix.
+    #[arg(long, global = true, default_value = "file://./exports")]
+    pub storage: String,
+    /// Write the audit log to this JSON Lines file instead of the job database.
+    #[arg(long, global = true, value_name = "PATH.jsonl")]
+    pub audit_log: Option<PathBuf>,
+}
+
+impl BackendArgs {
+    pub fn open_store(&self) -> Result<Arc<dyn JobStore>> {
+        match &self.pg_url {
+            #[cfg(feature = "postgres")]
+            Some(url) => {
+                let mut options = export_core::job::PgOptions::default().pool_size(2);
+                if let Some(schema) = &self.pg_schema {
+                    options = options.schema(schema.clone());
+                }
+                Ok(Arc::new(export_core::job::PgJobStore::connect_with(
+                    url, options,
+                )?))
+            }
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => Err(no_postgres()),
+            None => Ok(Arc::new(SqliteJobStore::open(&self.db)?)),
+        }
+    }
+
+    pub fn open_audit(&self) -> Result<Arc<dyn AuditLog>> {
+        if let Some(path) = &self.audit_log {
+            return Ok(Arc::new(JsonlAuditLog::open(path)?));
+        }
+        match &self.pg_url {
+            #[cfg(feature = "postgres")]
+            Some(url) => Ok(Arc::new(export_core::audit::PgAuditLog::connect(url)?)),
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => Err(no_postgres()),
+            None => Ok(Arc::new(SqliteAuditLog::open(&self.db)?)),
+        }
+    }
+
+    /// `file://./exports` and `file://exports` name directories relative to the current one,
+    /// which file URLs cannot say.
+    pub fn open_storage(&self) -> Result<Arc<dyn Storage>> {
+        let url = self.storage.as_str();
+        match url.strip_prefix("file://") {
+            Some(rest) if !rest.starts_with('/') => {
+                if rest.is_empty() {
+                    return Err(ExportError::request("storage", "file:// names no path"));
+                }
+                open_storage(rest, [("", ""); 0])
+            }
+            _ => open_storage(url, [("", ""); 0]),
+        }
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+fn no_postgres() -> ExportError {
+    ExportError::request(
+        "pg-url",
+        "this build has no PostgreSQL support (feature `postgres`)",
+    )
+}

@@ -1,0 +1,51 @@
+//! `export-core purge`: delete the files of jobs whose retention has passed and anonymise them.
+
+use std::sync::Arc;
+
+use clap::Args;
+use export_core::Result;
+use export_core::clock::SystemClock;
+use export_core::retention::Purger;
+
+use crate::backend::BackendArgs;
+
+#[derive(Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// List what is due without changing anything.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn run(args: PurgeArgs) -> Result<()> {
+    let b = &args.backend;
+    let purger = Purger::new(
+        b.open_store()?,
+        b.open_storage()?,
+        b.open_audit()?,
+        Arc::new(SystemClock),
+    );
+    if args.dry_run {
+        let due = purger.due()?;
+        for job in &due {
+            let expires = job.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+            let key = job
+                .result
+                .as_ref()
+                .map(|r| r.storage_key.as_str())
+                .unwrap_or("-");
+            println!("{}  {}  expired {}  {}", job.id, job.status, expires, key);
+        }
+        println!("{} job(s) due (dry run: nothing changed)", due.len());
+    } else {
+        let report = purger.purge()?;
+        println!(
+            "{} job(s) expired and anonymised; {} file(s) deleted, {} already gone",
+            report.jobs.len(),
+            report.files_deleted,
+            report.files_missing
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Retention: personal-data files are deleted 7 days after success and their jobs anonymised;
+//! the purge is idempotent and finishes an interrupted run.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use chrono::Duration;
+use export_core::ExportError;
+use export_core::audit::{AuditAction, AuditLog, AuditQuery, MemoryAuditLog};
+use export_core::clock::{Clock, ManualClock};
+use export_core::job::{JobResult, JobStatus, JobStore, NewJob, Owner, SqliteJobStore};
+use export_core::registry::SchemaRegistry;
+use export_core::request::{Audience, ExportRequest, Format, SchemaVersion};
+use export_core::retention::{DefaultRetention, Purger, RetentionPolicy};
+use export_core::service::{ExportService, Principal};
+use export_core::storage::{LocalStorage, Storage, StorageKey};
+use uuid::Uuid;
+
+struct World {
+    _dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    store: Arc<dyn JobStore>,
+    storage: Arc<dyn Storage>,
+    audit: Arc<MemoryAuditLog>,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteJobStore::open(dir.path().join("jobs.db")).unwrap());
+    let storage = Arc::new(LocalStorage::new(dir.path().join("files")).unwrap());
+    World {
+        clock: Arc::new(ManualClock::new("2026-11-02T08:00:00Z".parse().unwrap())),
+        store,
+        storage,
+        audit: Arc::new(MemoryAuditLog::new()),
+        _dir: dir,
+    }
+}
+
+fn operator_request() -> ExportRequest {
+    let mut r = ExportRequest::new("trip", Format::Xlsx);
+    r.version = Some(SchemaVersion::V3);
+    r.audience = Some(Audience::Operator);
+    r.recipients = vec!["Ada Lovelace <ada@example.org>".into()];
+    r
+}
+
+/// A succeeded job with a real file, finished at the clock's time.
+fn finished_job(w: &World, request: ExportRequest) -> (Uuid, StorageKey) {
+    let retention = DefaultRetention::default().retention(&request);
+    let mut new =
+        NewJob::new(Owner::in_organisation("ada", "org-1"), request).created_at(w.clock.now());
+    if let Some(r) = retention {
+        new = new.retention(r);
+    }
+    let job = w.store.create(new).unwrap();
+    w.store
+        .claim("w1", Duration::minutes(5), w.clock.now())
+        .unwrap()
+        .unwrap();
+    let key = StorageKey::for_export(job.id, job.created_at, "trips.xlsx").unwrap();
+    let mut upload = w.storage.create(&key, "application/octet-stream").unwrap();
+    upload.write_all(b"not really a workbook").unwrap();
+    let stored = upload.commit().unwrap();
+    let result = JobResult {
+        storage_key: key.to_string(),
+        size_bytes: stored.size,
+        rows: 42,
+        sha256: stored.sha256,
+        file_name: "trips.xlsx".into(),
+        content_type: "application/octet-stream".into(),
+    };
+    w.store
+        .complete(job.id, "w1", result, None, w.clock.now())
+        .unwrap();
+    (job.id, key)
+}
+
+fn purger(w: &World) -> Purger {
+    Purger::new(
+        w.store.clone(),
+        w.storage.clone(),
+        w.audit.clone(),
+        w.clock.clone(),
+    )
+}
+
+#[test]
+fn kept_six_days_purged_after_seven_days_and_anonymised() {
+    let w = world();
+    let (id, key) = finished_job(&w, operator_request());
+    let purger = purger(&w);
+
+    w.clock.advance(Duration::days(6));
+    assert!(purger.purge().unwrap().jobs.is_empty(), "6 days old: kept");
+    assert!(w.storage.head(&key).unwrap().is_some());
+
+    w.clock.advance(Duration::days(1) + Duration::seconds(1));
+    let report = purger.purge().unwrap();
+    assert_eq!(report.jobs, vec![id]);
+    assert_eq!((report.files_deleted, report.files_missing), (1, 0));
+    assert!(w.storage.head(&key).unwrap().is_none(), "file deleted");
+
+    let job = w.store.get(id).unwrap();
+    assert_eq!(job.status, JobStatus::Expired);
+    let text = serde_json::to_string(&job).unwrap();
+    for personal in ["\"ada\"", "org-1", "ada@example.org", "Lovelace"] {
+        assert!(
+            !text.contains(personal),
+            "{personal} survived anonymisation: {text}"
+        );
+    }
+    // Statistics survive.
+    assert_eq!(job.result.as_ref().unwrap().rows, 42);
+    assert_eq!(job.request.format, Format::Xlsx);
+
+    let events = w
+        .audit
+        .list(&AuditQuery {
+            job_id: Some(id),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == AuditAction::Expire && e.row_count == Some(42))
+    );
+
+    // A second purge changes nothing.
+    let again = purger.purge().unwrap();
+    assert!(again.jobs.is_empty());
+    assert_eq!(w.store.get(id).unwrap(), job);
+}
+
+#[test]
+fn opendata_is_kept_and_dry_run_changes_nothing() {
+    let w = world();
+    let mut request = operator_request();
+    request.audience = Some(Audience::Opendata);
+    request.recipients.clear();
+    let (open_id, _) = finished_job(&w, request);
+    let (personal_id, key) = finished_job(&w, operator_request());
+    w.clock.advance(Duration::days(30));
+    let purger = purger(&w);
+    let dry = purger.dry_run().unwrap();
+    assert!(dry.dry_run);
+    assert_eq!(dry.jobs, vec![personal_id]);
+    assert!(
+        w.storage.head(&key).unwrap().is_some(),
+        "dry run deletes nothing"
+    );
+    assert_eq!(
+        w.store.get(personal_id).unwrap().status,
+        JobStatus::Succeeded
+    );
+    purger.purge().unwrap();
+    assert_eq!(
+        w.store.get(open_id).unwrap().status,
+        JobStatus::Succeeded,
+        "opendata kept"
+    );
+}
+
+#[test]
+fn a_purge_interrupted_after_the_deletion_finishes_next_time() {
+    let w = world();
+    let (id, key) = finished_job(&w, operator_request());
+    w.clock.advance(Duration::days(8));
+    // The first run died right after deleting the file.
+    assert!(w.storage.delete(&key).unwrap());
+    assert_eq!(w.store.get(id).unwrap().status, JobStatus::Succeeded);
+    let report = purger(&w).purge().unwrap();
+    assert_eq!(report.jobs, vec![id]);
+    assert_eq!((report.files_deleted, report.files_missing), (0, 1));
+    assert_eq!(w.store.get(id).unwrap().status, JobStatus::Expired);
+}
+
+#[test]
+fn download_of_an_expired_job_is_gone() {
+    let w = world();
+    let service = ExportService::new(
+        w.store.clone(),
+        w.storage.clone(),
+        w.audit.clone(),
+        Arc::new(SchemaRegistry::new()),
+        w.clock.clone(),
+    );
+    let principal = Principal::new("ada", Some("org-1"))
+        .with_scopes("READ_EXPORTS")
+        .unwrap();
+    let (id, _) = finished_job(&w, operator_request());
+    assert!(service.download(&principal, id).is_ok());
+    w.clock.advance(Duration::days(7) + Duration::seconds(1));
+    purger(&w).purge().unwrap();
+    let err = service.download(&principal, id).err().unwrap();
+    assert!(matches!(err, ExportError::Gone { .. }), "{err}");
+    assert_eq!(err.code(), "GONE");
+}
