@@ -1,7 +1,8 @@
 //! # export-core
 //!
 //! A streaming export engine: Arrow record batches in, CSV, XLSX, JSON or JSON Lines files out,
-//! in constant memory.
+//! in constant memory, run directly or as background jobs that can be followed, cancelled,
+//! downloaded and expired on time.
 //!
 //! Data flows `source` → `filter`/`privacy` → `schema` (derive, select, rename) → `sink`:
 //!
@@ -9,9 +10,22 @@
 //! - [`request`]: what an export asks for (schema, version, audience, format, period, filters, options).
 //! - [`filter`]: which rows are kept.
 //! - [`privacy`]: opendata transforms (coarse times and positions, rare-zone suppression, keyed ids).
-//! - [`schema`]: the columns of an export, including the built-in [`schema::trip`] schema.
-//! - [`sink`]: the file formats.
-//! - [`output`]: files that become visible only when complete.
+//! - [`schema`]: the columns of an export, including the built-in [`schema::trip`] schema;
+//!   [`registry`] holds the user-defined ones.
+//! - [`sink`]: the file formats ([`sink::csv`], [`sink::xlsx`], [`sink::json`]).
+//! - [`export`]: the pipeline, [`export::Exporter`], that runs a request over a source into a writer.
+//! - [`output`]: local files that become visible only when complete.
+//!
+//! Around it, the background-job machinery of the seeds:
+//!
+//! - [`job`]: jobs, their state machine, and the memory, SQLite and PostgreSQL job stores.
+//! - [`worker`]: claims jobs, runs them with heartbeats and cancellation, publishes the file.
+//! - [`storage`]: local, S3-compatible and in-memory storage with atomic publication.
+//! - [`service`]: the export API over a principal's scopes, with ownership checks.
+//! - [`audit`]: an audit event for every create, download, cancel, delete and expiry.
+//! - [`retention`]: how long files are kept, and the purge that deletes and anonymises.
+//! - [`schedule`]: cron and interval triggers in a time zone.
+//! - [`clock`]: time as the library reads it (a manual clock for tests).
 //! - [`error`]: [`ExportError`] and [`Result`].
 
 #![warn(missing_docs)]
