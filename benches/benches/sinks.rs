@@ -35,7 +35,10 @@ fn run(format: &str, batches: &[RecordBatch]) -> u64 {
                 .build(Counter::default()),
             batches,
         ),
-        "xlsx" => write_all(XlsxSinkBuilder::new().build(SeekCounter::default()), batches),
+        "xlsx" => write_all(
+            XlsxSinkBuilder::new().build(SeekCounter::default()),
+            batches,
+        ),
         other => unreachable!("{other}"),
     }
 }

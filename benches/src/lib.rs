@@ -115,7 +115,8 @@ pub fn row(i: u64) -> Row {
 /// The batch of rows `first..first + len`.
 pub fn ten_columns_batch(schema: &SchemaRef, first: u64, len: usize) -> RecordBatch {
     let rows: Vec<Row> = (first..first + len as u64).map(row).collect();
-    let ints = |f: fn(&Row) -> i64| Arc::new(rows.iter().map(f).collect::<Int64Array>()) as ArrayRef;
+    let ints =
+        |f: fn(&Row) -> i64| Arc::new(rows.iter().map(f).collect::<Int64Array>()) as ArrayRef;
     let floats =
         |f: fn(&Row) -> f64| Arc::new(rows.iter().map(f).collect::<Float64Array>()) as ArrayRef;
     let texts = |f: fn(&Row) -> &'static str| {
@@ -279,7 +280,9 @@ impl std::io::Seek for SeekCounter {
 pub fn rows_option(default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--rows")
-        && let Some(n) = args.get(i + 1).and_then(|v| v.replace('_', "").parse().ok())
+        && let Some(n) = args
+            .get(i + 1)
+            .and_then(|v| v.replace('_', "").parse().ok())
     {
         return n;
     }

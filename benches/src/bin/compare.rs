@@ -14,9 +14,9 @@ use std::io::{BufWriter, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampMillisecondType};
-use arrow_array::RecordBatch;
 use chrono::{DateTime, Utc};
 use export_core::export::Exporter;
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
@@ -128,7 +128,9 @@ fn serde_csv(batches: &[RecordBatch]) -> (u64, u64) {
 
 fn export_core_json(batches: &[RecordBatch], format: JsonFormat) -> (u64, u64) {
     sink_rows(
-        JsonSinkBuilder::new().format(format).build(Counter::default()),
+        JsonSinkBuilder::new()
+            .format(format)
+            .build(Counter::default()),
         batches,
     )
 }
@@ -208,7 +210,8 @@ fn trip_request(version: SchemaVersion, format: Format) -> ExportRequest {
     let mut r = ExportRequest::new("trip", format);
     r.version = Some(version);
     r.audience = Some(Audience::Operator);
-    r.period = Some(Period::parse("2026-10-01", "2026-11-01", Some("Europe/Paris")).expect("period"));
+    r.period =
+        Some(Period::parse("2026-10-01", "2026-11-01", Some("Europe/Paris")).expect("period"));
     r
 }
 
@@ -308,7 +311,10 @@ fn python_peers(batches: &[RecordBatch], rows: usize, reps: usize) -> Vec<(Strin
         Ok(o) => {
             println!(
                 "note: Python peers skipped: {}",
-                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
             );
             return Vec::new();
         }
@@ -370,31 +376,72 @@ fn main() {
     };
 
     if want("csv") {
-        add("CSV", "export-core CSV", COLUMNS, best(reps, || export_core_csv(&batches)));
-        add("CSV", "csv + serde (Writer::serialize)", COLUMNS, best(reps, || serde_csv(&batches)));
+        add(
+            "CSV",
+            "export-core CSV",
+            COLUMNS,
+            best(reps, || export_core_csv(&batches)),
+        );
+        add(
+            "CSV",
+            "csv + serde (Writer::serialize)",
+            COLUMNS,
+            best(reps, || serde_csv(&batches)),
+        );
     }
     if want("json") {
-        add("JSON Lines", "export-core JSON Lines", COLUMNS, best(reps, || {
-            export_core_json(&batches, JsonFormat::Lines)
-        }));
-        add("JSON Lines", "serde_json per-row struct", COLUMNS, best(reps, || serde_jsonl(&batches)));
-        add("JSON array", "export-core JSON array", COLUMNS, best(reps, || {
-            export_core_json(&batches, JsonFormat::Array)
-        }));
+        add(
+            "JSON Lines",
+            "export-core JSON Lines",
+            COLUMNS,
+            best(reps, || export_core_json(&batches, JsonFormat::Lines)),
+        );
+        add(
+            "JSON Lines",
+            "serde_json per-row struct",
+            COLUMNS,
+            best(reps, || serde_jsonl(&batches)),
+        );
+        add(
+            "JSON array",
+            "export-core JSON array",
+            COLUMNS,
+            best(reps, || export_core_json(&batches, JsonFormat::Array)),
+        );
     }
     if want("xlsx") {
-        add("XLSX", "export-core XLSX", COLUMNS, best(reps, || export_core_xlsx(&batches)));
-        add("XLSX", "rust_xlsxwriter constant-memory", COLUMNS, best(reps, || raw_xlsxwriter(&batches)));
+        add(
+            "XLSX",
+            "export-core XLSX",
+            COLUMNS,
+            best(reps, || export_core_xlsx(&batches)),
+        );
+        add(
+            "XLSX",
+            "rust_xlsxwriter constant-memory",
+            COLUMNS,
+            best(reps, || raw_xlsxwriter(&batches)),
+        );
     }
     if want("trips") {
         let trips = export_core_benches::sample_trip_batches(trip_rows);
         let cols = trips[0].num_columns();
-        add("trips", "trip pipeline V3 XLSX (operator)", cols, best(reps, || {
-            trip_pipeline(&trips, SchemaVersion::V3, Format::Xlsx)
-        }));
-        add("trips", "trip pipeline V2 CSV (operator)", cols, best(reps, || {
-            trip_pipeline(&trips, SchemaVersion::V2, Format::Csv)
-        }));
+        add(
+            "trips",
+            "trip pipeline V3 XLSX (operator)",
+            cols,
+            best(reps, || {
+                trip_pipeline(&trips, SchemaVersion::V3, Format::Xlsx)
+            }),
+        );
+        add(
+            "trips",
+            "trip pipeline V2 CSV (operator)",
+            cols,
+            best(reps, || {
+                trip_pipeline(&trips, SchemaVersion::V2, Format::Csv)
+            }),
+        );
     }
 
     let mut python = Vec::new();
@@ -430,7 +477,10 @@ fn print_table(lines: &[Line]) {
         "| {:<36} | {:>9} | {:>8} | {:>10} | {:>9} | {:>7} | {:>20} |",
         "work", "rows", "time s", "rows/s", "cells/s", "MB/s", "export-core / this"
     );
-    println!("|{:-<38}|{:->11}|{:->10}|{:->12}|{:->11}|{:->9}|{:->22}|", "", "", "", "", "", "", "");
+    println!(
+        "|{:-<38}|{:->11}|{:->10}|{:->12}|{:->11}|{:->9}|{:->22}|",
+        "", "", "", "", "", "", ""
+    );
     for l in lines {
         let rps = l.rows_per_s();
         let ratio = match reference.get(l.group) {

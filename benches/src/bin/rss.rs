@@ -28,9 +28,12 @@ fn main() {
     let rows = rows_option(1_000_000) as u64;
     let format = arg("format").unwrap_or_else(|| "csv".into());
     let keep = arg("keep");
-    let path = keep.clone().map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("export-core-rss-{}.{format}", std::process::id()))
-    });
+    let path = keep
+        .clone()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("export-core-rss-{}.{format}", std::process::id()))
+        });
     let before = peak_rss_kib().unwrap_or(0);
     let start = Instant::now();
     let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create output"));
