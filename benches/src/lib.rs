@@ -236,7 +236,7 @@ impl std::io::Write for Counter {
 }
 
 /// A seekable writer that throws bytes away and counts them (for XLSX, which needs `Seek`).
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct SeekCounter {
     len: u64,
     pos: u64,
