@@ -415,6 +415,12 @@ impl CsvSinkBuilder {
         for b in [self.delimiter, b'"', b'\n', b'\r'] {
             needs_quote[b as usize] = true;
         }
+        // Bytes a formatted number can hold: digits, sign, exponent, `NaN`, `inf` and the
+        // decimal separator. When none needs quoting, numbers skip the scan.
+        let plain_numbers = !b"0123456789+-.eENaninf"
+            .iter()
+            .chain([&self.decimal_separator])
+            .any(|b| needs_quote[*b as usize]);
         CsvSink {
             dialect: Dialect {
                 delimiter: self.delimiter,
@@ -423,6 +429,7 @@ impl CsvSinkBuilder {
                 null: self.null_value.clone().into_bytes(),
                 guard: self.formula_guard,
                 needs_quote,
+                plain_numbers,
             },
             formats,
             has_headers: self.has_headers,
@@ -450,6 +457,9 @@ struct Dialect {
     null: Vec<u8>,
     guard: bool,
     needs_quote: [bool; 256],
+    /// True when no byte of a formatted number needs quoting (the delimiter is not a digit,
+    /// sign, dot, letter of `NaN`/`inf`/`e`, or the decimal separator).
+    plain_numbers: bool,
 }
 
 impl Dialect {
@@ -461,6 +471,11 @@ impl Dialect {
     /// Appends one field. `lone` is true when the field is the only one of its row.
     #[inline]
     fn field(&self, out: &mut Vec<u8>, cell: Cell<'_>, scratch: &[u8], lone: bool) {
+        if matches!(cell, Cell::Number) && self.plain_numbers && self.style != QuoteStyle::Always {
+            // Never empty, never special: the common case, without the scan.
+            out.extend_from_slice(scratch);
+            return;
+        }
         let (bytes, numeric, prefix): (&[u8], bool, bool) = match cell {
             Cell::Null => (&self.null, true, false),
             Cell::Number => (scratch, true, false),

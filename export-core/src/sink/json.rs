@@ -92,6 +92,8 @@
 mod encode;
 mod text;
 
+pub(crate) use self::text::push_shortest;
+
 use std::io::Write;
 
 use arrow_array::{Array, RecordBatch};

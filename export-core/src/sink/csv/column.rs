@@ -531,7 +531,7 @@ fn hex<'a>(out: &mut Vec<u8>, bytes: &[u8]) -> Cell<'a> {
     Cell::Formatted
 }
 
-/// Replaces the `.` ryu wrote with `separator`.
+/// Replaces the `.` zmij wrote with `separator`.
 #[inline]
 fn set_separator(out: &mut [u8], start: usize, separator: u8) {
     if separator != b'.'
@@ -541,12 +541,12 @@ fn set_separator(out: &mut [u8], start: usize, separator: u8) {
     }
 }
 
-/// ryu's shortest round-trip text; `NaN`, `inf` and `-inf` for non-finite values.
+/// zmij's shortest round-trip text; `NaN`, `inf` and `-inf` for non-finite values.
 #[inline]
 fn push_float64<'a>(out: &mut Vec<u8>, v: f64, separator: u8) -> Cell<'a> {
     let start = out.len();
-    let mut b = ryu::Buffer::new();
-    out.extend_from_slice(b.format(v).as_bytes());
+    let mut b = zmij::Buffer::new();
+    crate::sink::json::push_shortest(out, b.format(v).as_bytes());
     set_separator(out, start, separator);
     Cell::Number
 }
@@ -554,8 +554,8 @@ fn push_float64<'a>(out: &mut Vec<u8>, v: f64, separator: u8) -> Cell<'a> {
 #[inline]
 fn push_float32<'a>(out: &mut Vec<u8>, v: f32, separator: u8) -> Cell<'a> {
     let start = out.len();
-    let mut b = ryu::Buffer::new();
-    out.extend_from_slice(b.format(v).as_bytes());
+    let mut b = zmij::Buffer::new();
+    crate::sink::json::push_shortest(out, b.format(v).as_bytes());
     set_separator(out, start, separator);
     Cell::Number
 }

@@ -89,13 +89,13 @@ pub(crate) fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, value: I) {
     out.extend_from_slice(buf.format(value).as_bytes());
 }
 
-/// Appends a float with `ryu` (shortest representation that reads back to the same value);
+/// Appends a float with `zmij` (shortest representation that reads back to the same value);
 /// NaN and infinities, which JSON cannot hold, are written as `null`.
 #[inline]
 pub(crate) fn write_f64(out: &mut Vec<u8>, value: f64) {
     if value.is_finite() {
-        let mut buf = ryu::Buffer::new();
-        out.extend_from_slice(buf.format_finite(value).as_bytes());
+        let mut buf = zmij::Buffer::new();
+        push_shortest(out, buf.format_finite(value).as_bytes());
     } else {
         out.extend_from_slice(b"null");
     }
@@ -105,10 +105,23 @@ pub(crate) fn write_f64(out: &mut Vec<u8>, value: f64) {
 #[inline]
 pub(crate) fn write_f32(out: &mut Vec<u8>, value: f32) {
     if value.is_finite() {
-        let mut buf = ryu::Buffer::new();
-        out.extend_from_slice(buf.format_finite(value).as_bytes());
+        let mut buf = zmij::Buffer::new();
+        push_shortest(out, buf.format_finite(value).as_bytes());
     } else {
         out.extend_from_slice(b"null");
+    }
+}
+
+/// Appends zmij's text without the `+` it writes in positive exponents, so the output stays
+/// ryu's (`1e300`, not `1e+300`).
+#[inline]
+pub(crate) fn push_shortest(out: &mut Vec<u8>, text: &[u8]) {
+    match text.iter().position(|b| *b == b'+') {
+        Some(plus) => {
+            out.extend_from_slice(&text[..plus]);
+            out.extend_from_slice(&text[plus + 1..]);
+        }
+        None => out.extend_from_slice(text),
     }
 }
 
