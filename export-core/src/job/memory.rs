@@ -158,55 +158,7 @@ impl JobStore for MemoryJobStore {
         Ok(Some(job))
     }
 
-    fn heartbeat(
-        &self,
-        id: Uuid,
-        worker_id: &str,
-        progress: Progress,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<HeartbeatAck> {
-        self.update(id, |job| {
-            ops::heartbeat(job, worker_id, progress, lease, now)
-        })
-        .map(|(ack, _)| ack)
-    }
-
-    fn complete(
-        &self,
-        id: Uuid,
-        worker_id: &str,
-        result: JobResult,
-        expires_at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<ExportJob> {
-        self.update(id, |job| {
-            ops::complete(job, worker_id, result, expires_at, now)
-        })
-        .map(|(_, job)| job)
-    }
-
-    fn fail(
-        &self,
-        id: Uuid,
-        worker_id: &str,
-        error: JobError,
-        retry_delay: Option<Duration>,
-        now: DateTime<Utc>,
-    ) -> Result<ExportJob> {
-        self.update(id, |job| ops::fail(job, worker_id, error, retry_delay, now))
-            .map(|(_, job)| job)
-    }
-
-    fn request_cancel(&self, id: Uuid, now: DateTime<Utc>) -> Result<ExportJob> {
-        self.update(id, |job| ops::request_cancel(job, now))
-            .map(|(_, job)| job)
-    }
-
-    fn mark_cancelled(&self, id: Uuid, worker_id: &str, now: DateTime<Utc>) -> Result<ExportJob> {
-        self.update(id, |job| ops::mark_cancelled(job, worker_id, now))
-            .map(|(_, job)| job)
-    }
+    ops::delegate_updates!();
 
     fn delete(&self, id: Uuid) -> Result<()> {
         let mut state = self.lock()?;
