@@ -65,6 +65,23 @@ pub(crate) fn encode_cursor(created_at: DateTime<Utc>, seq: i64) -> String {
     format!("{}.{}", created_at.timestamp_micros(), seq)
 }
 
+/// A page from up to `limit + 1` rows (insertion sequence, job), newest first, as the SQL stores
+/// fetch them: the extra row only says that another page follows.
+pub(crate) fn page(mut rows: Vec<(i64, ExportJob)>, limit: u32) -> crate::job::Page {
+    let limit = limit as usize;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last()
+            .map(|(seq, job)| encode_cursor(job.created_at, *seq))
+    } else {
+        None
+    };
+    crate::job::Page {
+        jobs: rows.into_iter().map(|(_, job)| job).collect(),
+        next_cursor,
+    }
+}
+
 /// Decodes a cursor made by [`encode_cursor`].
 pub(crate) fn decode_cursor(cursor: &str) -> Result<(i64, i64)> {
     let bad = || {

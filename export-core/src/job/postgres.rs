@@ -625,19 +625,8 @@ impl JobStore for PgJobStore {
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
         let mut conn = self.pool.get()?;
         let rows = conn.client()?.query(&sql, &refs).map_err(store_error)?;
-        let mut rows = read_rows(&rows)?;
-        let limit = query.limit as usize;
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last()
-                .map(|(seq, job)| ops::encode_cursor(job.created_at, *seq))
-        } else {
-            None
-        };
-        Ok(Page {
-            jobs: rows.into_iter().map(|(_, job)| job).collect(),
-            next_cursor,
-        })
+        let rows = read_rows(&rows)?;
+        Ok(ops::page(rows, query.limit))
     }
 
     fn claim(

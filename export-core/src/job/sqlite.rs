@@ -498,19 +498,8 @@ impl JobStore for SqliteJobStore {
             params.len()
         ));
         let conn = self.lock()?;
-        let mut rows = select_many(&conn, &sql, rusqlite::params_from_iter(params))?;
-        let limit = query.limit as usize;
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last()
-                .map(|(seq, job)| ops::encode_cursor(job.created_at, *seq))
-        } else {
-            None
-        };
-        Ok(Page {
-            jobs: rows.into_iter().map(|(_, job)| job).collect(),
-            next_cursor,
-        })
+        let rows = select_many(&conn, &sql, rusqlite::params_from_iter(params))?;
+        Ok(ops::page(rows, query.limit))
     }
 
     fn claim(
