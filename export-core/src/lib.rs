@@ -37,6 +37,7 @@ pub mod export;
 pub mod filter;
 pub mod job;
 pub mod output;
+pub mod platform;
 pub mod privacy;
 pub mod registry;
 pub mod request;

@@ -278,7 +278,7 @@ impl Period {
     }
 }
 
-fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+pub(crate) fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
     let naive = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     resolve_local(naive, tz)
 }

@@ -131,9 +131,18 @@
 //! ```
 
 pub mod cron_expr;
+pub mod memory;
 pub mod misfire;
+pub mod model;
+pub mod store;
 pub mod trigger;
 
 pub use cron_expr::CronExpr;
+pub use memory::MemoryScheduleStore;
 pub use misfire::{Decision, MisfirePolicy, due_fire};
+pub use model::{
+    MAX_ID_LEN, NewSchedule, PeriodRule, RetryPolicy, RunStatus, Schedule, ScheduleRun,
+    ScheduleStats, ScheduleTarget, check_id,
+};
+pub use store::{MAX_RUNS_LIMIT, RunQuery, ScheduleQuery, ScheduleStore};
 pub use trigger::{CronTrigger, IntervalTrigger, Trigger};
