@@ -172,7 +172,7 @@ impl ExporterBuilder {
                     Some(p) => p,
                     None => Period::previous_month(now, crate::temporal::DEFAULT_TIME_ZONE),
                 };
-                trip::validate_period(&period, now)?;
+                trip::validate_run_period(&period, now)?;
                 let key = self
                     .hash_key
                     .unwrap_or_else(|| uuid::Uuid::new_v4().as_bytes().to_vec());

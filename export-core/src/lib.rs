@@ -24,7 +24,9 @@
 //! - [`service`]: the export API over a principal's scopes, with ownership checks.
 //! - [`audit`]: an audit event for every create, download, cancel, delete and expiry.
 //! - [`retention`]: how long files are kept, and the purge that deletes and anonymises.
-//! - [`schedule`]: cron and interval triggers in a time zone.
+//! - [`schedule`]: cron and interval triggers in a time zone, schedules, their stores and the
+//!   scheduler that turns them into jobs exactly once per fire time.
+//! - [`platform`]: export platforms, named presets that schedules and jobs refer to.
 //! - [`clock`]: time as the library reads it (a manual clock for tests).
 //! - [`error`]: [`ExportError`] and [`Result`].
 
@@ -61,3 +63,7 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/guide.md")]
 struct GuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/schedules.md")]
+struct SchedulesDoctests;

@@ -4,7 +4,7 @@
 //! **default configuration** (fields, filters, file options, recipients, period). A user of the
 //! platform may override the configuration, never the export type, with a JSON merge patch
 //! ([`Platform::request_with`]). Platforms are validated against the
-//! [`SchemaRegistry`](crate::registry::SchemaRegistry) when saved ([`Platform::validate`]): a
+//! [`SchemaRegistry`] when saved ([`Platform::validate`]): a
 //! preset naming a field its schema does not have is rejected then, not when a schedule fires
 //! at 3 a.m.
 //!
@@ -95,9 +95,10 @@ impl Platform {
     /// use chrono::Utc;
     /// use export_core::platform::Platform;
     /// use export_core::registry::SchemaRegistry;
-    /// use export_core::request::{ExportRequest, Format};
+    /// use export_core::request::{Audience, ExportRequest, Format};
     ///
     /// let mut request = ExportRequest::new("trip", Format::Csv);
+    /// request.audience = Some(Audience::Operator);
     /// request.fields.include = vec!["journey_id".into(), "no_such_field".into()];
     /// let err = Platform::new("p", request, Utc::now()).validate(&SchemaRegistry::new(), Utc::now()).unwrap_err();
     /// assert_eq!(err.code(), "UNKNOWN_FIELD");
@@ -152,7 +153,10 @@ impl Platform {
         }
         merge_patch(&mut base, overrides);
         serde_json::from_value(base).map_err(|e| {
-            ExportError::request("overrides", format!("not a valid request once applied: {e}"))
+            ExportError::request(
+                "overrides",
+                format!("not a valid request once applied: {e}"),
+            )
         })
     }
 }
@@ -275,7 +279,9 @@ mod tests {
     fn an_override_repeating_the_fixed_value_is_accepted() {
         let r = platform().request_with(&json!({"format": "csv"})).unwrap();
         assert_eq!(r.format, Format::Csv);
-        let err = platform().request_with(&json!({"format": "json"})).unwrap_err();
+        let err = platform()
+            .request_with(&json!({"format": "json"}))
+            .unwrap_err();
         assert!(err.to_string().contains("overrides.format"), "{err}");
     }
 

@@ -499,6 +499,10 @@ impl ExportService {
         let exporter = self.registry.exporter(request.clone(), now)?;
         let mut request = request;
         if request.schema == TRIP_SCHEMA {
+            // Users may not export days operators are still sending trips for.
+            if let Some(period) = exporter.period() {
+                crate::schema::trip::validate_period(period, now)?;
+            }
             if request.period.is_none() {
                 request.period = exporter.period().copied();
             }

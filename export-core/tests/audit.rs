@@ -54,7 +54,8 @@ fn suite(log: &dyn AuditLog, actor: &str) {
         actor,
         None,
         t0() + Duration::hours(1),
-    );
+    )
+    .with_detail("schedule nightly: disabled");
 
     for e in [&create, &download, &open, &schedule] {
         log.record(e).unwrap();
@@ -147,7 +148,7 @@ fn sqlite_in_the_job_store_file() {
     assert_eq!(log.list(&AuditQuery::default()).unwrap().len(), 5);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let components: Vec<String> = conn
-        .prepare("SELECT component FROM schema_migrations ORDER BY component")
+        .prepare("SELECT DISTINCT component FROM schema_migrations ORDER BY component")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()

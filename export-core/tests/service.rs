@@ -298,6 +298,16 @@ fn requests_are_validated_before_a_job_exists() {
     let err = env.service.create(&p, too_long).unwrap_err();
     assert_eq!(err.code(), "INVALID_PERIOD", "{err}");
 
+    // The API's consolidation rule: a period must end at least 5 days before now.
+    let mut too_recent = request(Audience::Operator);
+    too_recent.period = Some(Period {
+        start: now() - chrono::Duration::days(10),
+        end: now() - chrono::Duration::days(4),
+        time_zone: chrono_tz::Europe::Paris,
+    });
+    let err = env.service.create(&p, too_recent).unwrap_err();
+    assert!(err.to_string().contains("days ago"), "{err}");
+
     let mut v2_xlsx = request(Audience::Operator);
     v2_xlsx.version = Some(SchemaVersion::V2);
     let err = env.service.create(&p, v2_xlsx).unwrap_err();

@@ -86,8 +86,10 @@ pub enum AuditAction {
     Delete,
     /// Retention expired an export (file deleted, job anonymised).
     Expire,
-    /// A schedule was created, changed or removed.
+    /// A schedule was created, changed, enabled, disabled or removed.
     ScheduleChange,
+    /// An export platform (preset) was created, changed or removed.
+    PlatformChange,
 }
 
 impl AuditAction {
@@ -99,6 +101,7 @@ impl AuditAction {
         AuditAction::Delete,
         AuditAction::Expire,
         AuditAction::ScheduleChange,
+        AuditAction::PlatformChange,
     ];
 
     /// The snake-case name stored in logs.
@@ -110,6 +113,7 @@ impl AuditAction {
             AuditAction::Delete => "delete",
             AuditAction::Expire => "expire",
             AuditAction::ScheduleChange => "schedule_change",
+            AuditAction::PlatformChange => "platform_change",
         }
     }
 }
@@ -249,6 +253,9 @@ pub struct AuditEvent {
     pub row_count: Option<u64>,
     /// How sensitive the data is.
     pub risk: RiskLevel,
+    /// What was done, for actions not about one job (`schedule nightly: disabled`).
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 impl AuditEvent {
@@ -282,6 +289,7 @@ impl AuditEvent {
             filters: serde_json::Value::Null,
             row_count: None,
             risk: RiskLevel::Low,
+            detail: None,
         }
     }
 
@@ -325,6 +333,20 @@ impl AuditEvent {
     /// Sets the row count.
     pub fn with_row_count(mut self, rows: u64) -> AuditEvent {
         self.row_count = Some(rows);
+        self
+    }
+
+    /// Sets the detail: what was done, for actions not about one job.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use export_core::audit::{AuditAction, AuditEvent};
+    /// let event = AuditEvent::new(AuditAction::ScheduleChange, "admin", None, Utc::now())
+    ///     .with_detail("schedule nightly: disabled");
+    /// assert_eq!(event.detail.as_deref(), Some("schedule nightly: disabled"));
+    /// ```
+    pub fn with_detail(mut self, detail: impl Into<String>) -> AuditEvent {
+        self.detail = Some(detail.into());
         self
     }
 }
@@ -500,21 +522,33 @@ pub(crate) fn duplicate(id: Uuid) -> ExportError {
 }
 
 /// The migrations of the SQLite audit table, oldest first.
-pub(crate) const SQLITE_MIGRATIONS: &[crate::job::migrate::Migration] =
-    &[crate::job::migrate::Migration {
+pub(crate) const SQLITE_MIGRATIONS: &[crate::job::migrate::Migration] = &[
+    crate::job::migrate::Migration {
         version: 1,
         name: "create_audit_events",
         sql: include_str!("migrations/sqlite/0001_create_audit_events.sql"),
-    }];
+    },
+    crate::job::migrate::Migration {
+        version: 2,
+        name: "add_audit_detail",
+        sql: include_str!("migrations/sqlite/0002_add_audit_detail.sql"),
+    },
+];
 
 /// The migrations of the PostgreSQL audit table, oldest first.
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES_MIGRATIONS: &[crate::job::migrate::Migration] =
-    &[crate::job::migrate::Migration {
+pub(crate) const POSTGRES_MIGRATIONS: &[crate::job::migrate::Migration] = &[
+    crate::job::migrate::Migration {
         version: 1,
         name: "create_audit_events",
         sql: include_str!("migrations/postgres/0001_create_audit_events.sql"),
-    }];
+    },
+    crate::job::migrate::Migration {
+        version: 2,
+        name: "add_audit_detail",
+        sql: include_str!("migrations/postgres/0002_add_audit_detail.sql"),
+    },
+];
 
 /// Parses a stored text column into `T`, as a store error naming the event.
 pub(crate) fn parse_stored<T: FromStr>(

@@ -84,7 +84,7 @@ impl PgAuditLog {
 }
 
 const COLUMNS: &str = "id, at, actor_user_id, actor_organisation_id, action, job_id, \
-                       format, schema_name, audience, filters, row_count, risk";
+                       format, schema_name, audience, filters, row_count, risk, detail";
 
 impl AuditLog for PgAuditLog {
     fn record(&self, e: &AuditEvent) -> Result<()> {
@@ -96,7 +96,7 @@ impl AuditLog for PgAuditLog {
         self.with_client(|client| {
             let inserted = client.execute(
                 &format!(
-                    "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                 ),
                 &[
                     &e.id,
@@ -111,6 +111,7 @@ impl AuditLog for PgAuditLog {
                     &e.filters,
                     &row_count,
                     &risk,
+                    &e.detail,
                 ],
             );
             match inserted {
@@ -169,5 +170,6 @@ fn decode(row: &::postgres::Row) -> Result<AuditEvent> {
         filters: row.try_get(9).map_err(store_error)?,
         row_count: row_count.map(|r| u64::try_from(r).unwrap_or(0)),
         risk: parse_stored(BACKEND, &ids, "risk", &risk)?,
+        detail: text(12)?,
     })
 }

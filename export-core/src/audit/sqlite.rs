@@ -89,14 +89,14 @@ impl SqliteAuditLog {
 }
 
 const COLUMNS: &str = "id, at_micros, actor_user_id, actor_organisation_id, action, job_id, \
-                       format, schema_name, audience, filters, row_count, risk";
+                       format, schema_name, audience, filters, row_count, risk, detail";
 
 impl AuditLog for SqliteAuditLog {
     fn record(&self, e: &AuditEvent) -> Result<()> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                "INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ))
             .map_err(store_error)?;
         let row_count = e.row_count.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
@@ -113,6 +113,7 @@ impl AuditLog for SqliteAuditLog {
             e.filters.to_string(),
             row_count,
             e.risk.as_str(),
+            e.detail,
         ]);
         match inserted {
             Ok(_) => Ok(()),
@@ -160,6 +161,7 @@ impl AuditLog for SqliteAuditLog {
                     filters: row.get(9)?,
                     row_count: row.get(10)?,
                     risk: row.get(11)?,
+                    detail: row.get(12)?,
                 })
             })
             .map_err(store_error)?;
@@ -184,6 +186,7 @@ struct RawRow {
     filters: String,
     row_count: Option<i64>,
     risk: String,
+    detail: Option<String>,
 }
 
 impl RawRow {
@@ -223,6 +226,7 @@ impl RawRow {
             })?,
             row_count: self.row_count.map(|r| u64::try_from(r).unwrap_or(0)),
             risk: parse_stored(BACKEND, id, "risk", &self.risk)?,
+            detail: self.detail,
         })
     }
 }

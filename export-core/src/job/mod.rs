@@ -54,6 +54,8 @@ pub mod memory;
 pub(crate) mod migrate;
 pub(crate) mod ops;
 #[cfg(feature = "postgres")]
+pub(crate) mod pg_pool;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;
 pub mod sqlite;
@@ -192,6 +194,23 @@ pub struct JobError {
 impl JobError {
     /// The kind recorded when a worker stopped renewing its lease (crashed, hung, partitioned).
     pub const LEASE_EXPIRED: &'static str = "LEASE_EXPIRED";
+
+    /// True when the failure came from the environment (I/O, storage, store, a lost worker),
+    /// so running the same request again may succeed; false when the request itself is at
+    /// fault.
+    ///
+    /// ```
+    /// use export_core::job::JobError;
+    /// assert!(JobError::new("STORAGE", "bucket unreachable").is_transient());
+    /// assert!(JobError::new(JobError::LEASE_EXPIRED, "worker lost").is_transient());
+    /// assert!(!JobError::new("UNKNOWN_FIELD", "no such field").is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "IO" | "STORAGE" | "STORE" | JobError::LEASE_EXPIRED
+        )
+    }
 
     /// An error of `kind` with `message`.
     pub fn new(kind: impl Into<String>, message: impl Into<String>) -> JobError {

@@ -18,15 +18,15 @@
 //! closed ones. Connections are made without TLS (`NoTls`): use a local socket, a trusted network
 //! or a TLS-terminating proxy.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration as StdDuration;
 
 use ::postgres::error::SqlState;
 use ::postgres::types::{Json, ToSql};
-use ::postgres::{Client, Config, GenericClient, NoTls, Row};
+use ::postgres::{GenericClient, Row};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::pg_pool::{self, Pool};
 use super::row::RawJob;
 use super::store::{HeartbeatAck, JobStore, ListQuery, Page};
 use super::{ExportJob, JobError, JobResult, NewJob, Owner, Progress, migrate, ops};
@@ -62,7 +62,8 @@ fn not_found(id: Uuid) -> ExportError {
     }
 }
 
-/// Settings of [`PgJobStore::connect_with`].
+/// Settings of [`PgJobStore::connect_with`] and
+/// [`PgScheduleStore::connect_with`](crate::schedule::PgScheduleStore::connect_with).
 ///
 /// # Examples
 ///
@@ -113,25 +114,6 @@ impl PgOptions {
     }
 }
 
-fn check_schema(schema: &str) -> Result<()> {
-    let mut chars = schema.chars();
-    let ok = schema.len() <= 63
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ExportError::request(
-            "schema",
-            format!(
-                "`{schema}` is not a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)"
-            ),
-        ))
-    }
-}
-
 /// A [`JobStore`] in PostgreSQL.
 ///
 /// # Examples
@@ -154,8 +136,8 @@ pub struct PgJobStore {
 impl std::fmt::Debug for PgJobStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgJobStore")
-            .field("schema", &self.pool.schema)
-            .field("pool_size", &self.pool.size)
+            .field("schema", &self.pool.schema())
+            .field("pool_size", &self.pool.size())
             .finish_non_exhaustive()
     }
 }
@@ -197,55 +179,8 @@ impl PgJobStore {
     /// assert_eq!(err.code(), "INVALID_REQUEST");
     /// ```
     pub fn connect_with(url: &str, options: PgOptions) -> Result<PgJobStore> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| ExportError::request("url", format!("not a PostgreSQL URL: {e}")))?;
-        if let Some(schema) = &options.schema {
-            check_schema(schema)?;
-            let search_path = format!("-c search_path={schema}");
-            let merged = match config.get_options() {
-                Some(existing) if !existing.trim().is_empty() => {
-                    format!("{existing} {search_path}")
-                }
-                _ => search_path,
-            };
-            config.options(&merged);
-        }
-        if options.pool_size == 0 {
-            return Err(ExportError::request("pool_size", "must be at least 1"));
-        }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(options.connect_timeout);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("export-core");
-        }
-        let pool = Pool {
-            config,
-            schema: options.schema,
-            size: options.pool_size,
-            state: Mutex::new(PoolState {
-                idle: Vec::new(),
-                open: 0,
-            }),
-            available: Condvar::new(),
-        };
-        {
-            let mut conn = pool.get()?;
-            if let Some(schema) = &pool.schema {
-                // Validated above: a plain identifier, safe to splice.
-                let created = conn
-                    .client()?
-                    .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"));
-                match created {
-                    Ok(()) => {}
-                    // Another store created it at the same moment.
-                    Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {}
-                    Err(e) => return Err(store_error(e)),
-                }
-            }
-            migrate::postgres(conn.client()?)?;
-        }
+        let pool = pg_pool::connect(url, &options)?;
+        migrate::postgres(pool.get()?.client()?)?;
         Ok(PgJobStore { pool })
     }
 
@@ -277,99 +212,6 @@ impl PgJobStore {
             save(tx, &job)?;
             Ok((out, job))
         })
-    }
-}
-
-/// A minimal blocking connection pool.
-struct Pool {
-    config: Config,
-    schema: Option<String>,
-    size: usize,
-    state: Mutex<PoolState>,
-    available: Condvar,
-}
-
-struct PoolState {
-    idle: Vec<Client>,
-    /// Connections handed out or idle.
-    open: usize,
-}
-
-/// A connection borrowed from the pool, returned on drop.
-struct PooledClient<'a> {
-    pool: &'a Pool,
-    client: Option<Client>,
-}
-
-impl PooledClient<'_> {
-    fn client(&mut self) -> Result<&mut Client> {
-        self.client.as_mut().ok_or_else(|| ExportError::Store {
-            backend: BACKEND,
-            reason: "pooled connection already returned".into(),
-        })
-    }
-}
-
-impl Drop for PooledClient<'_> {
-    fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
-            return;
-        };
-        if let Ok(mut state) = self.pool.state.lock() {
-            if client.is_closed() {
-                state.open = state.open.saturating_sub(1);
-            } else {
-                state.idle.push(client);
-            }
-            self.pool.available.notify_one();
-        }
-    }
-}
-
-impl Pool {
-    fn lock(&self) -> Result<MutexGuard<'_, PoolState>> {
-        self.state.lock().map_err(|_| ExportError::Store {
-            backend: BACKEND,
-            reason: "the pool's lock is poisoned (a thread panicked while holding it)".into(),
-        })
-    }
-
-    /// An idle connection, a new one when fewer than `size` are open, or the next one returned.
-    fn get(&self) -> Result<PooledClient<'_>> {
-        let mut state = self.lock()?;
-        loop {
-            if let Some(client) = state.idle.pop() {
-                if client.is_closed() {
-                    state.open = state.open.saturating_sub(1);
-                    continue;
-                }
-                return Ok(PooledClient {
-                    pool: self,
-                    client: Some(client),
-                });
-            }
-            if state.open < self.size {
-                state.open += 1;
-                drop(state);
-                return match self.config.connect(NoTls) {
-                    Ok(client) => Ok(PooledClient {
-                        pool: self,
-                        client: Some(client),
-                    }),
-                    Err(e) => {
-                        if let Ok(mut state) = self.state.lock() {
-                            state.open = state.open.saturating_sub(1);
-                            self.available.notify_one();
-                        }
-                        Err(store_error(e))
-                    }
-                };
-            }
-            state = self.available.wait(state).map_err(|_| ExportError::Store {
-                backend: BACKEND,
-                reason: "the pool's lock is poisoned (a thread panicked while holding it)".into(),
-            })?;
-        }
     }
 }
 

@@ -103,11 +103,7 @@ impl SqliteJobStore {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteJobStore> {
         let path = path.as_ref();
-        let conn = Connection::open(path).map_err(|e| ExportError::Store {
-            backend: BACKEND,
-            reason: format!("cannot open {}: {e}", path.display()),
-        })?;
-        Self::init(conn, Some(path.to_path_buf()))
+        Self::init(connect(Some(path))?, Some(path.to_path_buf()))
     }
 
     /// A store in a private in-memory database (gone when the store is dropped).
@@ -125,28 +121,10 @@ impl SqliteJobStore {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     pub fn open_in_memory() -> Result<SqliteJobStore> {
-        let conn = Connection::open_in_memory().map_err(store_error)?;
-        Self::init(conn, None)
+        Self::init(connect(None)?, None)
     }
 
     fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteJobStore> {
-        conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)
-            .map_err(store_error)?;
-        if path.is_some() {
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-                .map_err(store_error)?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(ExportError::Store {
-                    backend: BACKEND,
-                    reason: format!("cannot switch the journal to WAL (got `{mode}`)"),
-                });
-            }
-            // In WAL mode NORMAL is durable against application crashes; a power loss may
-            // lose the last transactions but never corrupts the file.
-            conn.execute_batch("PRAGMA synchronous = NORMAL")
-                .map_err(store_error)?;
-        }
         migrate::sqlite(&mut conn)?;
         Ok(SqliteJobStore {
             conn: Mutex::new(conn),
@@ -190,6 +168,37 @@ impl SqliteJobStore {
             Ok((out, job))
         })
     }
+}
+
+/// Opens the SQLite file at `path` (a private in-memory database for `None`) the way every
+/// export-core SQLite store wants it: a busy timeout of [`DEFAULT_BUSY_TIMEOUT`], and for files
+/// the WAL journal (readers never block the writer) with `synchronous = NORMAL`.
+pub(crate) fn connect(path: Option<&Path>) -> Result<Connection> {
+    let conn = match path {
+        Some(path) => Connection::open(path).map_err(|e| ExportError::Store {
+            backend: BACKEND,
+            reason: format!("cannot open {}: {e}", path.display()),
+        })?,
+        None => Connection::open_in_memory().map_err(store_error)?,
+    };
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)
+        .map_err(store_error)?;
+    if path.is_some() {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(store_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(ExportError::Store {
+                backend: BACKEND,
+                reason: format!("cannot switch the journal to WAL (got `{mode}`)"),
+            });
+        }
+        // In WAL mode NORMAL is durable against application crashes; a power loss may
+        // lose the last transactions but never corrupts the file.
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(store_error)?;
+    }
+    Ok(conn)
 }
 
 fn select_one(conn: &Connection, id: Uuid) -> Result<Option<ExportJob>> {

@@ -36,7 +36,7 @@ struct State {
 /// use export_core::schedule::{MemoryScheduleStore, NewSchedule, ScheduleStore, ScheduleTarget, Trigger};
 ///
 /// let store = MemoryScheduleStore::new();
-/// let target = ScheduleTarget::Request { request: ExportRequest::new("trip", Format::Csv) };
+/// let target = ScheduleTarget::request(ExportRequest::new("trip", Format::Csv));
 /// let schedule = NewSchedule::new("nightly", Owner::user("u-1"), target, Trigger::cron("0 2 * * *", "UTC")?)
 ///     .build(Utc::now())?;
 /// store.insert(&schedule)?;
@@ -99,7 +99,10 @@ impl ScheduleStore for MemoryScheduleStore {
 
     fn update(&self, id: &str, f: &mut dyn FnMut(&mut Schedule) -> Result<()>) -> Result<Schedule> {
         let mut state = self.lock()?;
-        let current = state.schedules.get(id).ok_or_else(|| schedule_not_found(id))?;
+        let current = state
+            .schedules
+            .get(id)
+            .ok_or_else(|| schedule_not_found(id))?;
         let mut changed = current.clone();
         f(&mut changed)?;
         state.schedules.insert(id.to_string(), changed.clone());
@@ -168,7 +171,12 @@ impl ScheduleStore for MemoryScheduleStore {
         let mut runs: Vec<ScheduleRun> = state
             .runs
             .values()
-            .filter(|r| query.schedule_id.as_ref().is_none_or(|id| *id == r.schedule_id))
+            .filter(|r| {
+                query
+                    .schedule_id
+                    .as_ref()
+                    .is_none_or(|id| *id == r.schedule_id)
+            })
             .filter(|r| !query.open_only || r.status.is_open())
             .cloned()
             .collect();

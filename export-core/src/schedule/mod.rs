@@ -130,19 +130,30 @@
 //! ]);
 //! ```
 
+pub mod builtin;
 pub mod cron_expr;
+pub mod manager;
 pub mod memory;
 pub mod misfire;
 pub mod model;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod scheduler;
+pub mod sqlite;
 pub mod store;
 pub mod trigger;
 
 pub use cron_expr::CronExpr;
+pub use manager::{ScheduleChanges, ScheduleManager};
 pub use memory::MemoryScheduleStore;
 pub use misfire::{Decision, MisfirePolicy, due_fire};
 pub use model::{
     MAX_ID_LEN, NewSchedule, PeriodRule, RetryPolicy, RunStatus, Schedule, ScheduleRun,
     ScheduleStats, ScheduleTarget, check_id,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::PgScheduleStore;
+pub use scheduler::{FinishedRun, FiredJob, Scheduler, SchedulerConfig, TickReport};
+pub use sqlite::SqliteScheduleStore;
 pub use store::{MAX_RUNS_LIMIT, RunQuery, ScheduleQuery, ScheduleStore};
 pub use trigger::{CronTrigger, IntervalTrigger, Trigger};

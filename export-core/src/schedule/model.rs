@@ -9,6 +9,7 @@ use super::misfire::MisfirePolicy;
 use super::trigger::Trigger;
 use crate::error::{ExportError, Result};
 use crate::job::{MAX_ATTEMPTS, Owner};
+use crate::platform::PlatformStore;
 use crate::request::{ExportRequest, Period, local_midnight};
 use crate::temporal::DEFAULT_TIME_ZONE;
 
@@ -75,7 +76,7 @@ pub enum ScheduleTarget {
     /// A request given inline.
     Request {
         /// The request each run exports (its period is replaced per the [`PeriodRule`]).
-        request: ExportRequest,
+        request: Box<ExportRequest>,
     },
 }
 
@@ -85,6 +86,13 @@ impl ScheduleTarget {
         ScheduleTarget::Platform {
             platform: name.into(),
             overrides: serde_json::Value::Null,
+        }
+    }
+
+    /// A target on an inline request.
+    pub fn request(request: ExportRequest) -> ScheduleTarget {
+        ScheduleTarget::Request {
+            request: Box::new(request),
         }
     }
 
@@ -395,7 +403,7 @@ impl Schedule {
     ///
     /// let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
     /// let s = NewSchedule::new("nightly", Owner::user("u-1"),
-    ///         ScheduleTarget::Request { request: ExportRequest::new("trip", Format::Csv) },
+    ///         ScheduleTarget::request(ExportRequest::new("trip", Format::Csv)),
     ///         Trigger::cron("0 2 * * *", "Europe/Paris")?)
     ///     .build(at)?;
     /// let fire = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap();
@@ -411,6 +419,52 @@ impl Schedule {
             fire_time.timestamp_micros()
         );
         Uuid::new_v5(&JOB_NAMESPACE, name.as_bytes())
+    }
+
+    /// The request of the run fired at `fire_time`: the target's request (the platform's, with
+    /// the overrides applied, looked up in `platforms` now), with the period of the
+    /// [`PeriodRule`] in the schedule's [time zone](Schedule::time_zone).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::NotFound`] when the platform is gone; the errors of
+    /// [`Platform::request_with`](crate::platform::Platform::request_with).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use export_core::job::Owner;
+    /// use export_core::request::{ExportRequest, Format};
+    /// use export_core::schedule::{MemoryScheduleStore, NewSchedule, PeriodRule, ScheduleTarget, Trigger};
+    ///
+    /// let now = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+    /// let s = NewSchedule::new("daily", Owner::user("u-1"),
+    ///         ScheduleTarget::request(ExportRequest::new("trip", Format::Csv)),
+    ///         Trigger::cron("0 6 * * *", "Europe/Paris")?)
+    ///     .period(PeriodRule::PreviousDay)
+    ///     .build(now)?;
+    /// let request = s.resolve_request(&MemoryScheduleStore::new(), s.next_run.unwrap())?;
+    /// let period = request.period.unwrap();
+    /// assert_eq!(period.start.to_rfc3339(), "2026-11-22T23:00:00+00:00"); // 23 Nov, Paris
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn resolve_request(
+        &self,
+        platforms: &dyn PlatformStore,
+        fire_time: DateTime<Utc>,
+    ) -> Result<ExportRequest> {
+        let mut request = match &self.target {
+            ScheduleTarget::Platform {
+                platform,
+                overrides,
+            } => platforms.get_platform(platform)?.request_with(overrides)?,
+            ScheduleTarget::Request { request } => (**request).clone(),
+        };
+        if let Some(period) = self.period.period(fire_time, self.time_zone()) {
+            request.period = Some(period);
+        }
+        Ok(request)
     }
 
     /// Checks what can be checked without a store or a registry: id, name, retry policy.

@@ -60,6 +60,50 @@ pub const PERIOD_LIMITS: PeriodLimits = PeriodLimits {
 /// assert_eq!(validate_period(&recent, now).unwrap_err().code(), "INVALID_PERIOD");
 /// ```
 pub fn validate_period(period: &Period, now: DateTime<Utc>) -> Result<()> {
+    check_not_empty(period)?;
+    period.check(&PERIOD_LIMITS, now)
+}
+
+/// The limits every trip export is held to, whoever asks: [`PERIOD_LIMITS`] without the
+/// 5-day consolidation rule (`min_end_age`).
+///
+/// The consolidation rule is a rule of the API: periods that *users* choose
+/// ([`ExportService::create`](crate::service::ExportService::create), schedules with a fixed
+/// period) must end at least 5 days ago, because operators may still send trips for recent
+/// days. Periods computed by a schedule (the monthly opendata export fires on the 1st and
+/// exports the previous month) and admin exports from the command line are held to these
+/// limits only.
+pub const RUN_LIMITS: PeriodLimits = PeriodLimits {
+    min_end_age: None,
+    ..PERIOD_LIMITS
+};
+
+/// Checks a trip export period at time `now` against [`RUN_LIMITS`] (and that it is not
+/// empty): what the exporter checks before it reads a row.
+///
+/// # Errors
+///
+/// [`ExportError::InvalidPeriod`] saying which limit was passed.
+///
+/// # Examples
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use export_core::request::Period;
+/// use export_core::schema::trip::{validate_period, validate_run_period};
+///
+/// // On 1 November at 05:00, October ended 5 hours ago: a run may export it, a user may not yet.
+/// let now = Utc.with_ymd_and_hms(2026, 11, 1, 4, 0, 0).unwrap();
+/// let october = Period::parse("2026-10-01", "2026-11-01", None).unwrap();
+/// assert!(validate_run_period(&october, now).is_ok());
+/// assert!(validate_period(&october, now).is_err());
+/// ```
+pub fn validate_run_period(period: &Period, now: DateTime<Utc>) -> Result<()> {
+    check_not_empty(period)?;
+    period.check(&RUN_LIMITS, now)
+}
+
+fn check_not_empty(period: &Period) -> Result<()> {
     if period.end <= period.start {
         return Err(ExportError::InvalidPeriod(format!(
             "end {} is not after start {}",
@@ -67,7 +111,7 @@ pub fn validate_period(period: &Period, now: DateTime<Utc>) -> Result<()> {
             period.start.to_rfc3339()
         )));
     }
-    period.check(&PERIOD_LIMITS, now)
+    Ok(())
 }
 
 /// Names of the canonical input fields.
