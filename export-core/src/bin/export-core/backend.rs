@@ -1,5 +1,6 @@
-//! Where the CLI's jobs, files and audit events live: flags shared by `jobs`, `worker` and
-//! `purge`, and the one place that opens them.
+//! Where the CLI's jobs, schedules, files and audit events live: flags shared by `jobs`,
+//! `worker`, `purge`, `schedules`, `platforms` and `scheduler`, and the one place that opens
+//! them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,6 +8,8 @@ use std::sync::Arc;
 use clap::Args;
 use export_core::audit::{AuditLog, JsonlAuditLog, SqliteAuditLog};
 use export_core::job::{JobStore, SqliteJobStore};
+use export_core::platform::PlatformStore;
+use export_core::schedule::{ScheduleStore, SqliteScheduleStore};
 use export_core::storage::{Storage, open_storage};
 use export_core::{ExportError, Result};
 
@@ -45,6 +48,29 @@ impl BackendArgs {
             #[cfg(not(feature = "postgres"))]
             Some(_) => Err(no_postgres()),
             None => Ok(Arc::new(SqliteJobStore::open(&self.db)?)),
+        }
+    }
+
+    /// The schedule store, which is also the platform store, beside the jobs.
+    pub fn open_schedules(&self) -> Result<(Arc<dyn ScheduleStore>, Arc<dyn PlatformStore>)> {
+        match &self.pg_url {
+            #[cfg(feature = "postgres")]
+            Some(url) => {
+                let mut options = export_core::job::PgOptions::default().pool_size(2);
+                if let Some(schema) = &self.pg_schema {
+                    options = options.schema(schema.clone());
+                }
+                let store = Arc::new(export_core::schedule::PgScheduleStore::connect_with(
+                    url, options,
+                )?);
+                Ok((store.clone(), store))
+            }
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => Err(no_postgres()),
+            None => {
+                let store = Arc::new(SqliteScheduleStore::open(&self.db)?);
+                Ok((store.clone(), store))
+            }
         }
     }
 

@@ -207,7 +207,12 @@ fn open_service(args: &JobsArgs) -> Result<ExportService> {
     ))
 }
 
-fn read_request(source: &str) -> Result<ExportRequest> {
+pub(crate) fn read_request(source: &str) -> Result<ExportRequest> {
+    read_json(source, "an export request")
+}
+
+/// Reads JSON from a file or `-` (standard input), naming the source in errors.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(source: &str, what: &str) -> Result<T> {
     let mut text = String::new();
     if source == "-" {
         std::io::stdin()
@@ -223,11 +228,11 @@ fn read_request(source: &str) -> Result<ExportRequest> {
             source.into()
         },
         line: Some(e.line() as u64),
-        reason: format!("not an export request: {e}"),
+        reason: format!("not {what}: {e}"),
     })
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| ExportError::Encode {
         format: "json",
         reason: e.to_string(),

@@ -6,8 +6,11 @@
 mod backend;
 mod export_cmd;
 mod jobs_cmd;
+mod platforms_cmd;
 mod purge_cmd;
 mod request_args;
+mod scheduler_cmd;
+mod schedules_cmd;
 mod schema_cmd;
 mod worker_cmd;
 
@@ -39,6 +42,12 @@ enum Command {
     Jobs(Box<jobs_cmd::JobsArgs>),
     /// Delete files whose retention has passed and anonymise their jobs (--dry-run to list).
     Purge(Box<purge_cmd::PurgeArgs>),
+    /// Recurring exports: create, list, show, toggle, delete, next fire times, the monthly opendata export.
+    Schedules(Box<schedules_cmd::SchedulesArgs>),
+    /// Run the scheduler: turn due schedules into jobs and follow them.
+    Scheduler(Box<scheduler_cmd::SchedulerArgs>),
+    /// Export platforms (named presets): create, list, show, delete.
+    Platforms(Box<platforms_cmd::PlatformsArgs>),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +58,9 @@ fn main() -> ExitCode {
         Command::Worker(args) => worker_cmd::run(*args),
         Command::Jobs(args) => jobs_cmd::run(*args),
         Command::Purge(args) => purge_cmd::run(*args),
+        Command::Schedules(args) => schedules_cmd::run(*args),
+        Command::Scheduler(args) => scheduler_cmd::run(*args),
+        Command::Platforms(args) => platforms_cmd::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,7 +48,7 @@ pub struct WorkerArgs {
 }
 
 /// Set by SIGTERM / SIGINT.
-static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+pub(crate) static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 
 pub fn run(args: WorkerArgs) -> Result<()> {
     let store = args.backend.open_store()?;
@@ -115,7 +115,7 @@ pub fn run(args: WorkerArgs) -> Result<()> {
 }
 
 #[cfg(unix)]
-fn install_signal_handlers() {
+pub(crate) fn install_signal_handlers() {
     use std::os::raw::c_int;
 
     const SIGINT: c_int = 2;
@@ -138,4 +138,4 @@ fn install_signal_handlers() {
 }
 
 #[cfg(not(unix))]
-fn install_signal_handlers() {}
+pub(crate) fn install_signal_handlers() {}

@@ -1,0 +1,414 @@
+//! `export-core schedules ...`: recurring exports, administered through `ScheduleManager`
+//! (validated, audited) in the SQLite default database or PostgreSQL.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use clap::{Args, Subcommand};
+use export_core::clock::SystemClock;
+use export_core::job::Owner;
+use export_core::registry::SchemaRegistry;
+use export_core::schedule::{
+    MisfirePolicy, NewSchedule, PeriodRule, RetryPolicy, RunQuery, Schedule, ScheduleManager,
+    ScheduleQuery, ScheduleTarget, Trigger,
+};
+use export_core::{ExportError, Result};
+
+use crate::backend::BackendArgs;
+use crate::jobs_cmd::{print_json, read_request};
+use crate::request_args::RequestArgs;
+
+/// Who makes a change (recorded in the audit log), shared by `schedules` and `platforms`.
+#[derive(Args, Clone)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Act as this user (recorded in the audit log).
+    #[arg(
+        long = "as",
+        global = true,
+        value_name = "USER",
+        default_value = "admin"
+    )]
+    pub as_user: String,
+    /// The acting user's organisation.
+    #[arg(long, global = true)]
+    pub org: Option<String>,
+}
+
+impl AdminArgs {
+    pub fn actor(&self) -> Owner {
+        Owner {
+            user_id: self.as_user.clone(),
+            organisation_id: self.org.clone(),
+        }
+    }
+
+    pub fn manager(&self) -> Result<ScheduleManager> {
+        let (schedules, platforms) = self.backend.open_schedules()?;
+        Ok(ScheduleManager::new(
+            schedules,
+            platforms,
+            self.backend.open_audit()?,
+            Arc::new(SchemaRegistry::new()),
+            Arc::new(SystemClock),
+        ))
+    }
+}
+
+#[derive(Args)]
+pub struct SchedulesArgs {
+    #[command(flatten)]
+    admin: AdminArgs,
+    #[command(subcommand)]
+    command: SchedulesCommand,
+}
+
+#[derive(Subcommand)]
+enum SchedulesCommand {
+    /// Create a schedule on a platform (--platform) or an inline request (flags or --request-json);
+    /// --tz is the zone of the cron expression and of each run's period.
+    Create(Box<CreateArgs>),
+    /// List schedules with their next run and statistics.
+    List(ListArgs),
+    /// Print a schedule and its recent runs as JSON.
+    Show(ShowArgs),
+    /// Enable or disable a schedule (flips it without --on/--off).
+    Toggle(ToggleArgs),
+    /// Delete a schedule and its run history (its jobs stay).
+    Delete(IdArg),
+    /// Print the next fire times of an expression (nothing is stored).
+    Next(NextArgs),
+    /// Install the built-in monthly opendata export (platforms and schedules; idempotent).
+    InstallOpendata,
+}
+
+#[derive(Args)]
+struct TriggerArgs {
+    /// Cron expression: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds
+    /// first, or @daily, @monthly...
+    #[arg(long, conflicts_with = "every_minutes")]
+    cron: Option<String>,
+    /// Fire every N minutes instead of a cron expression.
+    #[arg(long)]
+    every_minutes: Option<u64>,
+    /// First fire time of an interval (RFC 3339; default 1970-01-01T00:00:00Z).
+    #[arg(long, requires = "every_minutes")]
+    anchor: Option<String>,
+}
+
+impl TriggerArgs {
+    /// The trigger, a cron expression being read in zone `tz`.
+    fn trigger(&self, tz: &str) -> Result<Trigger> {
+        match (&self.cron, self.every_minutes) {
+            (Some(expr), None) => Trigger::cron(expr, tz),
+            (None, Some(minutes)) => {
+                let anchor = match &self.anchor {
+                    Some(text) => parse_instant("anchor", text)?,
+                    None => DateTime::UNIX_EPOCH,
+                };
+                Trigger::every_minutes(minutes, anchor)
+            }
+            _ => Err(ExportError::request(
+                "trigger",
+                "give --cron EXPRESSION or --every-minutes N",
+            )),
+        }
+    }
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// The schedule id (a-z, 0-9, `-`, `_`, `.`).
+    id: String,
+    /// Display name (default: the id).
+    #[arg(long)]
+    name: Option<String>,
+    /// Owner of the jobs it creates (default: the acting user).
+    #[arg(long)]
+    owner: Option<String>,
+    /// The owner's organisation.
+    #[arg(long)]
+    owner_org: Option<String>,
+    #[command(flatten)]
+    trigger: TriggerArgs,
+    /// Export this platform (preset).
+    #[arg(long, conflicts_with = "request_json")]
+    platform: Option<String>,
+    /// JSON merge patch applied to the platform's request, e.g. '{"options":{"bom":true}}'.
+    #[arg(long, requires = "platform")]
+    overrides: Option<String>,
+    /// The request as JSON, from a file or `-` (instead of --platform or the request flags).
+    #[arg(long, value_name = "FILE|-")]
+    request_json: Option<String>,
+    /// Period of each run: as-requested, previous-day, previous-week or previous-month.
+    #[arg(long, default_value = "as-requested")]
+    period: String,
+    /// Jobs per run (1: no retry).
+    #[arg(long, default_value_t = 3)]
+    max_attempts: u32,
+    /// Seconds before the first retry.
+    #[arg(long, default_value_t = 300)]
+    retry_delay: i64,
+    /// Multiply the delay by this for each further retry.
+    #[arg(long)]
+    backoff: Option<f64>,
+    /// Seconds a fire time may be late and still run (else it is skipped as a misfire).
+    #[arg(long, default_value_t = 300)]
+    grace: i64,
+    /// Create it disabled.
+    #[arg(long)]
+    disabled: bool,
+    #[command(flatten)]
+    request: RequestArgs,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Only this owner's schedules.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Only schedules on this platform.
+    #[arg(long)]
+    platform: Option<String>,
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    /// The schedule id.
+    id: String,
+    /// Runs to show, newest first.
+    #[arg(long, default_value_t = 10)]
+    runs: u32,
+}
+
+#[derive(Args)]
+struct ToggleArgs {
+    /// The schedule id.
+    id: String,
+    /// Enable it.
+    #[arg(long, conflicts_with = "off")]
+    on: bool,
+    /// Disable it.
+    #[arg(long)]
+    off: bool,
+}
+
+#[derive(Args)]
+struct IdArg {
+    /// The schedule id.
+    id: String,
+}
+
+#[derive(Args)]
+struct NextArgs {
+    #[command(flatten)]
+    trigger: TriggerArgs,
+    /// Time zone of the cron expression (IANA name).
+    #[arg(long, default_value = "Europe/Paris")]
+    tz: String,
+    /// How many fire times.
+    #[arg(long, short = 'n', default_value_t = 5)]
+    count: usize,
+    /// Start after this instant (RFC 3339; default now).
+    #[arg(long)]
+    after: Option<String>,
+}
+
+pub fn run(args: SchedulesArgs) -> Result<()> {
+    if let SchedulesCommand::Next(next) = &args.command {
+        return print_next(next);
+    }
+    let manager = args.admin.manager()?;
+    let actor = args.admin.actor();
+    match args.command {
+        SchedulesCommand::Next(_) => Ok(()),
+        SchedulesCommand::Create(create) => {
+            let new = new_schedule(&create, &actor)?;
+            let schedule = manager.create_schedule(&actor, new)?;
+            println!("{} next run {}", schedule.id, next_run(&schedule));
+            Ok(())
+        }
+        SchedulesCommand::List(list) => {
+            let query = ScheduleQuery {
+                owner_user_id: list.owner,
+                platform: list.platform,
+                ..ScheduleQuery::default()
+            };
+            let schedules = manager.schedules().list(&query)?;
+            println!(
+                "{:<24}  {:<8}  {:<28}  {:<20}  {:>5}  {:>4}  {:>4}  LAST",
+                "ID", "ENABLED", "TRIGGER", "NEXT RUN (UTC)", "RUNS", "OK", "FAIL"
+            );
+            for s in &schedules {
+                println!(
+                    "{:<24}  {:<8}  {:<28}  {:<20}  {:>5}  {:>4}  {:>4}  {}",
+                    s.id,
+                    if s.enabled { "yes" } else { "no" },
+                    describe(&s.trigger),
+                    next_run(s),
+                    s.stats.runs,
+                    s.stats.successes,
+                    s.stats.failures,
+                    s.stats.last_status.map_or("-", |st| st.as_str())
+                );
+            }
+            Ok(())
+        }
+        SchedulesCommand::Show(show) => {
+            let schedule = manager.schedules().get(&show.id)?;
+            let runs = manager
+                .schedules()
+                .runs(&RunQuery::history(show.id.clone()).limit(show.runs))?;
+            print_json(&serde_json::json!({ "schedule": schedule, "runs": runs }))
+        }
+        SchedulesCommand::Toggle(toggle) => {
+            let schedule = if toggle.on || toggle.off {
+                manager.set_enabled(&actor, &toggle.id, toggle.on)?
+            } else {
+                manager.toggle(&actor, &toggle.id)?
+            };
+            let state = if schedule.enabled {
+                "enabled"
+            } else {
+                "disabled"
+            };
+            println!("{} {state}, next run {}", schedule.id, next_run(&schedule));
+            Ok(())
+        }
+        SchedulesCommand::Delete(id) => {
+            manager.delete_schedule(&actor, &id.id)?;
+            println!("{} deleted", id.id);
+            Ok(())
+        }
+        SchedulesCommand::InstallOpendata => {
+            let created = manager.install_monthly_opendata(&actor)?;
+            if created.is_empty() {
+                println!("monthly opendata export already installed");
+            }
+            for s in &created {
+                println!("{} next run {}", s.id, next_run(s));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn new_schedule(args: &CreateArgs, actor: &Owner) -> Result<NewSchedule> {
+    let target = match (&args.platform, &args.request_json) {
+        (Some(platform), _) => ScheduleTarget::Platform {
+            platform: platform.clone(),
+            overrides: match &args.overrides {
+                Some(text) => serde_json::from_str(text)
+                    .map_err(|e| ExportError::request("overrides", format!("not JSON: {e}")))?,
+                None => serde_json::Value::Null,
+            },
+        },
+        (None, Some(source)) => ScheduleTarget::request(read_request(source)?),
+        (None, None) => {
+            let mut request = args.request.to_request()?;
+            if args.request.start.is_none() {
+                // No fixed period: each run's period comes from --period (or the default).
+                request.period = None;
+            }
+            ScheduleTarget::request(request)
+        }
+    };
+    let owner = Owner {
+        user_id: args.owner.clone().unwrap_or_else(|| actor.user_id.clone()),
+        organisation_id: args.owner_org.clone().or_else(|| {
+            args.owner
+                .is_none()
+                .then(|| actor.organisation_id.clone())
+                .flatten()
+        }),
+    };
+    let seconds = |field: &str, secs: i64| {
+        Duration::try_seconds(secs)
+            .filter(|d| *d >= Duration::zero())
+            .ok_or_else(|| {
+                ExportError::request(field, format!("{secs} is not a number of seconds"))
+            })
+    };
+    Ok(NewSchedule::new(
+        args.id.clone(),
+        owner,
+        target,
+        args.trigger.trigger(&args.request.tz)?,
+    )
+    .name(args.name.clone().unwrap_or_else(|| args.id.clone()))
+    .period(parse_period(&args.period)?)
+    .retry(RetryPolicy {
+        max_attempts: args.max_attempts,
+        delay: seconds("retry-delay", args.retry_delay)?,
+        backoff: args.backoff,
+        ..RetryPolicy::default()
+    })
+    .misfire(MisfirePolicy {
+        grace: seconds("grace", args.grace)?,
+    })
+    .enabled(!args.disabled))
+}
+
+fn parse_period(text: &str) -> Result<PeriodRule> {
+    match text {
+        "as-requested" => Ok(PeriodRule::AsRequested),
+        "previous-day" => Ok(PeriodRule::PreviousDay),
+        "previous-week" => Ok(PeriodRule::PreviousWeek),
+        "previous-month" => Ok(PeriodRule::PreviousMonth),
+        _ => Err(ExportError::request(
+            "period",
+            format!(
+                "unknown period `{text}`; expected as-requested, previous-day, previous-week or previous-month"
+            ),
+        )),
+    }
+}
+
+fn print_next(args: &NextArgs) -> Result<()> {
+    let trigger = args.trigger.trigger(&args.tz)?;
+    let after = match &args.after {
+        Some(text) => parse_instant("after", text)?,
+        None => Utc::now(),
+    };
+    let zone = match &trigger {
+        Trigger::Cron(cron) => Some(cron.time_zone()),
+        Trigger::Interval(_) => None,
+    };
+    for t in trigger.upcoming(after, args.count.clamp(1, 1000)) {
+        match zone {
+            Some(tz) => println!(
+                "{}  ({} {})",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z"),
+                tz.name()
+            ),
+            None => println!("{}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        }
+    }
+    Ok(())
+}
+
+fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            ExportError::request(field, format!("`{text}` is not an RFC 3339 instant: {e}"))
+        })
+}
+
+fn describe(trigger: &Trigger) -> String {
+    match trigger {
+        Trigger::Cron(cron) => format!("{} {}", cron.expression(), cron.time_zone().name()),
+        Trigger::Interval(interval) => {
+            format!("every {} min", interval.every().num_minutes())
+        }
+    }
+}
+
+fn next_run(schedule: &Schedule) -> String {
+    schedule.next_run.map_or_else(
+        || "-".to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}

@@ -1,0 +1,212 @@
+//! `export-core schedules|platforms|scheduler` on a temporary SQLite database.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use export_core::audit::{AuditAction, AuditLog, AuditQuery, SqliteAuditLog};
+
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_export-core"))
+        .current_dir(dir)
+        .args(args)
+        .arg("--db")
+        .arg(dir.join("exports.db"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn fails(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+#[test]
+fn next_prints_fire_times_across_the_spring_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&cli(
+        dir.path(),
+        &[
+            "schedules",
+            "next",
+            "--cron",
+            "30 2 * * *",
+            "--tz",
+            "Europe/Paris",
+            "--after",
+            "2026-03-27T12:00:00Z",
+            "-n",
+            "3",
+        ],
+    ));
+    assert_eq!(
+        out,
+        "2026-03-28T01:30:00Z  (2026-03-28 02:30:00 CET Europe/Paris)\n\
+         2026-03-29T01:00:00Z  (2026-03-29 03:00:00 CEST Europe/Paris)\n\
+         2026-03-30T00:30:00Z  (2026-03-30 02:30:00 CEST Europe/Paris)\n"
+    );
+    let err = fails(&cli(
+        dir.path(),
+        &["schedules", "next", "--cron", "0 0 30 2 *"],
+    ));
+    assert!(err.contains("never fires"), "{err}");
+    let err = fails(&cli(
+        dir.path(),
+        &[
+            "schedules",
+            "next",
+            "--cron",
+            "0 2 * * *",
+            "--tz",
+            "Mars/Olympus",
+        ],
+    ));
+    assert!(err.contains("Mars/Olympus"), "{err}");
+}
+
+#[test]
+fn platforms_and_schedules_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A preset naming a field its schema lacks is refused when saved.
+    let err = fails(&cli(
+        d,
+        &[
+            "platforms",
+            "create",
+            "op-csv",
+            "--audience",
+            "operator",
+            "--format",
+            "csv",
+            "--fields",
+            "journey_id,nope",
+        ],
+    ));
+    assert!(err.contains("unknown field `nope`"), "{err}");
+    ok(&cli(
+        d,
+        &[
+            "platforms",
+            "create",
+            "op-csv",
+            "--audience",
+            "operator",
+            "--format",
+            "csv",
+            "--fields",
+            "journey_id,operator_class",
+            "--description",
+            "operator CSV",
+        ],
+    ));
+    let list = ok(&cli(d, &["platforms", "list"]));
+    assert!(
+        list.contains("op-csv") && list.contains("operator CSV"),
+        "{list}"
+    );
+
+    let out = ok(&cli(
+        d,
+        &[
+            "schedules",
+            "create",
+            "nightly",
+            "--as",
+            "ops",
+            "--cron",
+            "0 2 * * *",
+            "--platform",
+            "op-csv",
+            "--overrides",
+            r#"{"options":{"bom":true}}"#,
+            "--period",
+            "previous-day",
+        ],
+    ));
+    assert!(out.starts_with("nightly next run "), "{out}");
+    let err = fails(&cli(
+        d,
+        &[
+            "schedules",
+            "create",
+            "nightly",
+            "--cron",
+            "0 2 * * *",
+            "--platform",
+            "op-csv",
+        ],
+    ));
+    assert!(err.contains("already exists"), "{err}");
+    let err = fails(&cli(d, &["platforms", "delete", "op-csv"]));
+    assert!(err.contains("used by schedule(s) nightly"), "{err}");
+
+    let out = ok(&cli(d, &["schedules", "toggle", "nightly", "--off"]));
+    assert_eq!(out, "nightly disabled, next run -\n");
+    let list = ok(&cli(d, &["schedules", "list"]));
+    let row = list.lines().find(|l| l.starts_with("nightly")).unwrap();
+    assert!(
+        row.contains(" no ") && row.contains("0 2 * * * Europe/Paris"),
+        "{row}"
+    );
+
+    let show = ok(&cli(d, &["schedules", "show", "nightly"]));
+    let json: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(
+        json["schedule"]["target"]["overrides"]["options"]["bom"],
+        true
+    );
+    assert_eq!(json["schedule"]["owner"]["user_id"], "ops");
+
+    let out = ok(&cli(d, &["schedules", "install-opendata"]));
+    assert!(out.contains("opendata-monthly-xlsx next run"), "{out}");
+    let out = ok(&cli(d, &["schedules", "install-opendata"]));
+    assert_eq!(out, "monthly opendata export already installed\n");
+
+    // Nothing is due now: one tick does nothing, and says so.
+    let tick: serde_json::Value =
+        serde_json::from_str(&ok(&cli(d, &["scheduler", "--once"]))).unwrap();
+    assert_eq!(tick["fired"], serde_json::json!([]));
+
+    ok(&cli(d, &["schedules", "delete", "nightly", "--as", "ops"]));
+    ok(&cli(d, &["platforms", "delete", "op-csv"]));
+    let err = fails(&cli(d, &["schedules", "show", "nightly"]));
+    assert_eq!(err, "error: schedule `nightly` not found\n");
+
+    // Every change is in the audit log, in the same database.
+    let audit = SqliteAuditLog::open(d.join("exports.db")).unwrap();
+    let details: Vec<String> = audit
+        .list(&AuditQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e.action,
+                AuditAction::ScheduleChange | AuditAction::PlatformChange
+            )
+        })
+        .map(|e| format!("{} {}", e.actor_user_id, e.detail.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "admin platform op-csv: created",
+            "ops schedule nightly: created",
+            "admin schedule nightly: disabled",
+            "admin platform opendata-monthly-xlsx: created",
+            "admin platform opendata-monthly-csv: created",
+            "admin schedule opendata-monthly-xlsx: created",
+            "admin schedule opendata-monthly-csv: created",
+            "ops schedule nightly: deleted",
+            "admin platform op-csv: deleted",
+        ]
+    );
+}
