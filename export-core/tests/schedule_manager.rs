@@ -248,26 +248,29 @@ fn updates_toggles_and_deletes_are_audited_and_recompute_the_next_run() {
     );
 }
 
-#[test]
-fn platforms_in_use_cannot_be_deleted_or_broken() {
+/// Platform `op` (operator CSV) and schedule `nightly` on it with `overrides`.
+fn admin_with_linked_schedule(overrides: serde_json::Value) -> Admin {
     let a = admin();
     a.manager
         .create_platform(&actor(), Platform::new("op", operator_csv(), a.clock.now()))
         .unwrap();
+    let target = ScheduleTarget::Platform {
+        platform: "op".into(),
+        overrides,
+    };
+    let trigger = Trigger::cron("0 2 * * *", "UTC").unwrap();
     a.manager
         .create_schedule(
             &actor(),
-            NewSchedule::new(
-                "nightly",
-                Owner::user("u-1"),
-                ScheduleTarget::Platform {
-                    platform: "op".into(),
-                    overrides: json!({"fields": {"include": ["operator_class"]}}),
-                },
-                Trigger::cron("0 2 * * *", "UTC").unwrap(),
-            ),
+            NewSchedule::new("nightly", Owner::user("u-1"), target, trigger),
         )
         .unwrap();
+    a
+}
+
+#[test]
+fn platforms_in_use_cannot_be_deleted_or_broken() {
+    let a = admin_with_linked_schedule(json!({"fields": {"include": ["operator_class"]}}));
     let err = a.manager.delete_platform(&actor(), "op").unwrap_err();
     assert_eq!(err.code(), "CONFLICT");
     assert!(err.to_string().contains("nightly"), "{err}");
@@ -308,25 +311,8 @@ fn platforms_in_use_cannot_be_deleted_or_broken() {
 
 #[test]
 fn a_platform_change_that_breaks_a_linked_schedule_is_refused() {
-    let a = admin();
-    a.manager
-        .create_platform(&actor(), Platform::new("op", operator_csv(), a.clock.now()))
-        .unwrap();
-    a.manager
-        .create_schedule(
-            &actor(),
-            NewSchedule::new(
-                "nightly",
-                Owner::user("u-1"),
-                ScheduleTarget::Platform {
-                    platform: "op".into(),
-                    // A V3-only field.
-                    overrides: json!({"fields": {"include": ["start_datetime"]}}),
-                },
-                Trigger::cron("0 2 * * *", "UTC").unwrap(),
-            ),
-        )
-        .unwrap();
+    // `start_datetime` is a V3-only field.
+    let a = admin_with_linked_schedule(json!({"fields": {"include": ["start_datetime"]}}));
     let mut v2 = operator_csv();
     v2.version = Some(SchemaVersion::V2);
     v2.fields.include = vec!["journey_id".into()];

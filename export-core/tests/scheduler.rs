@@ -320,13 +320,10 @@ fn late_within_the_grace_still_runs_once() {
     assert_eq!(report.fired[0].fire_time, utc(2026, 11, 2, 2, 0));
 }
 
-#[test]
-fn a_claimed_fire_time_whose_job_was_never_created_is_started_by_the_next_tick() {
-    let rig = Rig::new(utc(2026, 11, 1, 12, 0));
-    let s = rig.add(nightly(RetryPolicy::default()));
-    let fire = utc(2026, 11, 2, 2, 0);
-    // A scheduler claimed the fire time, then died before creating the job.
-    let run = export_core::schedule::ScheduleRun {
+/// The first run of `s` at `fire`, claimed but not started: what a scheduler that died right
+/// after its claim leaves.
+fn starting_run(s: &Schedule, fire: DateTime<Utc>) -> export_core::schedule::ScheduleRun {
+    export_core::schedule::ScheduleRun {
         schedule_id: s.id.clone(),
         fire_time: fire,
         attempt: 1,
@@ -336,7 +333,16 @@ fn a_claimed_fire_time_whose_job_was_never_created_is_started_by_the_next_tick()
         error: None,
         created_at: fire,
         finished_at: None,
-    };
+    }
+}
+
+#[test]
+fn a_claimed_fire_time_whose_job_was_never_created_is_started_by_the_next_tick() {
+    let rig = Rig::new(utc(2026, 11, 1, 12, 0));
+    let s = rig.add(nightly(RetryPolicy::default()));
+    let fire = utc(2026, 11, 2, 2, 0);
+    // A scheduler claimed the fire time, then died before creating the job.
+    let run = starting_run(&s, fire);
     assert!(
         rig.schedules
             .claim_fire(&run, fire, &mut |s| {
@@ -357,17 +363,7 @@ fn a_job_created_before_a_crash_is_not_created_twice() {
     let rig = Rig::new(utc(2026, 11, 1, 12, 0));
     let s = rig.add(nightly(RetryPolicy::default()));
     let fire = utc(2026, 11, 2, 2, 0);
-    let run = export_core::schedule::ScheduleRun {
-        schedule_id: s.id.clone(),
-        fire_time: fire,
-        attempt: 1,
-        job_id: Some(s.job_id(fire, 1)),
-        status: RunStatus::Starting,
-        not_before: None,
-        error: None,
-        created_at: fire,
-        finished_at: None,
-    };
+    let run = starting_run(&s, fire);
     rig.schedules
         .claim_fire(&run, fire, &mut |s| {
             s.next_run = Some(utc(2026, 11, 3, 2, 0))
