@@ -11,8 +11,9 @@
 //!   does not exist, so that existence never leaks.
 //! - A request is validated by the [`SchemaRegistry`] before a job exists; its errors are
 //!   returned as they are and nothing is stored. A trip request without period or version gets
-//!   the defaults it was validated with (the previous month, V3), so the worker runs what was
-//!   checked.
+//!   the defaults it was validated with (the last calendar month that ended at least 5 days
+//!   ago, see [`default_period`](crate::schema::trip::default_period); V3), so the worker runs
+//!   what was checked.
 //! - Retention: personal-data exports (trip `operator`/`territory`, and every generic schema,
 //!   whose content the library cannot judge) are kept [`ServiceConfig::personal_retention`]
 //!   (7 days); trip `opendata` exports [`ServiceConfig::opendata_retention`] (kept by default).
@@ -78,7 +79,9 @@ use crate::job::{
 use crate::registry::{SchemaRegistry, TRIP_SCHEMA};
 use crate::request::{ExportRequest, SchemaVersion};
 use crate::retention::{DefaultRetention, RetentionPolicy};
+use crate::schema::trip;
 use crate::storage::{Download, Storage, StorageKey, clamp_expiry};
+use crate::temporal::DEFAULT_TIME_ZONE;
 
 /// A permission of the export API (`export.create`, ...).
 ///
@@ -496,15 +499,15 @@ impl ExportService {
     pub fn create(&self, principal: &Principal, request: ExportRequest) -> Result<ExportJob> {
         principal.require(Scope::Create)?;
         let now = self.clock.now();
-        let exporter = self.registry.exporter(request.clone(), now)?;
         let mut request = request;
+        if request.schema == TRIP_SCHEMA && request.period.is_none() {
+            request.period = Some(trip::default_period(now, DEFAULT_TIME_ZONE));
+        }
+        let exporter = self.registry.exporter(request.clone(), now)?;
         if request.schema == TRIP_SCHEMA {
             // Users may not export days operators are still sending trips for.
             if let Some(period) = exporter.period() {
-                crate::schema::trip::validate_period(period, now)?;
-            }
-            if request.period.is_none() {
-                request.period = exporter.period().copied();
+                trip::validate_period(period, now)?;
             }
             if request.version.is_none() {
                 request.version = Some(SchemaVersion::V3);

@@ -40,10 +40,6 @@ fn create_list_show_cancel_delete() {
         "operator",
         "--format",
         "xlsx",
-        "--start",
-        "2026-09-01",
-        "--end",
-        "2026-10-01",
     ];
     let id = ok(&jobs(d, &create)).trim().to_string();
     assert_eq!(id.len(), 36, "{id}");
@@ -58,6 +54,19 @@ fn create_list_show_cancel_delete() {
     assert_eq!(show["owner"]["user_id"], "alice");
     assert_eq!(show["request"]["audience"], "operator");
     assert_eq!(show["retention"], 7 * 24 * 3600);
+    // Without --start/--end, the last calendar month that ended at least 5 days ago, whatever
+    // today is (on the 1st to the 5th, the month before the previous one).
+    let instant = |key: &str| {
+        let text = show["request"]["period"][key].as_str().unwrap();
+        chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    };
+    let (start, end) = (instant("start"), instant("end"));
+    let five_days_ago = chrono::Utc::now() - chrono::Duration::days(5);
+    assert!(
+        end <= five_days_ago && end > five_days_ago - chrono::Duration::days(32),
+        "{show}"
+    );
+    assert!((28..=31).contains(&(end - start).num_days()), "{show}");
 
     let status: serde_json::Value =
         serde_json::from_str(&ok(&jobs(d, &["--as", "alice", "status", &id]))).unwrap();

@@ -345,6 +345,47 @@ fn missing_period_and_version_are_fixed_at_creation() {
 }
 
 #[test]
+fn the_default_period_is_never_one_the_service_refuses() {
+    let env = env();
+    let create_without_period = |at: &str| {
+        env.clock.set(at.parse().unwrap());
+        let mut r = request(Audience::Operator);
+        r.period = None;
+        env.service.create(&owner(), r).map(|job| {
+            let p = job.request.period.expect("period filled in");
+            (p.start.to_rfc3339(), p.end.to_rfc3339())
+        })
+    };
+    // 1 December, 09:00 Paris: November is still receiving trips, so October.
+    assert_eq!(
+        create_without_period("2026-12-01T08:00:00Z").unwrap(),
+        (
+            "2026-09-30T22:00:00+00:00".to_string(),
+            "2026-10-31T23:00:00+00:00".to_string()
+        )
+    );
+    // 5 December, 23:59 Paris: still October (November ended 4 days and 23:59 ago).
+    assert_eq!(
+        create_without_period("2026-12-05T22:59:00Z").unwrap().1,
+        "2026-10-31T23:00:00+00:00"
+    );
+    // 6 December, 00:00 Paris: November.
+    assert_eq!(
+        create_without_period("2026-12-05T23:00:00Z").unwrap(),
+        (
+            "2026-10-31T23:00:00+00:00".to_string(),
+            "2026-11-30T23:00:00+00:00".to_string()
+        )
+    );
+    // A period the user names is still held to the 5-day rule.
+    env.clock.set("2026-12-03T08:00:00Z".parse().unwrap());
+    let mut r = request(Audience::Operator);
+    r.period = Some(Period::parse("2026-11-01", "2026-12-01", None).unwrap());
+    let err = env.service.create(&owner(), r).unwrap_err();
+    assert_eq!(err.code(), "INVALID_PERIOD", "{err}");
+}
+
+#[test]
 fn download_streams_the_file_with_its_checksum() {
     let env = env();
     let job = env

@@ -103,6 +103,35 @@ pub fn validate_run_period(period: &Period, now: DateTime<Utc>) -> Result<()> {
     period.check(&RUN_LIMITS, now)
 }
 
+/// The period of a user's trip export that names none: the last calendar month, in `tz`, that
+/// ended at least 5 days before `now` ([`PERIOD_LIMITS`]' `min_end_age`).
+///
+/// Usually the previous month; during the first 5 days of a month, the one before it, since
+/// the previous month may still receive trips and [`validate_period`] would refuse it. The
+/// result always passes [`validate_period`] at `now`.
+///
+/// # Examples
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use export_core::schema::trip::{default_period, validate_period};
+/// use export_core::temporal::DEFAULT_TIME_ZONE;
+///
+/// let on = |d, h| Utc.with_ymd_and_hms(2026, 12, d, h, 0, 0).unwrap();
+/// // On 3 December, November is too recent: October.
+/// let p = default_period(on(3, 12), DEFAULT_TIME_ZONE);
+/// assert_eq!(p.start.to_rfc3339(), "2026-09-30T22:00:00+00:00"); // 1 October, Paris
+/// assert_eq!(p.end.to_rfc3339(), "2026-10-31T23:00:00+00:00");
+/// assert!(validate_period(&p, on(3, 12)).is_ok());
+/// // From 6 December (Paris), November.
+/// let p = default_period(on(6, 12), DEFAULT_TIME_ZONE);
+/// assert_eq!(p.end.to_rfc3339(), "2026-11-30T23:00:00+00:00");
+/// assert!(validate_period(&p, on(6, 12)).is_ok());
+/// ```
+pub fn default_period(now: DateTime<Utc>, tz: chrono_tz::Tz) -> Period {
+    Period::previous_month(now - PERIOD_LIMITS.min_end_age.unwrap_or_default(), tz)
+}
+
 fn check_not_empty(period: &Period) -> Result<()> {
     if period.end <= period.start {
         return Err(ExportError::InvalidPeriod(format!(

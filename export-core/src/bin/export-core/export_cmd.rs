@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use export_core::Result;
 use export_core::export::Exporter;
+use export_core::request::Period;
 use export_core::schema::trip;
 use export_core::source::Source;
 use export_core::source::csv_file::CsvFileSource;
@@ -39,7 +40,7 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
-    let request = args.request.to_request()?;
+    let request = args.request.to_request(Some(Period::previous_month))?;
 
     let bar = progress_bar(args.quiet);
     let mut builder = Exporter::builder(request);

@@ -11,6 +11,7 @@ use export_core::clock::SystemClock;
 use export_core::job::ListQuery;
 use export_core::registry::SchemaRegistry;
 use export_core::request::ExportRequest;
+use export_core::schema::trip;
 use export_core::service::{ExportService, Principal, parse_job_id};
 use export_core::{ExportError, Result};
 use sha2::{Digest, Sha256};
@@ -115,7 +116,7 @@ pub fn run(args: JobsArgs) -> Result<()> {
         JobsCommand::Create(create) => {
             let request = match &create.request_json {
                 Some(source) => read_request(source)?,
-                None => create.request.to_request()?,
+                None => create.request.to_request(Some(trip::default_period))?,
             };
             let job = service.create(&principal, request)?;
             println!("{}", job.id);

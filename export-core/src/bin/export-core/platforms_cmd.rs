@@ -59,14 +59,8 @@ pub fn run(args: PlatformsArgs) -> Result<()> {
         PlatformsCommand::Create(create) => {
             let request = match &create.request_json {
                 Some(source) => read_request(source)?,
-                None => {
-                    let mut request = create.request.to_request()?;
-                    if create.request.start.is_none() {
-                        // A preset keeps no period unless given one: runs choose theirs.
-                        request.period = None;
-                    }
-                    request
-                }
+                // A preset keeps no period unless given one: runs choose theirs.
+                None => create.request.to_request(None)?,
             };
             let platform = Platform::new(create.name.clone(), request, chrono::Utc::now())
                 .description(create.description.clone());

@@ -1,9 +1,14 @@
 //! The request flags shared by `export` and `jobs create`, and the request they build.
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use clap::Args;
 use export_core::request::{Compression, ExportRequest, Format, Period};
 use export_core::schema::FieldSelection;
 use export_core::{ExportError, Result};
+
+/// How a command chooses the period of a request whose flags give none.
+pub type DefaultPeriod = fn(DateTime<Utc>, Tz) -> Period;
 
 #[derive(Args, Clone)]
 pub struct RequestArgs {
@@ -19,7 +24,8 @@ pub struct RequestArgs {
     /// Output format: csv, xlsx, json or jsonl (required).
     #[arg(long)]
     pub format: Option<String>,
-    /// Period start (YYYY-MM-DD or RFC 3339); default: the previous calendar month.
+    /// Period start (YYYY-MM-DD or RFC 3339); default: the previous calendar month (for
+    /// `jobs create`, the last one that ended at least 5 days ago).
     #[arg(long, requires = "end")]
     pub start: Option<String>,
     /// Period end, excluded.
@@ -55,8 +61,9 @@ pub struct RequestArgs {
 }
 
 impl RequestArgs {
-    /// The request these flags describe (period: the given one, else the previous month).
-    pub fn to_request(&self) -> Result<ExportRequest> {
+    /// The request these flags describe. Its period is the given one, else `default_period`
+    /// of now in the `--tz` zone (`None` leaves it to whoever runs the request).
+    pub fn to_request(&self, default_period: Option<DefaultPeriod>) -> Result<ExportRequest> {
         // Checked here rather than by clap, so that `jobs create --request-json` can do without.
         let required = |value: &Option<String>, flag: &str, field: &str| {
             value
@@ -70,12 +77,11 @@ impl RequestArgs {
         let mut request = ExportRequest::new(self.schema.clone(), format);
         request.version = Some(self.version.parse()?);
         request.audience = Some(required(&self.audience, "audience", "audience")?.parse()?);
-        if let (Some(start), Some(end)) = (&self.start, &self.end) {
-            request.period = Some(Period::parse(start, end, Some(&self.tz))?);
-        } else {
-            let tz = export_core::temporal::parse_time_zone(&self.tz)?;
-            request.period = Some(Period::previous_month(chrono::Utc::now(), tz));
-        }
+        let tz = export_core::temporal::parse_time_zone(&self.tz)?;
+        request.period = match (&self.start, &self.end) {
+            (Some(start), Some(end)) => Some(Period::parse(start, end, Some(&self.tz))?),
+            _ => default_period.map(|default| default(chrono::Utc::now(), tz)),
+        };
         request.fields = FieldSelection {
             include: self.fields.clone(),
             exclude: self.exclude.clone(),

@@ -305,14 +305,8 @@ fn new_schedule(args: &CreateArgs, actor: &Owner) -> Result<NewSchedule> {
             },
         },
         (None, Some(source)) => ScheduleTarget::request(read_request(source)?),
-        (None, None) => {
-            let mut request = args.request.to_request()?;
-            if args.request.start.is_none() {
-                // No fixed period: each run's period comes from --period (or the default).
-                request.period = None;
-            }
-            ScheduleTarget::request(request)
-        }
+        // Without --start/--end, each run's period comes from --period (or the default).
+        (None, None) => ScheduleTarget::request(args.request.to_request(None)?),
     };
     let owner = Owner {
         user_id: args.owner.clone().unwrap_or_else(|| actor.user_id.clone()),
