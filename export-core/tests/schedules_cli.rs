@@ -148,13 +148,57 @@ fn platforms_and_schedules_from_the_command_line() {
     assert!(err.contains("already exists"), "{err}");
     let err = fails(&cli(d, &["platforms", "delete", "op-csv"]));
     assert!(err.contains("used by schedule(s) nightly"), "{err}");
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&cli(d, &["platforms", "show", "op-csv"]))).unwrap();
+    assert_eq!(show["schedules"], serde_json::json!(["nightly"]));
+    assert_eq!(show["platform"]["description"], "operator CSV");
+    let list = ok(&cli(d, &["platforms", "list"]));
+    let row = list.lines().find(|l| l.starts_with("op-csv")).unwrap();
+    assert!(row.contains("  1  operator CSV"), "{row}");
+
+    // Update: only the flags given change; a bad value changes nothing.
+    let out = ok(&cli(
+        d,
+        &[
+            "schedules",
+            "update",
+            "nightly",
+            "--cron",
+            "30 3 * * *",
+            "--max-attempts",
+            "5",
+        ],
+    ));
+    assert!(
+        out.starts_with("nightly updated (trigger, retry), next run "),
+        "{out}"
+    );
+    let err = fails(&cli(
+        d,
+        &["schedules", "update", "nightly", "--cron", "61 * * * *"],
+    ));
+    assert!(err.contains(r#"minute field "61""#), "{err}");
+    let err = fails(&cli(d, &["schedules", "update", "nightly"]));
+    assert!(err.contains("nothing to change"), "{err}");
+    ok(&cli(
+        d,
+        &["schedules", "update", "nightly", "--tz", "America/New_York"],
+    ));
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&cli(d, &["schedules", "show", "nightly"]))).unwrap();
+    let schedule = &show["schedule"];
+    assert_eq!(schedule["trigger"]["expression"], "30 3 * * *");
+    assert_eq!(schedule["trigger"]["time_zone"], "America/New_York");
+    assert_eq!(schedule["retry"]["max_attempts"], 5);
+    assert_eq!(schedule["retry"]["delay_seconds"], 300);
+    assert_eq!(schedule["target"]["overrides"]["options"]["bom"], true);
 
     let out = ok(&cli(d, &["schedules", "toggle", "nightly", "--off"]));
     assert_eq!(out, "nightly disabled, next run -\n");
     let list = ok(&cli(d, &["schedules", "list"]));
     let row = list.lines().find(|l| l.starts_with("nightly")).unwrap();
     assert!(
-        row.contains(" no ") && row.contains("0 2 * * * Europe/Paris"),
+        row.contains(" no ") && row.contains("30 3 * * * America/New_York"),
         "{row}"
     );
 
@@ -200,6 +244,8 @@ fn platforms_and_schedules_from_the_command_line() {
         [
             "admin platform op-csv: created",
             "ops schedule nightly: created",
+            "admin schedule nightly: updated (trigger, retry)",
+            "admin schedule nightly: updated (trigger)",
             "admin schedule nightly: disabled",
             "admin platform opendata-monthly-xlsx: created",
             "admin platform opendata-monthly-csv: created",

@@ -4,6 +4,7 @@
 use clap::{Args, Subcommand};
 use export_core::Result;
 use export_core::platform::Platform;
+use export_core::schedule::{ScheduleManager, ScheduleQuery};
 
 use crate::jobs_cmd::{print_json, read_request};
 use crate::request_args::RequestArgs;
@@ -23,7 +24,7 @@ enum PlatformsCommand {
     Create(Box<CreateArgs>),
     /// List platforms.
     List,
-    /// Print a platform as JSON.
+    /// Print a platform and the ids of the schedules linked to it, as JSON.
     Show(NameArg),
     /// Delete a platform (refused while schedules use it).
     Delete(NameArg),
@@ -73,24 +74,27 @@ pub fn run(args: PlatformsArgs) -> Result<()> {
         }
         PlatformsCommand::List => {
             println!(
-                "{:<28}  {:<8}  {:<4}  {:<9}  {:<6}  DESCRIPTION",
-                "NAME", "SCHEMA", "VER", "AUDIENCE", "FORMAT"
+                "{:<28}  {:<8}  {:<4}  {:<9}  {:<6}  {:>9}  DESCRIPTION",
+                "NAME", "SCHEMA", "VER", "AUDIENCE", "FORMAT", "SCHEDULES"
             );
             for p in manager.platforms().list_platforms()? {
                 let r = &p.request;
                 println!(
-                    "{:<28}  {:<8}  {:<4}  {:<9}  {:<6}  {}",
+                    "{:<28}  {:<8}  {:<4}  {:<9}  {:<6}  {:>9}  {}",
                     p.name,
                     r.schema,
                     r.version.map_or("-".into(), |v| v.to_string()),
                     r.audience.map_or("-".into(), |a| a.to_string()),
                     r.format.to_string(),
+                    linked_schedules(&manager, &p.name)?.len(),
                     p.description
                 );
             }
         }
         PlatformsCommand::Show(name) => {
-            print_json(&manager.platforms().get_platform(&name.name)?)?;
+            let platform = manager.platforms().get_platform(&name.name)?;
+            let schedules = linked_schedules(&manager, &platform.name)?;
+            print_json(&serde_json::json!({ "platform": platform, "schedules": schedules }))?;
         }
         PlatformsCommand::Delete(name) => {
             manager.delete_platform(&actor, &name.name)?;
@@ -98,4 +102,15 @@ pub fn run(args: PlatformsArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The ids of the schedules that export platform `name`.
+fn linked_schedules(manager: &ScheduleManager, name: &str) -> Result<Vec<String>> {
+    let query = ScheduleQuery::default().platform(name);
+    Ok(manager
+        .schedules()
+        .list(&query)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect())
 }

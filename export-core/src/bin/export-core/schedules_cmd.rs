@@ -9,8 +9,8 @@ use export_core::clock::SystemClock;
 use export_core::job::Owner;
 use export_core::registry::SchemaRegistry;
 use export_core::schedule::{
-    MisfirePolicy, NewSchedule, PeriodRule, RetryPolicy, RunQuery, Schedule, ScheduleManager,
-    ScheduleQuery, ScheduleTarget, Trigger,
+    MisfirePolicy, NewSchedule, PeriodRule, RetryPolicy, RunQuery, Schedule, ScheduleChanges,
+    ScheduleManager, ScheduleQuery, ScheduleTarget, Trigger,
 };
 use export_core::{ExportError, Result};
 
@@ -73,6 +73,9 @@ enum SchedulesCommand {
     List(ListArgs),
     /// Print a schedule and its recent runs as JSON.
     Show(ShowArgs),
+    /// Change a schedule: only the flags given change (the next run is recomputed when the
+    /// trigger changes).
+    Update(Box<UpdateArgs>),
     /// Enable or disable a schedule (flips it without --on/--off).
     Toggle(ToggleArgs),
     /// Delete a schedule and its run history (its jobs stay).
@@ -161,6 +164,48 @@ struct CreateArgs {
     disabled: bool,
     #[command(flatten)]
     request: RequestArgs,
+}
+
+#[derive(Args)]
+struct UpdateArgs {
+    /// The schedule id.
+    id: String,
+    /// New display name.
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    trigger: TriggerArgs,
+    /// New time zone of the cron expression and of each run's period (alone, it keeps the
+    /// expression).
+    #[arg(long)]
+    tz: Option<String>,
+    /// Export this platform from now on.
+    #[arg(long, conflicts_with = "request_json")]
+    platform: Option<String>,
+    /// New JSON merge patch on the platform's request (`null` for none).
+    #[arg(long, conflicts_with = "request_json")]
+    overrides: Option<String>,
+    /// Export this inline request from now on (JSON, from a file or `-`).
+    #[arg(long, value_name = "FILE|-")]
+    request_json: Option<String>,
+    /// Period of each run: as-requested, previous-day, previous-week or previous-month.
+    #[arg(long)]
+    period: Option<String>,
+    /// Jobs per run (1: no retry).
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    /// Seconds before the first retry.
+    #[arg(long)]
+    retry_delay: Option<i64>,
+    /// Multiply the delay by this for each further retry.
+    #[arg(long, conflicts_with = "no_backoff")]
+    backoff: Option<f64>,
+    /// Keep the delay between retries fixed.
+    #[arg(long)]
+    no_backoff: bool,
+    /// Seconds a fire time may be late and still run.
+    #[arg(long)]
+    grace: Option<i64>,
 }
 
 #[derive(Args)]
@@ -262,6 +307,24 @@ pub fn run(args: SchedulesArgs) -> Result<()> {
                 .runs(&RunQuery::history(show.id.clone()).limit(show.runs))?;
             print_json(&serde_json::json!({ "schedule": schedule, "runs": runs }))
         }
+        SchedulesCommand::Update(update) => {
+            let current = manager.schedules().get(&update.id)?;
+            let changes = schedule_changes(&update, &current)?;
+            if changes == ScheduleChanges::default() {
+                return Err(ExportError::request(
+                    "update",
+                    "nothing to change; give at least one of the flags (see --help)",
+                ));
+            }
+            let schedule = manager.update_schedule(&actor, &update.id, &changes)?;
+            println!(
+                "{} updated ({}), next run {}",
+                schedule.id,
+                changes.changed_fields().join(", "),
+                next_run(&schedule)
+            );
+            Ok(())
+        }
         SchedulesCommand::Toggle(toggle) => {
             let schedule = if toggle.on || toggle.off {
                 manager.set_enabled(&actor, &toggle.id, toggle.on)?
@@ -299,8 +362,7 @@ fn new_schedule(args: &CreateArgs, actor: &Owner) -> Result<NewSchedule> {
         (Some(platform), _) => ScheduleTarget::Platform {
             platform: platform.clone(),
             overrides: match &args.overrides {
-                Some(text) => serde_json::from_str(text)
-                    .map_err(|e| ExportError::request("overrides", format!("not JSON: {e}")))?,
+                Some(text) => parse_overrides(text)?,
                 None => serde_json::Value::Null,
             },
         },
@@ -316,13 +378,6 @@ fn new_schedule(args: &CreateArgs, actor: &Owner) -> Result<NewSchedule> {
                 .then(|| actor.organisation_id.clone())
                 .flatten()
         }),
-    };
-    let seconds = |field: &str, secs: i64| {
-        Duration::try_seconds(secs)
-            .filter(|d| *d >= Duration::zero())
-            .ok_or_else(|| {
-                ExportError::request(field, format!("{secs} is not a number of seconds"))
-            })
     };
     Ok(NewSchedule::new(
         args.id.clone(),
@@ -342,6 +397,101 @@ fn new_schedule(args: &CreateArgs, actor: &Owner) -> Result<NewSchedule> {
         grace: seconds("grace", args.grace)?,
     })
     .enabled(!args.disabled))
+}
+
+/// The changes the flags of `schedules update` ask for, on top of `current`.
+fn schedule_changes(args: &UpdateArgs, current: &Schedule) -> Result<ScheduleChanges> {
+    let trigger = if args.trigger.cron.is_some() || args.trigger.every_minutes.is_some() {
+        let tz = match (&args.tz, &current.trigger) {
+            (Some(tz), _) => tz.clone(),
+            (None, Trigger::Cron(cron)) => cron.time_zone().name().to_string(),
+            (None, Trigger::Interval(_)) => {
+                export_core::temporal::DEFAULT_TIME_ZONE.name().to_string()
+            }
+        };
+        Some(args.trigger.trigger(&tz)?)
+    } else if let Some(tz) = &args.tz {
+        match &current.trigger {
+            Trigger::Cron(cron) => Some(Trigger::cron(cron.expression(), tz)?),
+            Trigger::Interval(_) => {
+                return Err(ExportError::request(
+                    "tz",
+                    "an interval has no time zone; give --cron with --tz",
+                ));
+            }
+        }
+    } else {
+        None
+    };
+    let target = match (&args.platform, &args.overrides, &args.request_json) {
+        (_, _, Some(source)) => Some(ScheduleTarget::request(read_request(source)?)),
+        (None, None, None) => None,
+        (platform, overrides, None) => {
+            let (current_platform, current_overrides) = match &current.target {
+                ScheduleTarget::Platform {
+                    platform,
+                    overrides,
+                } => (Some(platform.clone()), overrides.clone()),
+                ScheduleTarget::Request { .. } => (None, serde_json::Value::Null),
+            };
+            let platform = platform.clone().or(current_platform).ok_or_else(|| {
+                ExportError::request(
+                    "overrides",
+                    "this schedule exports an inline request; give --platform too",
+                )
+            })?;
+            let overrides = match overrides {
+                Some(text) => parse_overrides(text)?,
+                None => current_overrides,
+            };
+            Some(ScheduleTarget::Platform {
+                platform,
+                overrides,
+            })
+        }
+    };
+    let retry_changed = args.max_attempts.is_some()
+        || args.retry_delay.is_some()
+        || args.backoff.is_some()
+        || args.no_backoff;
+    let retry = if retry_changed {
+        let mut retry = current.retry;
+        if let Some(max) = args.max_attempts {
+            retry.max_attempts = max;
+        }
+        if let Some(delay) = args.retry_delay {
+            retry.delay = seconds("retry-delay", delay)?;
+        }
+        if args.backoff.is_some() || args.no_backoff {
+            retry.backoff = args.backoff;
+        }
+        Some(retry)
+    } else {
+        None
+    };
+    Ok(ScheduleChanges {
+        name: args.name.clone(),
+        target,
+        period: args.period.as_deref().map(parse_period).transpose()?,
+        trigger,
+        retry,
+        misfire: args
+            .grace
+            .map(|grace| seconds("grace", grace).map(|grace| MisfirePolicy { grace }))
+            .transpose()?,
+        retention: None,
+    })
+}
+
+fn parse_overrides(text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text)
+        .map_err(|e| ExportError::request("overrides", format!("not JSON: {e}")))
+}
+
+fn seconds(field: &str, secs: i64) -> Result<Duration> {
+    Duration::try_seconds(secs)
+        .filter(|d| *d >= Duration::zero())
+        .ok_or_else(|| ExportError::request(field, format!("{secs} is not a number of seconds")))
 }
 
 fn parse_period(text: &str) -> Result<PeriodRule> {
