@@ -683,3 +683,53 @@ fn three_schedulers_on_one_postgres_schema_fire_once_per_fire_time_for_a_month()
         let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 }
+
+#[test]
+fn run_forever_sleeps_until_the_next_fire_time_not_the_poll_interval() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration as StdDuration, Instant};
+
+    let schedules = Arc::new(MemoryScheduleStore::new());
+    let jobs = Arc::new(MemoryJobStore::new());
+    let clock = Arc::new(export_core::clock::SystemClock);
+    let every_two_seconds = NewSchedule::new(
+        "often",
+        Owner::user("u-1"),
+        ScheduleTarget::request(trip_request()),
+        Trigger::interval(Duration::seconds(2), DateTime::UNIX_EPOCH).unwrap(),
+    )
+    .build(clock.now())
+    .unwrap();
+    schedules.insert(&every_two_seconds).unwrap();
+    // A poll interval far longer than the test: only sleeping until the next fire time can
+    // create more than the first job.
+    let config = SchedulerConfig {
+        poll_interval: Duration::minutes(10),
+        ..SchedulerConfig::default()
+    };
+    let scheduler = Scheduler::new(config, schedules.clone(), schedules, jobs.clone(), clock);
+    let shutdown = AtomicBool::new(false);
+    let started = Instant::now();
+    let count = || {
+        jobs.list("u-1", &export_core::job::ListQuery::default())
+            .unwrap()
+            .jobs
+            .len()
+    };
+    std::thread::scope(|s| {
+        let running = s.spawn(|| scheduler.run_forever(&shutdown));
+        while count() < 3 && started.elapsed() < StdDuration::from_secs(30) {
+            std::thread::sleep(StdDuration::from_millis(50));
+        }
+        shutdown.store(true, Ordering::SeqCst);
+        let stopping = Instant::now();
+        let created = running.join().unwrap();
+        assert!(
+            stopping.elapsed() < StdDuration::from_secs(5),
+            "shutdown took {:?}",
+            stopping.elapsed()
+        );
+        assert!(created >= 3, "{created} jobs in {:?}", started.elapsed());
+        assert_eq!(created as usize, count());
+    });
+}
