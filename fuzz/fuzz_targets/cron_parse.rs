@@ -4,7 +4,7 @@
 //! Invariants: parsing never panics; an accepted expression has a next fire time strictly after
 //! each probe instant (some on DST change days), and the one after that is later still.
 //!
-//! Run with `cargo +nightly fuzz run cron_parse` from the repository root.
+//! Run from `fuzz/` (see its README): `RUSTC_BOOTSTRAP=1 cargo fuzz run cron_parse -- -dict=dict/cron.dict`.
 
 #![no_main]
 
