@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{ExportError, Result};
 
+/// How the temporary file of an [`AtomicFile`] ends: `.<name>.<random>.partial`, beside the
+/// destination. A process killed mid-write leaves one behind;
+/// [`Storage::sweep_abandoned`](crate::storage::Storage::sweep_abandoned) removes them.
+pub const PARTIAL_SUFFIX: &str = ".partial";
+
 /// A file written under a temporary name and renamed into place when complete.
 ///
 /// # Examples
@@ -49,7 +54,7 @@ impl AtomicFile {
             .unwrap_or("export");
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
-            .suffix(".partial")
+            .suffix(PARTIAL_SUFFIX)
             .tempfile_in(&dir)
             .map_err(|e| ExportError::io(&dest, e))?;
         Ok(AtomicFile {

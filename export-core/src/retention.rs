@@ -96,6 +96,9 @@ pub struct PurgeReport {
     pub files_deleted: u64,
     /// Files that were already gone (a purge interrupted after the deletion, or a manual removal).
     pub files_missing: u64,
+    /// Leftovers of uploads abandoned by killed processes, removed by
+    /// [`Storage::sweep_abandoned`] (not looked for in a dry run).
+    pub abandoned_uploads: u64,
     /// True when nothing was changed.
     pub dry_run: bool,
 }
@@ -140,7 +143,11 @@ pub struct Purger {
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     batch: usize,
+    abandoned_after: Duration,
 }
+
+/// How long an upload may go without a write before a purge sweeps it as abandoned: a day.
+pub const DEFAULT_ABANDONED_AFTER: Duration = Duration::hours(24);
 
 impl Purger {
     /// A purger over a job store, the storage holding the files, an audit log and a clock.
@@ -156,7 +163,16 @@ impl Purger {
             audit,
             clock,
             batch: 500,
+            abandoned_after: DEFAULT_ABANDONED_AFTER,
         }
+    }
+
+    /// Sets how long an upload may go without a write before [`Purger::purge`] removes it as
+    /// abandoned (default [`DEFAULT_ABANDONED_AFTER`]). Keep it well above the longest pause
+    /// of a running export between two batches.
+    pub fn with_abandoned_after(mut self, after: Duration) -> Purger {
+        self.abandoned_after = after;
+        self
     }
 
     /// The jobs due now, without changing anything.
@@ -183,13 +199,24 @@ impl Purger {
     }
 
     /// Expires every due job: deletes the file, then anonymises the job and sets it expired,
-    /// then records an [`AuditAction::Expire`] event.
+    /// then records an [`AuditAction::Expire`] event. Then removes the leftovers of uploads
+    /// abandoned for longer than [`with_abandoned_after`](Purger::with_abandoned_after)
+    /// ([`Storage::sweep_abandoned`]).
     ///
     /// # Errors
     ///
     /// [`crate::ExportError::Store`] or [`crate::ExportError::Storage`] from the first job that
     /// could not be purged; jobs purged before it stay purged, and a later run resumes.
+    /// [`crate::ExportError::Io`] when a leftover upload cannot be removed.
     pub fn purge(&self) -> Result<PurgeReport> {
+        let mut report = self.expire_due()?;
+        report.abandoned_uploads = self
+            .storage
+            .sweep_abandoned(self.clock.now() - self.abandoned_after)?;
+        Ok(report)
+    }
+
+    fn expire_due(&self) -> Result<PurgeReport> {
         let mut report = PurgeReport::default();
         loop {
             let now = self.clock.now();

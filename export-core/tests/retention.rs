@@ -197,3 +197,80 @@ fn download_of_an_expired_job_is_gone() {
     assert!(matches!(err, ExportError::Gone { .. }), "{err}");
     assert_eq!(err.code(), "GONE");
 }
+
+/// The hidden temporary files of uploads below `dir`.
+fn partial_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(partial_files(&path));
+        } else if entry.file_name().to_string_lossy().starts_with('.') {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Starts an upload and loses it as a killed process would: no abort, no drop.
+fn abandon_upload(w: &World, key: &str, last_write: chrono::DateTime<chrono::Utc>) {
+    let before = partial_files(&w._dir.path().join("files"));
+    let mut upload = w
+        .storage
+        .create(&StorageKey::parse(key).unwrap(), "text/csv")
+        .unwrap();
+    upload.write_all(b"journey_id\n1\n").unwrap();
+    upload.flush().unwrap();
+    std::mem::forget(upload);
+    let after = partial_files(&w._dir.path().join("files"));
+    let new: Vec<_> = after.iter().filter(|p| !before.contains(p)).collect();
+    assert_eq!(new.len(), 1, "{after:?}");
+    std::fs::File::options()
+        .write(true)
+        .open(new[0])
+        .unwrap()
+        .set_modified(last_write.into())
+        .unwrap();
+}
+
+#[test]
+fn a_purge_sweeps_uploads_abandoned_for_a_day_and_nothing_else() {
+    let w = world();
+    let files = w._dir.path().join("files");
+    let (_, kept) = finished_job(&w, operator_request());
+    let now = w.clock.now();
+    abandon_upload(&w, "exports/2026/11/a/trips.csv", now - Duration::days(3));
+    abandon_upload(&w, "exports/2026/11/b/trips.csv", now - Duration::hours(2));
+    assert_eq!(partial_files(&files).len(), 2);
+
+    let dry = purger(&w).dry_run().unwrap();
+    assert_eq!(dry.abandoned_uploads, 0);
+    assert_eq!(partial_files(&files).len(), 2, "a dry run removes nothing");
+
+    let report = purger(&w).purge().unwrap();
+    assert_eq!(report.abandoned_uploads, 1);
+    let left = partial_files(&files);
+    assert_eq!(left.len(), 1);
+    assert!(
+        left[0].starts_with(files.join("exports/2026/11/b")),
+        "{left:?}"
+    );
+    assert!(
+        !files.join("exports/2026/11/a").exists(),
+        "its emptied directory goes too"
+    );
+    assert!(
+        w.storage.head(&kept).unwrap().is_some(),
+        "finished files stay"
+    );
+
+    // A shorter setting sweeps the two-hour-old one as well.
+    let report = purger(&w)
+        .with_abandoned_after(Duration::hours(1))
+        .purge()
+        .unwrap();
+    assert_eq!(report.abandoned_uploads, 1);
+    assert!(partial_files(&files).is_empty());
+    assert!(w.storage.head(&kept).unwrap().is_some());
+}

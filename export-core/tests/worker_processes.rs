@@ -41,6 +41,15 @@ fn worker(store_args: &[String], files: &Path, extra: &[&str]) -> Command {
 
 /// Files under `dir` whose name does not start with a dot (visible outputs).
 fn visible_files(dir: &Path) -> Vec<PathBuf> {
+    files_below(dir, false)
+}
+
+/// The hidden files below `dir`: temporary files of uploads.
+fn hidden_files(dir: &Path) -> Vec<PathBuf> {
+    files_below(dir, true)
+}
+
+fn files_below(dir: &Path, hidden: bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
@@ -48,8 +57,8 @@ fn visible_files(dir: &Path) -> Vec<PathBuf> {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            out.extend(visible_files(&path));
-        } else if !entry.file_name().to_string_lossy().starts_with('.') {
+            out.extend(files_below(&path, hidden));
+        } else if entry.file_name().to_string_lossy().starts_with('.') == hidden {
             out.push(path);
         }
     }
@@ -203,6 +212,8 @@ fn a_killed_worker_leaves_nothing_and_its_job_is_reclaimed() {
         "no file under the key"
     );
     assert!(visible_files(&files).is_empty(), "no visible partial file");
+    let abandoned = hidden_files(&files);
+    assert_eq!(abandoned.len(), 1, "the killed upload's temporary file");
     let killed = store.get(job.id).expect("get");
     assert_eq!(
         killed.status,
@@ -237,4 +248,18 @@ fn a_killed_worker_leaves_nothing_and_its_job_is_reclaimed() {
         .expect("sha256");
     assert_eq!(size, result.size_bytes);
     assert_eq!(visible_files(&files).len(), 1);
+
+    // The killed upload's temporary file stays until a sweep finds it old enough.
+    assert_eq!(hidden_files(&files), abandoned);
+    let recent = Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(storage.sweep_abandoned(recent).expect("sweep"), 0);
+    let any_age = Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(storage.sweep_abandoned(any_age).expect("sweep"), 1);
+    assert!(hidden_files(&files).is_empty());
+    assert_eq!(visible_files(&files).len(), 1, "the finished file stays");
+    storage
+        .open(&key)
+        .expect("open")
+        .verify(&result.sha256)
+        .expect("sha256");
 }

@@ -3,7 +3,7 @@
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
@@ -13,7 +13,7 @@ use super::{
     check_expiry, content_type_for, not_found,
 };
 use crate::error::{ExportError, Result};
-use crate::output::AtomicFile;
+use crate::output::{AtomicFile, PARTIAL_SUFFIX};
 
 /// Files in a local directory: key `exports/2026/11/x.csv` is the file
 /// `<root>/exports/2026/11/x.csv`.
@@ -117,16 +117,7 @@ impl LocalStorage {
 
     /// Walks `dir`, adding the regular, non-hidden files to `out`.
     fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<ObjectInfo>) -> Result<()> {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(ExportError::io(dir, e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|e| ExportError::io(dir, e))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
+        for (entry, name) in entries(dir)? {
             if name.starts_with('.') {
                 continue; // uploads in progress
             }
@@ -151,6 +142,47 @@ impl LocalStorage {
         }
         Ok(())
     }
+
+    /// Removes the temporary files of uploads below `dir` last written before `older_than`.
+    fn sweep(&self, dir: &Path, older_than: SystemTime, removed: &mut u64) -> Result<()> {
+        for (entry, name) in entries(dir)? {
+            let path = entry.path();
+            let meta = entry.metadata().map_err(|e| ExportError::io(&path, e))?;
+            if meta.is_dir() {
+                self.sweep(&path, older_than, removed)?;
+            } else if meta.is_file()
+                && name.starts_with('.')
+                && name.ends_with(PARTIAL_SUFFIX)
+                // An upload writes continuously; an old modification time means nobody will.
+                && meta.modified().is_ok_and(|t| t < older_than)
+            {
+                match fs::remove_file(&path) {
+                    Ok(()) => *removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(ExportError::io(&path, e)),
+                }
+                self.remove_empty_parents(path.parent());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The entries of `dir` with UTF-8 names (none when `dir` does not exist).
+fn entries(dir: &Path) -> Result<Vec<(fs::DirEntry, String)>> {
+    let read = match fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ExportError::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| ExportError::io(dir, e))?;
+        if let Some(name) = entry.file_name().to_str().map(str::to_owned) {
+            out.push((entry, name));
+        }
+    }
+    Ok(out)
 }
 
 impl Storage for LocalStorage {
@@ -254,6 +286,12 @@ impl Storage for LocalStorage {
         self.walk(&dir, prefix, &mut out)?;
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    fn sweep_abandoned(&self, older_than: DateTime<Utc>) -> Result<u64> {
+        let mut removed = 0;
+        self.sweep(&self.root, older_than.into(), &mut removed)?;
+        Ok(removed)
     }
 
     fn signed_url(&self, key: &StorageKey, expires_in: Duration) -> Result<Option<String>> {

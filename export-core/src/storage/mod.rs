@@ -194,6 +194,26 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// above [`MAX_SIGNED_URL_EXPIRY`]; [`ExportError::NotFound`] with kind `file` when there is
     /// no file under `key`; [`ExportError::Storage`] when signing fails.
     fn signed_url(&self, key: &StorageKey, expires_in: Duration) -> Result<Option<String>>;
+
+    /// Removes what uploads abandoned before `older_than` left behind, and returns how many
+    /// were removed. An upload aborts itself when dropped, but a process killed mid-upload
+    /// (SIGKILL, a power cut) never gets to: [`LocalStorage`] then keeps a hidden
+    /// `.name.XXXX.partial` file, never visible under a key or in [`Storage::list`], until
+    /// this sweeps it. [`Purger::purge`](crate::retention::Purger::purge) calls it.
+    ///
+    /// The default, for backends with nothing to sweep, removes nothing: [`MemoryStorage`]
+    /// dies with its process, and S3 keeps the parts of an interrupted multipart upload until
+    /// the bucket's `AbortIncompleteMultipartUpload` lifecycle rule drops them (set one; see
+    /// `docs/storage.md`).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Io`] or [`ExportError::Storage`] when the backend cannot be listed or a
+    /// leftover cannot be removed.
+    fn sweep_abandoned(&self, older_than: DateTime<Utc>) -> Result<u64> {
+        let _ = older_than;
+        Ok(0)
+    }
 }
 
 /// A streamed upload started by [`Storage::create`]: write the bytes, then commit or abort.

@@ -16,6 +16,10 @@ pub struct PurgeArgs {
     /// List what is due without changing anything.
     #[arg(long)]
     dry_run: bool,
+    /// Hours an upload may go without a write before its leftovers (from a killed worker) are
+    /// removed.
+    #[arg(long, value_name = "HOURS", default_value_t = 24)]
+    abandoned_after: u32,
 }
 
 pub fn run(args: PurgeArgs) -> Result<()> {
@@ -25,7 +29,8 @@ pub fn run(args: PurgeArgs) -> Result<()> {
         b.open_storage()?,
         b.open_audit()?,
         Arc::new(SystemClock),
-    );
+    )
+    .with_abandoned_after(chrono::Duration::hours(i64::from(args.abandoned_after)));
     if args.dry_run {
         let due = purger.due()?;
         for job in &due {
@@ -41,10 +46,12 @@ pub fn run(args: PurgeArgs) -> Result<()> {
     } else {
         let report = purger.purge()?;
         println!(
-            "{} job(s) expired and anonymised; {} file(s) deleted, {} already gone",
+            "{} job(s) expired and anonymised; {} file(s) deleted, {} already gone; \
+             {} abandoned upload(s) removed",
             report.jobs.len(),
             report.files_deleted,
-            report.files_missing
+            report.files_missing,
+            report.abandoned_uploads
         );
     }
     Ok(())
