@@ -193,6 +193,35 @@ fn platforms_and_schedules_from_the_command_line() {
     assert_eq!(schedule["retry"]["delay_seconds"], 300);
     assert_eq!(schedule["target"]["overrides"]["options"]["bom"], true);
 
+    // --overrides alone keeps the platform; --no-backoff and --grace change their parts only.
+    ok(&cli(
+        d,
+        &[
+            "schedules",
+            "update",
+            "nightly",
+            "--overrides",
+            r#"{"options":{"bom":true,"pretty":true}}"#,
+            "--no-backoff",
+            "--grace",
+            "60",
+            "--name",
+            "Nightly CSV",
+        ],
+    ));
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&cli(d, &["schedules", "show", "nightly"]))).unwrap();
+    let schedule = &show["schedule"];
+    assert_eq!(schedule["target"]["platform"], "op-csv");
+    assert_eq!(
+        schedule["target"]["overrides"],
+        serde_json::json!({"options": {"bom": true, "pretty": true}})
+    );
+    assert_eq!(schedule["retry"]["backoff"], serde_json::Value::Null);
+    assert_eq!(schedule["retry"]["max_attempts"], 5);
+    assert_eq!(schedule["misfire"]["grace_seconds"], 60);
+    assert_eq!(schedule["name"], "Nightly CSV");
+
     let out = ok(&cli(d, &["schedules", "toggle", "nightly", "--off"]));
     assert_eq!(out, "nightly disabled, next run -\n");
     let list = ok(&cli(d, &["schedules", "list"]));
@@ -246,6 +275,7 @@ fn platforms_and_schedules_from_the_command_line() {
             "ops schedule nightly: created",
             "admin schedule nightly: updated (trigger, retry)",
             "admin schedule nightly: updated (trigger)",
+            "admin schedule nightly: updated (name, target, retry, misfire)",
             "admin schedule nightly: disabled",
             "admin platform opendata-monthly-xlsx: created",
             "admin platform opendata-monthly-csv: created",
