@@ -89,6 +89,16 @@ pub enum ExportError {
         source: std::io::Error,
     },
 
+    /// An output path holds something publishing must not replace: a FIFO, a device, a
+    /// directory, a socket, or a symbolic link to one of them (see [`crate::output`]).
+    #[error("refusing to replace {}: it is a {kind}, not a regular file", path.display())]
+    NotARegularFile {
+        /// The output path.
+        path: PathBuf,
+        /// What is there (`FIFO`, `character device`, `directory`, ...).
+        kind: &'static str,
+    },
+
     /// A sink could not encode its output (XLSX, JSON, zip).
     #[error("{format} output: {reason}")]
     Encode {
@@ -187,6 +197,7 @@ impl ExportError {
             ExportError::InvalidRequest { .. } => "INVALID_REQUEST",
             ExportError::InvalidInput { .. } => "INVALID_INPUT",
             ExportError::Io { .. } => "IO",
+            ExportError::NotARegularFile { .. } => "NOT_A_REGULAR_FILE",
             ExportError::Encode { .. } => "ENCODE",
             ExportError::Arrow(_) => "ARROW",
             ExportError::SinkFinished => "SINK_FINISHED",

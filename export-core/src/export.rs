@@ -8,12 +8,13 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
 use arrow_array::RecordBatch;
 use chrono::{DateTime, Datelike, Utc};
 
 use crate::error::{ExportError, Result};
-use crate::output::AtomicFile;
+use crate::output::{AtomicFile, sweep_abandoned_partials};
 use crate::privacy::{self, PrivacyReport, RareZoneFilter, ZoneSpool};
 use crate::request::{Audience, Compression, ExportRequest, Format, Period, SchemaVersion};
 use crate::schema::ExportSchema;
@@ -383,17 +384,31 @@ impl Exporter {
         self.run_into(sources, sink)
     }
 
-    /// Runs the export into a file that appears at `path` only once complete.
+    /// Runs the export into a file that appears at `path` only once complete (an
+    /// [`AtomicFile`]). Only a missing path or a regular file is replaced (see
+    /// [`crate::output`]). First removes the temporary files that exports to `path` killed more
+    /// than [`DEFAULT_ABANDONED_AFTER`](crate::retention::DEFAULT_ABANDONED_AFTER) ago left
+    /// beside it ([`sweep_abandoned_partials`]): they hold personal data nobody will publish.
+    ///
+    /// To stream without any file (standard output, a socket), use [`Exporter::run`].
     ///
     /// # Errors
     ///
-    /// As [`Exporter::run`]; [`ExportError::Io`] naming the path when it cannot be created.
-    /// On any error nothing is left at `path`.
+    /// As [`Exporter::run`]; [`ExportError::Io`] naming the path when it cannot be created;
+    /// [`ExportError::NotARegularFile`] when a FIFO, a device, a directory or a socket is at
+    /// `path`. On any error nothing is left at `path` and what was there is untouched.
     pub fn run_to_path(
         &self,
         source: &mut dyn Source,
         path: impl AsRef<Path>,
     ) -> Result<ExportReport> {
+        let cut_off = crate::retention::DEFAULT_ABANDONED_AFTER
+            .to_std()
+            .ok()
+            .and_then(|age| SystemTime::now().checked_sub(age));
+        if let Some(cut_off) = cut_off {
+            sweep_abandoned_partials(path.as_ref(), cut_off);
+        }
         let file = AtomicFile::create(path.as_ref())?;
         let (report, file) = self.run(source, file)?;
         file.commit()?;
@@ -490,6 +505,7 @@ impl Exporter {
         match &self.kind {
             Kind::Generic => {
                 for (index, source) in sources.into_iter().enumerate() {
+                    self.start_sheet(&mut sink, index)?;
                     while let Some(batch) = self.next(source, &mut state)? {
                         let kept = self.request.filters.apply_predicates(&batch)?;
                         let out = self.schema.project(index, &kept)?;
@@ -507,6 +523,7 @@ impl Exporter {
                     .into_iter()
                     .next()
                     .ok_or_else(|| ExportError::request("sources", "no source"))?;
+                self.start_sheet(&mut sink, 0)?;
                 if *audience == Audience::Opendata {
                     self.run_opendata(source, &mut sink, &mut state, ctx, period)?;
                 } else {
@@ -574,6 +591,12 @@ impl Exporter {
         }
         state.privacy = Some(rare.report());
         Ok(())
+    }
+
+    /// Writes an empty batch of sheet `index`'s columns, so that the sheet (CSV header row,
+    /// XLSX sheet with its header) exists even when no row is written.
+    fn start_sheet<W: Write + Send>(&self, sink: &mut AnySink<W>, index: usize) -> Result<()> {
+        sink.write_extra(&RecordBatch::new_empty(self.schema.output_schema(index)))
     }
 
     fn write_trip<W: Write + Send>(

@@ -13,7 +13,7 @@ use super::{
     check_expiry, content_type_for, not_found,
 };
 use crate::error::{ExportError, Result};
-use crate::output::{AtomicFile, PARTIAL_SUFFIX};
+use crate::output::{AtomicFile, is_abandoned_partial};
 
 /// Files in a local directory: key `exports/2026/11/x.csv` is the file
 /// `<root>/exports/2026/11/x.csv`.
@@ -150,12 +150,7 @@ impl LocalStorage {
             let meta = entry.metadata().map_err(|e| ExportError::io(&path, e))?;
             if meta.is_dir() {
                 self.sweep(&path, older_than, removed)?;
-            } else if meta.is_file()
-                && name.starts_with('.')
-                && name.ends_with(PARTIAL_SUFFIX)
-                // An upload writes continuously; an old modification time means nobody will.
-                && meta.modified().is_ok_and(|t| t < older_than)
-            {
+            } else if is_abandoned_partial(&name, None, &meta, older_than) {
                 match fs::remove_file(&path) {
                     Ok(()) => *removed += 1,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
