@@ -277,7 +277,15 @@ fn ipc_errors_name_the_path() {
     let missing = dir.path().join("nope.arrow");
     let err = IpcSource::open(&missing).unwrap_err();
     match &err {
-        ExportError::Io { path, .. } => assert_eq!(path.as_deref(), Some(missing.as_path())),
+        // Bad input (exit status 2 in the CLI), not an I/O failure.
+        ExportError::InvalidInput {
+            source_name,
+            line: None,
+            reason,
+        } => {
+            assert_eq!(source_name, &missing.display().to_string());
+            assert_eq!(reason, "no such file");
+        }
         other => panic!("unexpected {other:?}"),
     }
     assert!(err.to_string().contains("nope.arrow"));
@@ -571,16 +579,16 @@ fn csv_wrong_header_lists_expected_names() {
 }
 
 #[test]
-fn csv_missing_file_is_io_error_with_path() {
+fn csv_missing_file_is_invalid_input_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("absent.csv");
-    match CsvFileSource::open(&path, small_schema()).unwrap_err() {
-        ExportError::Io { path: p, source } => {
-            assert_eq!(p.as_deref(), Some(path.as_path()));
-            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    // Bad input (exit status 2 in the CLI), not an I/O failure.
+    let err = CsvFileSource::open(&path, small_schema()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("invalid input {}: no such file", path.display())
+    );
+    assert!(matches!(err, ExportError::InvalidInput { line: None, .. }));
 }
 
 #[test]

@@ -21,9 +21,16 @@
 //! Errors carry the 1-based line of the offending record, the header being line 1. A quoted
 //! field spanning several lines counts as one line, so after such a field the number is that
 //! of the record, not of the physical line.
+//!
+//! # Bounds
+//!
+//! A record (a line, or several for a quoted field holding line ends) longer than
+//! [`CsvFileSourceBuilder::max_record_bytes`] (default [`DEFAULT_MAX_RECORD_BYTES`], 1 MiB) is
+//! refused with [`ExportError::InvalidInput`] naming its line, before it is held in memory: an
+//! endless line (a link to `/dev/zero` named `.csv`) fails at once instead of filling memory.
+//! Error messages quote at most 80 characters of a value or a row, followed by `…`.
 
-use std::fs::File;
-use std::io::BufReader;
+use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,7 +40,14 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono_tz::Tz;
 
 use crate::error::{ExportError, Result};
-use crate::source::Source;
+use crate::source::{Source, open_input_file};
+use crate::source::bounded::{RecordLimit, RecordTooLong, Recording, excerpt};
+
+/// Default most bytes of one CSV record: 1 MiB, far above any real row of an export's input.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// The reader every CSV source parses from: a file, standard input, any stream.
+type Input = Box<dyn Read + Send>;
 
 /// Where each column of the target schema comes from.
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +131,7 @@ pub struct CsvFileSourceBuilder {
     quote: u8,
     has_header: bool,
     batch_size: usize,
+    max_record_bytes: usize,
 }
 
 impl CsvFileSourceBuilder {
@@ -145,10 +160,22 @@ impl CsvFileSourceBuilder {
         self
     }
 
+    /// Most bytes of one record (line ends excluded); default [`DEFAULT_MAX_RECORD_BYTES`]
+    /// (0 is taken as 1). A longer record fails with [`ExportError::InvalidInput`] naming its
+    /// line, so memory stays bounded whatever the input.
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
+        self.max_record_bytes = bytes.max(1);
+        self
+    }
+
     /// Opens the file, reads and checks its header.
     ///
     /// # Errors
     ///
+    /// - [`ExportError::InvalidInput`] naming the file, without line, when there is no file at
+    ///   `path`;
+    /// - [`ExportError::InvalidInput`] naming the file and the line when a record is longer
+    ///   than [`CsvFileSourceBuilder::max_record_bytes`];
     /// - [`ExportError::Io`] with the path when the file cannot be opened or read;
     /// - [`ExportError::InvalidInput`] naming the file, line 1, when the header is not UTF-8,
     ///   names a column the schema lacks, repeats a column, names a nested column, or lacks a
@@ -159,6 +186,46 @@ impl CsvFileSourceBuilder {
     pub fn open(self, path: impl AsRef<Path>) -> Result<CsvFileSource> {
         let path = path.as_ref();
         let name = path.display().to_string();
+        let file = open_input_file(path)?;
+        self.build(name, Some(path.to_path_buf()), Box::new(file))
+    }
+
+    /// Reads CSV from any stream (standard input, a socket, a decompressor), `name` naming it
+    /// in errors. Same checks and errors as [`CsvFileSourceBuilder::open`], [`ExportError::Io`]
+    /// then having no path.
+    ///
+    /// # Errors
+    ///
+    /// As [`CsvFileSourceBuilder::open`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_schema::{DataType, Field, Schema};
+    /// use export_core::source::{Source, csv_file::CsvFileSource};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, false)]));
+    /// let endless = std::io::repeat(b'a'); // one line that never ends
+    /// let err = CsvFileSource::builder(schema)
+    ///     .max_record_bytes(1000)
+    ///     .from_reader("stdin", endless)
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid input stdin at line 1: record longer than 1000 bytes (the max_record_bytes limit)"
+    /// );
+    /// ```
+    pub fn from_reader(
+        self,
+        name: impl Into<String>,
+        reader: impl Read + Send + 'static,
+    ) -> Result<CsvFileSource> {
+        self.build(name.into(), None, Box::new(reader))
+    }
+
+    fn build(self, name: String, path: Option<PathBuf>, input: Input) -> Result<CsvFileSource> {
+        let mut limited = RecordLimit::new(input, self.max_record_bytes, self.delimiter, self.quote);
         let invalid = |line: Option<u64>, reason: String| ExportError::InvalidInput {
             source_name: name.clone(),
             line,
@@ -195,8 +262,15 @@ impl CsvFileSourceBuilder {
         };
 
         // The file's columns, in file order.
+        // The bytes the header reader took, replayed to the record reader after it.
+        let mut seen = Vec::new();
         let file_fields: Vec<Field> = if self.has_header {
-            let header = self.read_header(path, &name)?;
+            let mut recording = Recording {
+                inner: &mut limited,
+                seen: Vec::new(),
+            };
+            let header = self.read_header(&mut recording, path.as_deref(), &name)?;
+            seen = recording.seen;
             let mut seen = std::collections::HashSet::new();
             let mut fields = Vec::with_capacity(header.len());
             for column in &header {
@@ -262,17 +336,17 @@ impl CsvFileSourceBuilder {
             })
             .collect();
 
-        let file = File::open(path).map_err(|e| ExportError::io(path, e))?;
+        let input: Input = Box::new(Cursor::new(seen).chain(limited));
         let reader = arrow_csv::ReaderBuilder::new(file_schema)
             .with_header(self.has_header)
             .with_delimiter(self.delimiter)
             .with_quote(self.quote)
             .with_batch_size(self.batch_size)
-            .build_buffered(BufReader::with_capacity(1 << 16, file))
-            .map_err(|e| csv_error(&name, path, e))?;
+            .build_buffered(BufReader::with_capacity(1 << 16, input))
+            .map_err(|e| csv_error(&name, path.as_deref(), e))?;
         Ok(CsvFileSource {
             name,
-            path: path.to_path_buf(),
+            path,
             schema: self.schema,
             origins,
             reader,
@@ -282,14 +356,18 @@ impl CsvFileSourceBuilder {
     }
 
     /// Reads the header record with the `csv` crate (which also drops a UTF-8 byte-order mark).
-    fn read_header(&self, path: &Path, name: &str) -> Result<Vec<String>> {
-        let file = File::open(path).map_err(|e| ExportError::io(path, e))?;
+    fn read_header(
+        &self,
+        input: impl Read,
+        path: Option<&Path>,
+        name: &str,
+    ) -> Result<Vec<String>> {
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .quote(self.quote)
             .has_headers(false)
             .flexible(true)
-            .from_reader(BufReader::new(file));
+            .from_reader(input);
         let mut record = csv::ByteRecord::new();
         let invalid = |reason: String| ExportError::InvalidInput {
             source_name: name.to_string(),
@@ -297,10 +375,10 @@ impl CsvFileSourceBuilder {
             reason,
         };
         let found = reader.read_byte_record(&mut record).map_err(|e| {
-            if let csv::ErrorKind::Io(io) = e.kind() {
-                ExportError::io(path, std::io::Error::new(io.kind(), io.to_string()))
-            } else {
-                invalid(format!("unreadable header: {e}"))
+            let text = e.to_string();
+            match e.into_kind() {
+                csv::ErrorKind::Io(io) => io_error(name, path, io),
+                _ => invalid(format!("unreadable header: {}", excerpt(&text))),
             }
         })?;
         if !found {
@@ -341,10 +419,10 @@ impl CsvFileSourceBuilder {
 /// ```
 pub struct CsvFileSource {
     name: String,
-    path: PathBuf,
+    path: Option<PathBuf>,
     schema: SchemaRef,
     origins: Vec<Origin>,
-    reader: arrow_csv::reader::BufReader<BufReader<File>>,
+    reader: arrow_csv::reader::BufReader<BufReader<Input>>,
     done: bool,
     /// The line of the next data record.
     next_line: u64,
@@ -376,6 +454,7 @@ impl CsvFileSource {
             quote: b'"',
             has_header: true,
             batch_size: 8192,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -390,6 +469,8 @@ impl Source for CsvFileSource {
     /// - [`ExportError::InvalidInput`] naming the file and the 1-based line when a line is not
     ///   UTF-8, has the wrong number of fields, or holds a value that does not parse as its
     ///   column's type (the reason names the column);
+    /// - [`ExportError::InvalidInput`] naming the file and the line when a record is longer
+    ///   than [`CsvFileSourceBuilder::max_record_bytes`];
     /// - [`ExportError::InvalidValue`] when a required column is empty;
     /// - [`ExportError::Io`] with the path when reading fails.
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
@@ -465,8 +546,9 @@ impl CsvFileSource {
                     source_name: self.name.clone(),
                     line: Some(self.next_line + row as u64),
                     reason: format!(
-                        "column `{}`: `{value}` is not a date-time (RFC 3339 expected)",
-                        field.name()
+                        "column `{}`: `{}` is not a date-time (RFC 3339 expected)",
+                        field.name(),
+                        excerpt(value)
                     ),
                 })?;
             values.push(Some(instant));
@@ -485,7 +567,7 @@ impl CsvFileSource {
                 .unwrap_or_else(|| format!("#{}", index + 1))
         };
         match error {
-            ArrowError::IoError(_, source) => ExportError::io(&self.path, source),
+            ArrowError::IoError(_, source) => io_error(&self.name, self.path.as_deref(), source),
             ArrowError::CsvError(message) => {
                 // Record-level errors count records from 1, the header included.
                 let line = number_after(&message, "line ");
@@ -498,7 +580,7 @@ impl CsvFileSource {
                         None => "invalid UTF-8; the file must be UTF-8 encoded".to_string(),
                     }
                 } else {
-                    message
+                    excerpt(&message)
                 };
                 ExportError::InvalidInput {
                     source_name: self.name.clone(),
@@ -511,6 +593,7 @@ impl CsvFileSource {
                 // 0-based line): shift to 1-based lines.
                 let line = number_after(&message, "at line ").map(|l| l + 1);
                 let column = number_after(&message, "column ").map(|c| column_name(c as usize));
+                let message = shorten_parse_error(&message);
                 let reason = match column {
                     Some(c) => format!("column `{c}`: {message}"),
                     None => message,
@@ -521,19 +604,56 @@ impl CsvFileSource {
                     reason,
                 }
             }
-            other => csv_error(&self.name, &self.path, other),
+            other => csv_error(&self.name, self.path.as_deref(), other),
         }
     }
 }
 
-fn csv_error(name: &str, path: &Path, error: ArrowError) -> ExportError {
+fn csv_error(name: &str, path: Option<&Path>, error: ArrowError) -> ExportError {
     match error {
-        ArrowError::IoError(_, source) => ExportError::io(path, source),
+        ArrowError::IoError(_, source) => io_error(name, path, source),
         other => ExportError::InvalidInput {
             source_name: name.to_string(),
             line: None,
-            reason: other.to_string(),
+            reason: excerpt(&other.to_string()),
         },
+    }
+}
+
+/// A read error: the record limit's becomes [`ExportError::InvalidInput`] at its line.
+fn io_error(name: &str, path: Option<&Path>, error: io::Error) -> ExportError {
+    match RecordTooLong::of(&error) {
+        Some(too_long) => ExportError::InvalidInput {
+            source_name: name.to_string(),
+            line: Some(too_long.line),
+            reason: too_long.to_string(),
+        },
+        None => ExportError::Io {
+            path: path.map(Path::to_path_buf),
+            source: error,
+        },
+    }
+}
+
+/// arrow-csv's `Error while parsing value '<value>' as type '<type>' for column <c> at line
+/// <l>. Row data: '<row>'` quotes the whole value and row, which may be a megabyte: keep short
+/// excerpts of both.
+fn shorten_parse_error(message: &str) -> String {
+    const VALUE: &str = "Error while parsing value '";
+    const ROW: &str = ". Row data: '";
+    let parts = message.strip_prefix(VALUE).and_then(|rest| {
+        let (value, rest) = rest.split_once("' as type '")?;
+        let (kind, rest) = rest.split_once('\'')?;
+        let row = rest.split_once(ROW)?.1.strip_suffix('\'')?;
+        Some((value, kind, row))
+    });
+    match parts {
+        Some((value, kind, row)) => format!(
+            "cannot parse '{}' as {kind} (row: '{}')",
+            excerpt(value),
+            excerpt(row)
+        ),
+        None => excerpt(message),
     }
 }
 

@@ -82,10 +82,11 @@ impl IpcSource {
     /// # Errors
     ///
     /// - [`ExportError::Io`] with the path when the file cannot be opened or read;
-    /// - [`ExportError::InvalidInput`] naming the path when it is empty or not Arrow IPC.
+    /// - [`ExportError::InvalidInput`] naming the path when it does not exist, is empty or is
+    ///   not Arrow IPC.
     pub fn open(path: impl AsRef<Path>) -> Result<IpcSource> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(|e| ExportError::io(path, e))?;
+        let file = super::open_input_file(path)?;
         Self::from_open_file(file, path, path.display().to_string())
     }
 

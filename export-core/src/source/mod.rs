@@ -4,6 +4,7 @@
 //! progress. Adapters cover iterators ([`iter`]), async streams ([`stream`]), Arrow IPC and CSV
 //! files ([`ipc`], [`csv_file`]), and a deterministic sample-trip generator ([`sample`]).
 
+mod bounded;
 pub mod csv_file;
 pub mod ipc;
 pub mod iter;
@@ -19,7 +20,23 @@ pub use stream::{BatchSender, ChannelSource, StreamSource, channel};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use crate::error::Result;
+use crate::error::{ExportError, Result};
+
+/// Opens an input file; a missing one is bad input ([`ExportError::InvalidInput`] naming it,
+/// as a CLI reports with exit status 2), not an I/O failure.
+pub(crate) fn open_input_file(path: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ExportError::InvalidInput {
+                source_name: path.display().to_string(),
+                line: None,
+                reason: "no such file".into(),
+            }
+        } else {
+            ExportError::io(path, e)
+        }
+    })
+}
 
 /// A producer of record batches that all share one schema.
 pub trait Source: Send {
