@@ -67,6 +67,26 @@ impl SqliteAuditLog {
         Self::init(conn)
     }
 
+    /// Opens the log in the SQLite file at `path`, which must exist (see
+    /// [`SqliteJobStore::open_existing`](crate::job::SqliteJobStore::open_existing)).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::NotFound`] with kind `database` naming `path` when there is no file
+    /// there (nothing is created); otherwise as [`SqliteAuditLog::open`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::audit::SqliteAuditLog;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let err = SqliteAuditLog::open_existing(dir.path().join("typo.db")).unwrap_err();
+    /// assert_eq!(err.code(), "NOT_FOUND");
+    /// ```
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<SqliteAuditLog> {
+        Self::init(crate::job::sqlite::connect_existing(path.as_ref())?)
+    }
+
     /// A log in a private in-memory database.
     ///
     /// # Errors

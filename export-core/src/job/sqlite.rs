@@ -11,7 +11,9 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior,
+};
 use uuid::Uuid;
 
 use super::row::RawJob;
@@ -106,6 +108,33 @@ impl SqliteJobStore {
         Self::init(connect(Some(path))?, Some(path.to_path_buf()))
     }
 
+    /// Opens the store in the SQLite file at `path`, which must exist: for commands that only
+    /// read, so that a mistyped path is an error rather than a new empty database. Pending
+    /// migrations are applied as by [`SqliteJobStore::open`].
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::NotFound`] with kind `database` naming `path` when there is no file
+    /// there (nothing is created); otherwise as [`SqliteJobStore::open`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::job::SqliteJobStore;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("typo.db");
+    /// let err = SqliteJobStore::open_existing(&path).unwrap_err();
+    /// assert_eq!(err.code(), "NOT_FOUND");
+    /// assert!(!path.exists());
+    /// SqliteJobStore::open(&path)?;
+    /// assert!(SqliteJobStore::open_existing(&path).is_ok());
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<SqliteJobStore> {
+        let path = path.as_ref();
+        Self::init(connect_existing(path)?, Some(path.to_path_buf()))
+    }
+
     /// A store in a private in-memory database (gone when the store is dropped).
     ///
     /// # Errors
@@ -174,11 +203,42 @@ impl SqliteJobStore {
 /// export-core SQLite store wants it: a busy timeout of [`DEFAULT_BUSY_TIMEOUT`], and for files
 /// the WAL journal (readers never block the writer) with `synchronous = NORMAL`.
 pub(crate) fn connect(path: Option<&Path>) -> Result<Connection> {
+    connect_with(path, true)
+}
+
+/// As [`connect`] for a file that must exist already: commands that only read must not turn a
+/// mistyped path into a new empty database.
+///
+/// # Errors
+///
+/// [`ExportError::NotFound`] with kind `database` naming `path` when there is no file there
+/// (nothing is created); [`ExportError::Store`] as [`connect`].
+pub(crate) fn connect_existing(path: &Path) -> Result<Connection> {
+    connect_with(Some(path), false)
+}
+
+fn connect_with(path: Option<&Path>, create: bool) -> Result<Connection> {
     let conn = match path {
-        Some(path) => Connection::open(path).map_err(|e| ExportError::Store {
-            backend: BACKEND,
-            reason: format!("cannot open {}: {e}", path.display()),
-        })?,
+        Some(path) => {
+            if !create
+                && let Err(e) = std::fs::metadata(path)
+                && e.kind() == std::io::ErrorKind::NotFound
+            {
+                return Err(ExportError::NotFound {
+                    kind: "database",
+                    id: path.display().to_string(),
+                });
+            }
+            let mut flags = OpenFlags::default();
+            if !create {
+                // Also when the file vanished since the check above.
+                flags.remove(OpenFlags::SQLITE_OPEN_CREATE);
+            }
+            Connection::open_with_flags(path, flags).map_err(|e| ExportError::Store {
+                backend: BACKEND,
+                reason: format!("cannot open {}: {e}", path.display()),
+            })?
+        }
         None => Connection::open_in_memory().map_err(store_error)?,
     };
     conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)

@@ -29,7 +29,7 @@ use super::store::{
 };
 use crate::error::{ExportError, Result};
 use crate::job::migrate::{Migration, sqlite_component};
-use crate::job::sqlite::{connect, store_error};
+use crate::job::sqlite::{connect, connect_existing, store_error};
 use crate::platform::{
     Platform, PlatformStore, duplicate_platform, platform_in_use, platform_not_found,
 };
@@ -198,6 +198,27 @@ impl SqliteScheduleStore {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteScheduleStore> {
         let path = path.as_ref();
         Self::init(connect(Some(path))?, Some(path.to_path_buf()))
+    }
+
+    /// Opens the store in the SQLite file at `path`, which must exist (see
+    /// [`SqliteJobStore::open_existing`](crate::job::SqliteJobStore::open_existing)).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::NotFound`] with kind `database` naming `path` when there is no file
+    /// there (nothing is created); otherwise as [`SqliteScheduleStore::open`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::schedule::SqliteScheduleStore;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let err = SqliteScheduleStore::open_existing(dir.path().join("typo.db")).unwrap_err();
+    /// assert_eq!(err.code(), "NOT_FOUND");
+    /// ```
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<SqliteScheduleStore> {
+        let path = path.as_ref();
+        Self::init(connect_existing(path)?, Some(path.to_path_buf()))
     }
 
     /// A store in a private in-memory database (gone when the store is dropped).
