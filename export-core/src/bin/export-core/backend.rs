@@ -30,6 +30,10 @@ pub struct BackendArgs {
     /// Write the audit log to this JSON Lines file instead of the job database.
     #[arg(long, global = true, value_name = "PATH.jsonl")]
     pub audit_log: Option<PathBuf>,
+    /// Set by commands that only read: a missing SQLite --db is then an error (exit 2), not a
+    /// new empty database.
+    #[arg(skip)]
+    pub must_exist: bool,
 }
 
 impl BackendArgs {
@@ -47,6 +51,7 @@ impl BackendArgs {
             }
             #[cfg(not(feature = "postgres"))]
             Some(_) => Err(no_postgres()),
+            None if self.must_exist => Ok(Arc::new(SqliteJobStore::open_existing(&self.db)?)),
             None => Ok(Arc::new(SqliteJobStore::open(&self.db)?)),
         }
     }
@@ -68,7 +73,11 @@ impl BackendArgs {
             #[cfg(not(feature = "postgres"))]
             Some(_) => Err(no_postgres()),
             None => {
-                let store = Arc::new(SqliteScheduleStore::open(&self.db)?);
+                let store = Arc::new(if self.must_exist {
+                    SqliteScheduleStore::open_existing(&self.db)?
+                } else {
+                    SqliteScheduleStore::open(&self.db)?
+                });
                 Ok((store.clone(), store))
             }
         }
@@ -83,6 +92,7 @@ impl BackendArgs {
             Some(url) => Ok(Arc::new(export_core::audit::PgAuditLog::connect(url)?)),
             #[cfg(not(feature = "postgres"))]
             Some(_) => Err(no_postgres()),
+            None if self.must_exist => Ok(Arc::new(SqliteAuditLog::open_existing(&self.db)?)),
             None => Ok(Arc::new(SqliteAuditLog::open(&self.db)?)),
         }
     }

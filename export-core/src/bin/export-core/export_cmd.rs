@@ -1,19 +1,21 @@
-//! `export-core export`: one export to a file, with a progress bar on a terminal.
+//! `export-core export`: one export to a file (or standard output), with a progress bar on a
+//! terminal.
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
-use export_core::Result;
-use export_core::export::Exporter;
+use export_core::export::{ExportReport, Exporter};
+use export_core::output::check_not_input;
 use export_core::request::Period;
 use export_core::schema::trip;
 use export_core::source::Source;
-use export_core::source::csv_file::CsvFileSource;
+use export_core::source::csv_file::{CsvFileSource, DEFAULT_MAX_RECORD_BYTES};
 use export_core::source::ipc::IpcSource;
 use export_core::source::sample::{SampleConfig, SampleTrips};
+use export_core::{ExportError, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::request_args::RequestArgs;
@@ -31,8 +33,12 @@ pub struct ExportArgs {
     /// Read trips from an Arrow IPC (.arrow, .ipc, .feather) or CSV (.csv) file instead.
     #[arg(long)]
     input: Option<PathBuf>,
-    /// Output file; it appears only once complete.
-    #[arg(long)]
+    /// Most bytes of one CSV input record; a longer one is refused with its line number.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_RECORD_BYTES)]
+    max_record_bytes: usize,
+    /// Output file, which appears only once complete and replaces only a regular file; `-`
+    /// streams to standard output (no temporary file; the summary goes to standard error).
+    #[arg(long, value_name = "FILE|-")]
     out: PathBuf,
     /// No progress bar, only the final line.
     #[arg(long, short)]
@@ -56,8 +62,15 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let exporter = builder.build()?;
     let period = *exporter.period().expect("trip exports have a period");
 
+    let to_stdout = args.out.as_os_str() == "-";
+    if let Some(input) = &args.input
+        && !to_stdout
+    {
+        // Before anything is written: publishing over the input destroys it.
+        check_not_input(input, &args.out)?;
+    }
     let mut source: Box<dyn Source> = match &args.input {
-        Some(path) => open_input(path)?,
+        Some(path) => open_input(path, args.max_record_bytes)?,
         None => Box::new(SampleTrips::new(SampleConfig {
             rows: args.rows,
             seed: args.seed,
@@ -67,36 +80,65 @@ pub fn run(args: ExportArgs) -> Result<()> {
         })?),
     };
     let started = Instant::now();
-    let report = exporter.run_to_path(source.as_mut(), &args.out)?;
+    let report = if to_stdout {
+        to_standard_output(&exporter, source.as_mut())?
+    } else {
+        exporter.run_to_path(source.as_mut(), &args.out)?
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    let summary = format!(
         "{}: {} rows written ({} read, {:.1} MB) in {:.2}s",
-        args.out.display(),
+        if to_stdout {
+            "standard output".to_string()
+        } else {
+            args.out.display().to_string()
+        },
         report.rows_written,
         report.rows_read,
         report.bytes as f64 / 1e6,
         secs
     );
-    if let Some(p) = report.privacy {
-        println!(
+    let privacy = report.privacy.map(|p| {
+        format!(
             "opendata privacy: {} trips exposed, {} removed as rare zones (fewer than {} trips)",
             p.exposed, p.removed_rare_zones, p.threshold
-        );
+        )
+    });
+    for line in std::iter::once(summary).chain(privacy) {
+        // Standard output holds the file itself.
+        if to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
     }
     Ok(())
 }
 
-fn open_input(path: &std::path::Path) -> Result<Box<dyn Source>> {
+/// Streams the export to standard output: every format is written in order, XLSX included, so
+/// no temporary file is needed.
+fn to_standard_output(exporter: &Exporter, source: &mut dyn Source) -> Result<ExportReport> {
+    let out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+    let (report, mut out) = exporter.run(source, out)?;
+    out.flush().map_err(ExportError::from)?;
+    Ok(report)
+}
+
+fn open_input(path: &Path, max_record_bytes: usize) -> Result<Box<dyn Source>> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
     match ext.as_str() {
-        "csv" => Ok(Box::new(CsvFileSource::open(path, trip::input_schema())?)),
+        "csv" => Ok(Box::new(
+            CsvFileSource::builder(trip::input_schema())
+                .max_record_bytes(max_record_bytes)
+                .open(path)?,
+        )),
         _ => Ok(Box::new(IpcSource::open(path)?)),
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use export_core::clock::SystemClock;
 use export_core::job::ListQuery;
+use export_core::output::AtomicFile;
 use export_core::registry::SchemaRegistry;
 use export_core::request::ExportRequest;
 use export_core::schema::trip;
@@ -104,7 +105,9 @@ struct DownloadArgs {
     out: PathBuf,
 }
 
-pub fn run(args: JobsArgs) -> Result<()> {
+pub fn run(mut args: JobsArgs) -> Result<()> {
+    // Only `create` may start a new database; the others look for existing jobs.
+    args.backend.must_exist = !matches!(args.command, JobsCommand::Create(_));
     let user = args
         .as_user
         .clone()
@@ -242,13 +245,10 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
-/// Streams `reader` into a temporary file beside `out`, checks the SHA-256, then renames it.
+/// Streams `reader` into a temporary file beside `out`, checks the SHA-256, then renames it
+/// (an [`AtomicFile`]: only a missing path or a regular file is replaced).
 fn save(mut reader: impl Read, sha256: &str, out: &Path) -> Result<u64> {
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| ExportError::io(&dir, e))?;
+    let mut tmp = AtomicFile::create(out)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -268,10 +268,6 @@ fn save(mut reader: impl Read, sha256: &str, out: &Path) -> Result<u64> {
             "downloaded file has SHA-256 {actual}, expected {sha256}"
         )));
     }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| ExportError::io(out, e))?;
-    tmp.persist(out)
-        .map_err(|e| ExportError::io(out, e.error))?;
+    tmp.commit()?;
     Ok(total)
 }

@@ -2,6 +2,21 @@
 //!
 //! Every failure prints one line, `error: ...`, and exits non-zero: 2 for bad input (a request,
 //! a field, a period, an input file), 1 for everything else.
+//!
+//! When standard output is a pipe closed by its reader (`export-core jobs list | head -1`), the
+//! command stops quietly with status 0, as `head`'s writer would want: no panic, no message.
+
+/// `println!` for the whole binary, shadowing the standard one (this macro is defined before the
+/// modules, so they all use it): the standard one panics with exit status 101 when standard
+/// output is a closed pipe; this one ends the process quietly with status 0 instead.
+macro_rules! println {
+    () => {
+        $crate::print_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
 
 mod backend;
 mod export_cmd;
@@ -14,6 +29,7 @@ mod schedules_cmd;
 mod schema_cmd;
 mod worker_cmd;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -64,11 +80,45 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of standard output left (`| head`): nothing more to say to anyone.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// Writes one line to standard output; a closed pipe ends the process quietly (status 0), any
+/// other write error with one line and status 1.
+fn print_line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// True when `err` comes from writing to a pipe whose reader is gone.
+fn is_broken_pipe(err: &ExportError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// 2 for input the user can fix, 1 for the rest.

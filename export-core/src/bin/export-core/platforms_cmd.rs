@@ -53,7 +53,9 @@ struct NameArg {
     name: String,
 }
 
-pub fn run(args: PlatformsArgs) -> Result<()> {
+pub fn run(mut args: PlatformsArgs) -> Result<()> {
+    // Only a creation may start a new database.
+    args.admin.backend.must_exist = !matches!(args.command, PlatformsCommand::Create(_));
     let manager = args.admin.manager()?;
     let actor = args.admin.actor();
     match args.command {

@@ -22,7 +22,9 @@ pub struct PurgeArgs {
     abandoned_after: u32,
 }
 
-pub fn run(args: PurgeArgs) -> Result<()> {
+pub fn run(mut args: PurgeArgs) -> Result<()> {
+    // A purge only changes existing jobs: a mistyped --db must not look like "nothing due".
+    args.backend.must_exist = true;
     let b = &args.backend;
     let purger = Purger::new(
         b.open_store()?,

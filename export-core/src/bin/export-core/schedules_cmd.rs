@@ -260,10 +260,15 @@ struct NextArgs {
     after: Option<String>,
 }
 
-pub fn run(args: SchedulesArgs) -> Result<()> {
+pub fn run(mut args: SchedulesArgs) -> Result<()> {
     if let SchedulesCommand::Next(next) = &args.command {
         return print_next(next);
     }
+    // Only creations may start a new database.
+    args.admin.backend.must_exist = !matches!(
+        args.command,
+        SchedulesCommand::Create(_) | SchedulesCommand::InstallOpendata
+    );
     let manager = args.admin.manager()?;
     let actor = args.admin.actor();
     match args.command {
