@@ -140,8 +140,15 @@ fn parse_errors_quote_a_short_excerpt_of_the_value_and_the_row() {
         panic!("expected InvalidInput, got {err:?}");
     };
     assert_eq!(*line, Some(3), "{err}");
-    assert!(reason.starts_with("column `id`: cannot parse '999"), "{reason}");
+    assert!(
+        reason.starts_with("column `id`: cannot parse '999"),
+        "{reason}"
+    );
     assert!(reason.contains("as Int64"), "{reason}");
     assert_eq!(reason.matches('…').count(), 2, "{reason}");
-    assert!(reason.chars().count() < 250, "{} chars: {reason}", reason.len());
+    assert!(
+        reason.chars().count() < 250,
+        "{} chars: {reason}",
+        reason.len()
+    );
 }

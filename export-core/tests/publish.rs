@@ -116,11 +116,7 @@ fn a_socket_and_a_link_to_a_device_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("out.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-    assert_refused(
-        AtomicFile::create(&socket).unwrap_err(),
-        &socket,
-        "socket",
-    );
+    assert_refused(AtomicFile::create(&socket).unwrap_err(), &socket, "socket");
     // /dev/null is only examined, never opened for writing.
     let link = dir.path().join("null.csv");
     std::os::unix::fs::symlink("/dev/null", &link).unwrap();
@@ -149,7 +145,12 @@ fn a_link_to_a_regular_file_is_replaced_and_its_target_untouched() {
     products_exporter(Format::Csv)
         .run_to_path(&mut no_rows(), &link)
         .unwrap();
-    assert!(!fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        !fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(fs::read(&link).unwrap(), b"sku,price\n");
     assert_eq!(fs::read(&target).unwrap(), b"original");
 }

@@ -40,8 +40,8 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono_tz::Tz;
 
 use crate::error::{ExportError, Result};
-use crate::source::{Source, open_input_file};
 use crate::source::bounded::{RecordLimit, RecordTooLong, Recording, excerpt};
+use crate::source::{Source, open_input_file};
 
 /// Default most bytes of one CSV record: 1 MiB, far above any real row of an export's input.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
@@ -225,7 +225,8 @@ impl CsvFileSourceBuilder {
     }
 
     fn build(self, name: String, path: Option<PathBuf>, input: Input) -> Result<CsvFileSource> {
-        let mut limited = RecordLimit::new(input, self.max_record_bytes, self.delimiter, self.quote);
+        let mut limited =
+            RecordLimit::new(input, self.max_record_bytes, self.delimiter, self.quote);
         let invalid = |line: Option<u64>, reason: String| ExportError::InvalidInput {
             source_name: name.clone(),
             line,
