@@ -24,6 +24,18 @@ fn export(format: &str, rows: &str) -> Command {
     cmd
 }
 
+/// A CSV export of `input` to `out`, with `extra` flags.
+fn export_input(input: &Path, out: &Path, extra: &[&str]) -> Output {
+    export("csv", "1")
+        .arg("--input")
+        .arg(input)
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -116,13 +128,7 @@ fn out_equal_to_input_is_refused_before_anything_is_written() {
         link
     }];
     for out in &same_paths {
-        let run = export("csv", "1")
-            .arg("--input")
-            .arg(&input)
-            .arg("--out")
-            .arg(out)
-            .output()
-            .unwrap();
+        let run = export_input(&input, out, &[]);
         bad_input(&run, "is the input file");
         assert_eq!(std::fs::read(&input).unwrap(), b"journey_id\n1\n");
     }
@@ -173,23 +179,12 @@ fn an_endless_input_line_exits_2_quickly() {
     let input = dir.path().join("x.csv");
     std::os::unix::fs::symlink("/dev/zero", &input).unwrap();
     let started = Instant::now();
-    let run = export("csv", "1")
-        .arg("--input")
-        .arg(&input)
-        .arg("--out")
-        .arg(dir.path().join("out.csv"))
-        .output()
-        .unwrap();
+    let out = dir.path().join("out.csv");
+    let run = export_input(&input, &out, &[]);
     bad_input(&run, "x.csv at line 1: record longer than 1048576 bytes");
     assert!(stderr(&run).len() < 300, "{}", stderr(&run));
     assert!(started.elapsed() < Duration::from_secs(30));
-    let small = export("csv", "1")
-        .arg("--input")
-        .arg(&input)
-        .args(["--max-record-bytes", "100", "--out"])
-        .arg(dir.path().join("out.csv"))
-        .output()
-        .unwrap();
+    let small = export_input(&input, &out, &["--max-record-bytes", "100"]);
     bad_input(&small, "record longer than 100 bytes");
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(names.len(), 1, "only the link: {names:?}");
@@ -200,13 +195,7 @@ fn a_missing_input_file_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["absent.csv", "absent.arrow"] {
         let input = dir.path().join(name);
-        let run = export("csv", "1")
-            .arg("--input")
-            .arg(&input)
-            .arg("--out")
-            .arg(dir.path().join("out.csv"))
-            .output()
-            .unwrap();
+        let run = export_input(&input, &dir.path().join("out.csv"), &[]);
         bad_input(
             &run,
             &format!("invalid input {}: no such file", input.display()),
