@@ -11,6 +11,7 @@ fn export_writes_the_file_and_prints_path_and_rows() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("trips.xlsx");
     let output = cli()
+        .current_dir(dir.path())
         .args([
             "export",
             "--audience",
@@ -83,6 +84,7 @@ fn bad_input_exits_non_zero_with_one_line_and_no_file() {
     ];
     for args in cases {
         let output = cli()
+            .current_dir(dir.path())
             .arg("export")
             .args(&args)
             .args(["--rows", "10", "--out"])
@@ -99,7 +101,9 @@ fn bad_input_exits_non_zero_with_one_line_and_no_file() {
 
 #[test]
 fn unwritable_output_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
     let output = cli()
+        .current_dir(dir.path())
         .args([
             "export",
             "--audience",
