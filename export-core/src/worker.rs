@@ -304,7 +304,9 @@ impl Worker {
     }
 
     /// Records an `export` event for each run that wrote its file (before publishing it) and
-    /// a `fail` event for each failed run; see the [module documentation](self).
+    /// a `fail` event for each failed run; see the [module documentation](self). When a `fail`
+    /// event cannot be recorded, [`run_once`](Worker::run_once) returns the audit log's error
+    /// (the failure itself is recorded on the job).
     pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Worker {
         self.audit = Some(audit);
         self
@@ -326,7 +328,8 @@ impl Worker {
     ///
     /// [`ExportError::Store`] when the store fails to reclaim, claim or record the outcome
     /// (the job's lease then expires and it is retried); [`ExportError::InvalidRequest`] for
-    /// an empty worker id or a non-positive lease.
+    /// an empty worker id or a non-positive lease; the audit log's error when the `fail` event
+    /// of a failed run cannot be recorded ([`Worker::with_audit`]).
     pub fn run_once(&self) -> Result<Option<JobOutcome>> {
         let now = self.clock.now();
         self.store.reclaim_expired_leases(now)?;
