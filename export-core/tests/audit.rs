@@ -201,7 +201,11 @@ fn jsonl() {
     let log = JsonlAuditLog::open(&path).unwrap();
     suite(&log, &actor());
     let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text.lines().count(), 2, "rewritten without the deleted events");
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "rewritten without the deleted events"
+    );
     for line in text.lines() {
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(value["action"].is_string() && value["risk"].is_string());
@@ -232,7 +236,12 @@ fn jsonl_appenders_follow_a_rewrite_by_another_handle() {
     let p = Pseudonymiser::random();
     assert_eq!(purge.pseudonymise_jobs(&[job], &p).unwrap(), 1);
     // The other handle's next append goes into the new file, not the replaced one.
-    let later = AuditEvent::new(AuditAction::Download, "bob", None, t0() + Duration::hours(1));
+    let later = AuditEvent::new(
+        AuditAction::Download,
+        "bob",
+        None,
+        t0() + Duration::hours(1),
+    );
     worker.record(&later).unwrap();
     let all = JsonlAuditLog::open(&path)
         .unwrap()

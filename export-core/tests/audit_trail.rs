@@ -118,7 +118,10 @@ fn the_scheduler_records_a_create_event_by_the_schedules_owner() {
     .with_audit(Arc::new(BrokenLog));
     clock.advance(Duration::minutes(1));
     let report = scheduler.tick(clock.now()).unwrap();
-    assert!(report.fired.is_empty() && !report.errors.is_empty(), "{report:?}");
+    assert!(
+        report.fired.is_empty() && !report.errors.is_empty(),
+        "{report:?}"
+    );
     assert!(jobs.get(job_id).is_err(), "no unaudited job");
 }
 
@@ -184,7 +187,10 @@ fn a_worker_whose_audit_log_fails_publishes_nothing_and_retries() {
     let stored = store.get(job.id).unwrap();
     assert_eq!(stored.status, JobStatus::Pending, "retried: {stored:?}");
     assert!(stored.result.is_none());
-    assert!(storage.list("exports").unwrap().is_empty(), "nothing published");
+    assert!(
+        storage.list("exports").unwrap().is_empty(),
+        "nothing published"
+    );
 }
 
 #[test]

@@ -77,8 +77,8 @@ fn create_download_purge(
         Arc::new(SchemaRegistry::new()),
         clock.clone(),
     );
-    let principal = Principal::new(who.user.clone(), Some(who.organisation.as_str()))
-        .with_all_scopes();
+    let principal =
+        Principal::new(who.user.clone(), Some(who.organisation.as_str())).with_all_scopes();
     let mut request = ExportRequest::new("trip", Format::Csv);
     request.audience = Some(Audience::Operator);
     let job = service.create(&principal, request).unwrap();
@@ -198,10 +198,7 @@ fn sqlite_file_and_wal_keep_no_identity_after_a_purge() {
         );
     }
     // Still a working database.
-    assert_eq!(
-        backend.store.get(job).unwrap().status,
-        JobStatus::Expired
-    );
+    assert_eq!(backend.store.get(job).unwrap().status, JobStatus::Expired);
 }
 
 #[test]
@@ -246,10 +243,7 @@ mod postgres {
     /// so that the server has written its buffers.
     fn relation_bytes(client: &mut ::postgres::Client, schema: &str) -> Vec<(String, Vec<u8>)> {
         client.batch_execute("CHECKPOINT").unwrap();
-        let data_dir: String = client
-            .query_one("SHOW data_directory", &[])
-            .unwrap()
-            .get(0);
+        let data_dir: String = client.query_one("SHOW data_directory", &[]).unwrap().get(0);
         let rows = client
             .query(
                 "SELECT c.relname::text, pg_relation_filepath(c.oid) FROM pg_class c \
@@ -296,12 +290,19 @@ mod postgres {
             let files = relation_bytes(&mut client, &schema);
             for table in ["export_jobs", "audit_events"] {
                 let (_, bytes) = files.iter().find(|(n, _)| n == table).unwrap();
-                assert!(who.found_in(bytes), "{table} holds the ids before the purge");
+                assert!(
+                    who.found_in(bytes),
+                    "{table} holds the ids before the purge"
+                );
             }
         });
         check_events(backend.audit.as_ref(), job, &who, &report);
         let files = relation_bytes(&mut client, &schema);
-        assert!(files.len() >= 6, "tables and their indexes: {}", files.len());
+        assert!(
+            files.len() >= 6,
+            "tables and their indexes: {}",
+            files.len()
+        );
         for (name, bytes) in &files {
             assert!(!who.found_in(bytes), "{name} holds the ids");
         }

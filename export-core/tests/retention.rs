@@ -307,7 +307,9 @@ fn scheduled_job(w: &World, audience: Audience, retention: Option<Duration>) -> 
     if let Some(r) = retention {
         new = new.retention(r);
     }
-    schedules.insert(&new.build(w.clock.now()).unwrap()).unwrap();
+    schedules
+        .insert(&new.build(w.clock.now()).unwrap())
+        .unwrap();
     let scheduler = Scheduler::new(
         SchedulerConfig::default(),
         schedules.clone(),
@@ -361,11 +363,23 @@ fn a_scheduled_operator_export_expires_seven_days_after_it_finished_and_is_purge
 #[test]
 fn a_schedule_retention_shortens_the_policy_never_lengthens_it() {
     let cases = [
-        (Audience::Operator, Some(Duration::days(30)), Some(Duration::days(7))),
-        (Audience::Operator, Some(Duration::days(1)), Some(Duration::days(1))),
+        (
+            Audience::Operator,
+            Some(Duration::days(30)),
+            Some(Duration::days(7)),
+        ),
+        (
+            Audience::Operator,
+            Some(Duration::days(1)),
+            Some(Duration::days(1)),
+        ),
         (Audience::Territory, None, Some(Duration::days(7))),
         // Data the policy keeps forever: the schedule's retention applies as given.
-        (Audience::Opendata, Some(Duration::days(30)), Some(Duration::days(30))),
+        (
+            Audience::Opendata,
+            Some(Duration::days(30)),
+            Some(Duration::days(30)),
+        ),
         (Audience::Opendata, None, None),
     ];
     for (audience, asked, expected) in cases {
@@ -405,7 +419,9 @@ fn a_scheduler_with_another_policy_uses_it() {
         Trigger::every_minutes(1, w.clock.now()).unwrap(),
     )
     .retention(Duration::days(5));
-    schedules.insert(&new.build(w.clock.now()).unwrap()).unwrap();
+    schedules
+        .insert(&new.build(w.clock.now()).unwrap())
+        .unwrap();
     let scheduler = Scheduler::new(
         SchedulerConfig::default(),
         schedules.clone(),
@@ -425,7 +441,8 @@ fn a_scheduler_with_another_policy_uses_it() {
 /// A job created straight in the store without retention (as scheduled jobs were), finished at
 /// the clock's time.
 fn legacy_job(w: &World, request: ExportRequest) -> Uuid {
-    let new = NewJob::new(Owner::in_organisation("ada", "org-1"), request).created_at(w.clock.now());
+    let new =
+        NewJob::new(Owner::in_organisation("ada", "org-1"), request).created_at(w.clock.now());
     let job = w.store.create(new).unwrap();
     w.store
         .claim("w1", Duration::minutes(5), w.clock.now())
@@ -466,7 +483,11 @@ fn a_finished_job_stored_without_retention_is_purged_from_its_finished_at() {
 
     let dry = purger(&w).dry_run().unwrap();
     assert_eq!(dry.jobs, vec![old]);
-    assert_eq!(w.store.get(old).unwrap().expires_at, None, "a dry run changes nothing");
+    assert_eq!(
+        w.store.get(old).unwrap().expires_at,
+        None,
+        "a dry run changes nothing"
+    );
 
     let report = purger(&w).purge().unwrap();
     assert_eq!(report.jobs, vec![old]);
@@ -480,7 +501,10 @@ fn a_finished_job_stored_without_retention_is_purged_from_its_finished_at() {
         Some(recent_finished + Duration::days(7))
     );
     let kept_job = w.store.get(kept).unwrap();
-    assert_eq!((kept_job.status, kept_job.expires_at), (JobStatus::Succeeded, None));
+    assert_eq!(
+        (kept_job.status, kept_job.expires_at),
+        (JobStatus::Succeeded, None)
+    );
 
     // The next purge has nothing new to assign; the recent one goes once its 7 days are over.
     w.clock.advance(Duration::days(1) + Duration::seconds(1));

@@ -365,7 +365,13 @@ fn a_scheduled_operator_export_gets_the_retention_policy_and_is_purged() {
     let id = tick["fired"][0]["job_id"].as_str().unwrap().to_string();
     ok(&cli(
         d,
-        &["worker", "--exit-when-idle", "--sample-rows", "50", "--quiet"],
+        &[
+            "worker",
+            "--exit-when-idle",
+            "--sample-rows",
+            "50",
+            "--quiet",
+        ],
     ));
     let show: serde_json::Value = serde_json::from_str(&ok(&cli(
         d,

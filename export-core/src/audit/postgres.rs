@@ -1,8 +1,8 @@
 //! [`PgAuditLog`]: audit events in PostgreSQL, beside the job store.
 
+use ::postgres::Client;
 use ::postgres::error::SqlState;
 use ::postgres::types::ToSql;
-use ::postgres::Client;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 

@@ -199,7 +199,9 @@ impl JobStore for MemoryJobStore {
             .jobs
             .values()
             .filter(|(_, job)| job.status.is_expirable() && job.expires_at.is_none())
-            .filter(|(seq, job)| after.is_none_or(|a| (job.created_at.timestamp_micros(), *seq) > a))
+            .filter(|(seq, job)| {
+                after.is_none_or(|a| (job.created_at.timestamp_micros(), *seq) > a)
+            })
             .map(|(seq, job)| (*seq, job.clone()))
             .collect();
         rows.sort_by_key(|(seq, job)| (job.created_at, *seq));

@@ -559,7 +559,10 @@ impl JobStore for PgJobStore {
             sql.push_str(" AND (created_at, seq) > ($1, $2)");
         }
         values.push(Box::new(i64::from(limit) + 1));
-        sql.push_str(&format!(" ORDER BY created_at, seq LIMIT ${}", values.len()));
+        sql.push_str(&format!(
+            " ORDER BY created_at, seq LIMIT ${}",
+            values.len()
+        ));
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
         let mut conn = self.pool.get()?;
         let rows = conn.client()?.query(&sql, &refs).map_err(store_error)?;

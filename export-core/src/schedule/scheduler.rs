@@ -401,7 +401,8 @@ impl Scheduler {
         if let Some(at) = run.not_before {
             new = new.not_before(at);
         }
-        if let Some(retention) = job_retention(self.retention.as_ref(), &new.request, schedule.retention)
+        if let Some(retention) =
+            job_retention(self.retention.as_ref(), &new.request, schedule.retention)
         {
             new = new.retention(retention);
         }
