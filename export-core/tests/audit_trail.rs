@@ -15,8 +15,8 @@ use export_core::job::{JobStatus, JobStore, MemoryJobStore, NewJob, Owner};
 use export_core::registry::SchemaRegistry;
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
 use export_core::schedule::{
-    MemoryScheduleStore, NewSchedule, ScheduleStore, ScheduleTarget, Scheduler, SchedulerConfig,
-    Trigger,
+    MemoryScheduleStore, NewSchedule, Schedule, ScheduleStore, ScheduleTarget, Scheduler,
+    SchedulerConfig, Trigger,
 };
 use export_core::source::sample::{SampleConfig, SampleTrips};
 use export_core::storage::{MemoryStorage, Storage};
@@ -61,11 +61,30 @@ impl AuditLog for BrokenLog {
     }
 }
 
-#[test]
-fn the_scheduler_records_a_create_event_by_the_schedules_owner() {
+/// One scheduler over `schedule` (in memory), auditing into `audit`, ticked a minute later.
+fn tick_once(
+    schedule: &Schedule,
+    audit: Arc<dyn AuditLog>,
+) -> (Arc<MemoryJobStore>, export_core::schedule::TickReport) {
     let clock = Arc::new(ManualClock::new(now()));
     let schedules = Arc::new(MemoryScheduleStore::new());
+    schedules.insert(schedule).unwrap();
     let jobs = Arc::new(MemoryJobStore::new());
+    let scheduler = Scheduler::new(
+        SchedulerConfig::default(),
+        schedules.clone(),
+        schedules,
+        jobs.clone(),
+        clock.clone(),
+    )
+    .with_audit(audit);
+    clock.advance(Duration::minutes(1));
+    let report = scheduler.tick(clock.now()).unwrap();
+    (jobs, report)
+}
+
+#[test]
+fn the_scheduler_records_a_create_event_by_the_schedules_owner() {
     let audit = Arc::new(MemoryAuditLog::new());
     let schedule = NewSchedule::new(
         "minutely",
@@ -75,18 +94,8 @@ fn the_scheduler_records_a_create_event_by_the_schedules_owner() {
     )
     .build(now())
     .unwrap();
-    schedules.insert(&schedule).unwrap();
-    let scheduler = Scheduler::new(
-        SchedulerConfig::default(),
-        schedules.clone(),
-        schedules,
-        jobs.clone(),
-        clock.clone(),
-    )
-    .with_audit(audit.clone());
-    clock.advance(Duration::minutes(1));
-    let fired = scheduler.tick(clock.now()).unwrap().fired;
-    let job_id = fired[0].job_id;
+    let (jobs, report) = tick_once(&schedule, audit.clone());
+    let job_id = report.fired[0].job_id;
     assert!(jobs.get(job_id).is_ok());
 
     let events = audit.list(&AuditQuery::default().job(job_id)).unwrap();
@@ -104,20 +113,7 @@ fn the_scheduler_records_a_create_event_by_the_schedules_owner() {
     assert!(detail.starts_with("schedule minutely"), "{detail}");
 
     // An audit log that refuses the event: no job is created, the run is tried again.
-    let clock = Arc::new(ManualClock::new(now()));
-    let schedules = Arc::new(MemoryScheduleStore::new());
-    schedules.insert(&schedule).unwrap();
-    let jobs = Arc::new(MemoryJobStore::new());
-    let scheduler = Scheduler::new(
-        SchedulerConfig::default(),
-        schedules.clone(),
-        schedules,
-        jobs.clone(),
-        clock.clone(),
-    )
-    .with_audit(Arc::new(BrokenLog));
-    clock.advance(Duration::minutes(1));
-    let report = scheduler.tick(clock.now()).unwrap();
+    let (jobs, report) = tick_once(&schedule, Arc::new(BrokenLog));
     assert!(
         report.fired.is_empty() && !report.errors.is_empty(),
         "{report:?}"

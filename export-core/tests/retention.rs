@@ -53,6 +53,11 @@ fn finished_job(w: &World, request: ExportRequest) -> (Uuid, StorageKey) {
     if let Some(r) = retention {
         new = new.retention(r);
     }
+    succeed(w, new, 42)
+}
+
+/// Creates `new`, runs it and publishes a file of `rows` rows, at the clock's time.
+fn succeed(w: &World, new: NewJob, rows: u64) -> (Uuid, StorageKey) {
     let job = w.store.create(new).unwrap();
     w.store
         .claim("w1", Duration::minutes(5), w.clock.now())
@@ -65,7 +70,7 @@ fn finished_job(w: &World, request: ExportRequest) -> (Uuid, StorageKey) {
     let result = JobResult {
         storage_key: key.to_string(),
         size_bytes: stored.size,
-        rows: 42,
+        rows,
         sha256: stored.sha256,
         file_name: "trips.xlsx".into(),
         content_type: "application/octet-stream".into(),
@@ -443,29 +448,13 @@ fn a_scheduler_with_another_policy_uses_it() {
 fn legacy_job(w: &World, request: ExportRequest) -> Uuid {
     let new =
         NewJob::new(Owner::in_organisation("ada", "org-1"), request).created_at(w.clock.now());
-    let job = w.store.create(new).unwrap();
-    w.store
-        .claim("w1", Duration::minutes(5), w.clock.now())
-        .unwrap()
-        .unwrap();
-    let key = StorageKey::for_export(job.id, job.created_at, "trips.xlsx").unwrap();
-    let mut upload = w.storage.create(&key, "application/octet-stream").unwrap();
-    upload.write_all(b"rows").unwrap();
-    let stored = upload.commit().unwrap();
-    let result = JobResult {
-        storage_key: key.to_string(),
-        size_bytes: stored.size,
-        rows: 3,
-        sha256: stored.sha256,
-        file_name: "trips.xlsx".into(),
-        content_type: "application/octet-stream".into(),
-    };
-    let done = w
-        .store
-        .complete(job.id, "w1", result, None, w.clock.now())
-        .unwrap();
-    assert_eq!(done.expires_at, None, "kept forever as stored");
-    job.id
+    let (id, _) = succeed(w, new, 3);
+    assert_eq!(
+        w.store.get(id).unwrap().expires_at,
+        None,
+        "kept forever as stored"
+    );
+    id
 }
 
 #[test]
