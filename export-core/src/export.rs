@@ -3,6 +3,12 @@
 //! An [`Exporter`] is built from an [`ExportRequest`] (validated once, before any row is read)
 //! and runs it over a [`Source`] into any writer. It reports progress after every batch and
 //! checks a cancel flag between batches, so a cancelled export stops within one batch.
+//!
+//! Given an [`ExportAudit`] ([`ExporterBuilder::audit`]), a run that finishes records an
+//! [`AuditAction::Export`](crate::audit::AuditAction::Export) event (actor, format, schema,
+//! audience, filters, rows written, risk level) before it returns, and so before
+//! [`Exporter::run_to_path`] publishes the file; when the event cannot be recorded the run
+//! fails (and `run_to_path` leaves nothing at its path).
 
 use std::io::Write;
 use std::path::Path;
@@ -13,6 +19,7 @@ use std::time::SystemTime;
 use arrow_array::RecordBatch;
 use chrono::{DateTime, Datelike, Utc};
 
+use crate::audit::ExportAudit;
 use crate::error::{ExportError, Result};
 use crate::output::{AtomicFile, sweep_abandoned_partials};
 use crate::privacy::{self, PrivacyReport, RareZoneFilter, ZoneSpool};
@@ -81,6 +88,7 @@ pub struct ExporterBuilder {
     rare_zone_threshold: u64,
     progress: Option<ProgressFn>,
     cancel: Option<Arc<AtomicBool>>,
+    audit: Option<ExportAudit>,
 }
 
 impl ExporterBuilder {
@@ -115,6 +123,11 @@ impl ExporterBuilder {
     /// A flag that, once set, stops the export before the next batch with [`ExportError::Cancelled`].
     pub fn cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
         self.cancel = Some(flag);
+        self
+    }
+    /// Audits each finished run: see the [module documentation](self) and [`ExportAudit`].
+    pub fn audit(mut self, audit: ExportAudit) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -216,6 +229,7 @@ impl ExporterBuilder {
             rare_zone_threshold: self.rare_zone_threshold,
             progress: self.progress,
             cancel: self.cancel,
+            audit: self.audit,
         })
     }
 }
@@ -273,6 +287,7 @@ pub struct Exporter {
     rare_zone_threshold: u64,
     progress: Option<ProgressFn>,
     cancel: Option<Arc<AtomicBool>>,
+    audit: Option<ExportAudit>,
 }
 
 impl Exporter {
@@ -286,6 +301,7 @@ impl Exporter {
             rare_zone_threshold: privacy::DEFAULT_RARE_ZONE_THRESHOLD,
             progress: None,
             cancel: None,
+            audit: None,
         }
     }
 
@@ -358,8 +374,9 @@ impl Exporter {
     ///
     /// Errors of the source ([`ExportError::InvalidInput`]), of the input's shape
     /// ([`ExportError::MissingColumn`], [`ExportError::ColumnType`]), of the sink and writer
-    /// ([`ExportError::Io`], [`ExportError::Encode`]), and [`ExportError::Cancelled`] when the
-    /// cancel flag was set.
+    /// ([`ExportError::Io`], [`ExportError::Encode`]), [`ExportError::Cancelled`] when the
+    /// cancel flag was set, and the audit log's errors when an [`ExportAudit`] cannot record
+    /// the run.
     pub fn run<W: Write + Send>(
         &self,
         source: &mut dyn Source,
@@ -559,6 +576,9 @@ impl Exporter {
             file_name: self.file_name(),
             content_type: self.content_type(),
         };
+        if let Some(audit) = &self.audit {
+            audit.record_export(&self.request, report.rows_written)?;
+        }
         Ok((report, out))
     }
 

@@ -3,18 +3,49 @@
 //! The registry keeps personal-data exports 7 days: then the file is deleted and the job
 //! anonymised (owner and recipients erased; counts, format and dates kept for statistics).
 //!
-//! - A [`RetentionPolicy`] decides, per request, how long a finished job's file is kept. The
-//!   service stores that duration on the job when it is created; the job store turns it into
-//!   `expires_at` when the job finishes.
-//! - [`Purger::purge`] expires every job whose `expires_at` has passed: it deletes the file
-//!   first, then anonymises the job and sets it `expired`, then writes an audit event.
+//! # Rules
+//!
+//! - **One policy decides.** A [`RetentionPolicy`] decides, per request, how long a finished
+//!   job's file is kept. Every path that creates a job asks it through [`job_retention`]: the
+//!   [`ExportService`](crate::service::ExportService) and the
+//!   [`Scheduler`](crate::schedule::Scheduler) (both [`DefaultRetention`] unless given
+//!   another policy), and so the CLI, bindings and HTTP layers built on them. The duration is
+//!   stored on the job; the job store turns it into `expires_at` when the job finishes.
+//! - **A schedule may shorten, never lengthen.** A schedule's own retention applies when it is
+//!   shorter than the policy's; for data the policy keeps forever (opendata by default) the
+//!   schedule's applies as given.
+//! - **Jobs stored without retention get it.** Jobs finished (succeeded, failed, cancelled)
+//!   without `expires_at`, such as scheduled jobs created before the scheduler asked the
+//!   policy, are given the policy's retention by the purge, counted from `finished_at`
+//!   ([`JobStore::assign_retention`]): a personal-data job that finished 30 days ago is
+//!   purged at once. No migration is needed: the purge is the migration, and it runs again
+//!   for jobs a store imported later.
+//! - [`Purger::purge`] expires every job whose `expires_at` has passed: it deletes the file,
+//!   pseudonymises the job's audit events ([`AuditLog::pseudonymise_jobs`]), anonymises the
+//!   job and sets it `expired`, writes an `expire` audit event, deletes audit events older
+//!   than the audit retention when one is set, then [scrubs](JobStore::scrub) the stores'
+//!   files so that no old copy of the owner stays in free pages, write-ahead logs or dead
+//!   tuples.
+//!
+//! # What survives a purge
+//!
+//! Of the job: its id, status `expired`, schema, format, audience, version, period, filters,
+//! field selection, options, schedule id, dates (created, started, finished, expired) and
+//! result metadata (rows, bytes, checksum, file name, type). Its owner's user and organisation
+//! ids, recipients and error message are erased. Of its audit events: the action, time, job
+//! id, format, schema, audience, filters, row count and risk level, with the actor replaced by
+//! a keyed pseudonym ([`Pseudonymiser`]: HMAC-SHA256 under the audit secret,
+//! [`Purger::with_audit_secret`]; without one, a random secret that is not kept, so
+//! pseudonyms cannot be linked across purges).
 //!
 //! # Crash safety and idempotence
 //!
-//! The two steps are ordered so that a purge killed between them is finished by the next run:
-//! the job is still due (not yet expired), its file is already gone, and deleting a missing file
-//! is not an error (`Storage::delete` answers `false`). An expired job is never listed again, so a
-//! second purge changes nothing. Downloads of an expired job answer
+//! The steps are ordered so that a purge killed between them is finished by the next run: the
+//! job is still due (not yet expired) until its audit events are pseudonymised, its file is
+//! already gone, and deleting a missing file is not an error (`Storage::delete` answers
+//! `false`); events already pseudonymised are left alone. The events are pseudonymised once
+//! more after the job expired, for one recorded in between. An expired job is never listed
+//! again, so a second purge changes nothing. Downloads of an expired job answer
 //! [`ExportError::Gone`](crate::ExportError::Gone) (see [`crate::service`]).
 
 use std::sync::Arc;
@@ -22,7 +53,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use uuid::Uuid;
 
-use crate::audit::{AuditAction, AuditEvent, AuditLog};
+use crate::audit::{AuditAction, AuditEvent, AuditLog, Pseudonymiser};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::job::{ExportJob, JobStore};
@@ -87,6 +118,39 @@ impl RetentionPolicy for DefaultRetention {
     }
 }
 
+/// The retention of a new job of `request`: the policy's, shortened by `requested` (a
+/// schedule's retention) when that is shorter. For data the policy keeps forever (`None`),
+/// `requested` applies as given. Every creation path calls this, so none can keep personal
+/// data longer than the policy.
+///
+/// # Examples
+///
+/// ```
+/// use chrono::Duration;
+/// use export_core::request::{Audience, ExportRequest, Format};
+/// use export_core::retention::{DefaultRetention, job_retention};
+///
+/// let policy = DefaultRetention::default();
+/// let mut request = ExportRequest::new("trip", Format::Csv);
+/// request.audience = Some(Audience::Operator);
+/// assert_eq!(job_retention(&policy, &request, None), Some(Duration::days(7)));
+/// assert_eq!(job_retention(&policy, &request, Some(Duration::days(30))), Some(Duration::days(7)));
+/// assert_eq!(job_retention(&policy, &request, Some(Duration::days(1))), Some(Duration::days(1)));
+/// request.audience = Some(Audience::Opendata);
+/// assert_eq!(job_retention(&policy, &request, None), None);
+/// assert_eq!(job_retention(&policy, &request, Some(Duration::days(30))), Some(Duration::days(30)));
+/// ```
+pub fn job_retention(
+    policy: &dyn RetentionPolicy,
+    request: &ExportRequest,
+    requested: Option<Duration>,
+) -> Option<Duration> {
+    match (policy.retention(request), requested) {
+        (Some(limit), Some(asked)) => Some(limit.min(asked)),
+        (limit, asked) => limit.or(asked),
+    }
+}
+
 /// What a purge did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PurgeReport {
@@ -96,6 +160,12 @@ pub struct PurgeReport {
     pub files_deleted: u64,
     /// Files that were already gone (a purge interrupted after the deletion, or a manual removal).
     pub files_missing: u64,
+    /// Finished jobs stored without expiry that were given the policy's retention.
+    pub retention_assigned: u64,
+    /// Audit events whose actor was replaced by a pseudonym.
+    pub audit_pseudonymised: u64,
+    /// Audit events deleted as older than the audit retention.
+    pub audit_deleted: u64,
     /// Leftovers of uploads abandoned by killed processes, removed by
     /// [`Storage::sweep_abandoned`] (not looked for in a dry run).
     pub abandoned_uploads: u64,
@@ -144,6 +214,9 @@ pub struct Purger {
     clock: Arc<dyn Clock>,
     batch: usize,
     abandoned_after: Duration,
+    policy: Arc<dyn RetentionPolicy>,
+    pseudonymiser: Pseudonymiser,
+    audit_retention: Option<Duration>,
 }
 
 /// How long an upload may go without a write before a purge sweeps it as abandoned: a day.
@@ -164,7 +237,37 @@ impl Purger {
             clock,
             batch: 500,
             abandoned_after: DEFAULT_ABANDONED_AFTER,
+            policy: Arc::new(DefaultRetention::default()),
+            pseudonymiser: Pseudonymiser::random(),
+            audit_retention: None,
         }
+    }
+
+    /// The policy giving finished jobs stored without expiry their retention (default
+    /// [`DefaultRetention`]); use the one the service and the scheduler use.
+    pub fn with_retention_policy(mut self, policy: Arc<dyn RetentionPolicy>) -> Purger {
+        self.policy = policy;
+        self
+    }
+
+    /// The deployment's audit secret, keying the pseudonyms that replace a purged job's actor
+    /// in its audit events: the same secret gives the same pseudonym for one person across
+    /// purges (so their events can still be counted together). Without it the purger uses a
+    /// random secret that is not kept, and pseudonyms cannot be linked at all.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ExportError::InvalidRequest`] on field `audit_secret` for a secret shorter than
+    /// [`MIN_SECRET_LEN`](crate::audit::MIN_SECRET_LEN) bytes.
+    pub fn with_audit_secret(mut self, secret: impl AsRef<[u8]>) -> Result<Purger> {
+        self.pseudonymiser = Pseudonymiser::new(secret)?;
+        Ok(self)
+    }
+
+    /// Deletes, at each purge, audit events older than `retention` (default: kept).
+    pub fn with_audit_retention(mut self, retention: Duration) -> Purger {
+        self.audit_retention = Some(retention);
+        self
     }
 
     /// Sets how long an upload may go without a write before [`Purger::purge`] removes it as
@@ -181,7 +284,35 @@ impl Purger {
     ///
     /// [`crate::ExportError::Store`] when the store cannot be read.
     pub fn due(&self) -> Result<Vec<ExportJob>> {
-        self.store.list_expired(self.clock.now(), usize::MAX)
+        let now = self.clock.now();
+        let mut due = self.store.list_expired(now, usize::MAX)?;
+        self.for_unexpiring(|job, keep| {
+            if job.finished_at.is_some_and(|t| t + keep <= now) {
+                due.push(job);
+            }
+            Ok(())
+        })?;
+        Ok(due)
+    }
+
+    /// Calls `f` with every finished job stored without expiry that the policy gives a
+    /// retention, and that retention.
+    fn for_unexpiring(&self, mut f: impl FnMut(ExportJob, Duration) -> Result<()>) -> Result<()> {
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .list_unexpiring(cursor.as_deref(), self.batch as u32)?;
+            for job in page.jobs {
+                if let Some(keep) = self.policy.retention(&job.request) {
+                    f(job, keep)?;
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Reports what [`Purger::purge`] would do.
@@ -198,47 +329,94 @@ impl Purger {
         })
     }
 
-    /// Expires every due job: deletes the file, then anonymises the job and sets it expired,
-    /// then records an [`AuditAction::Expire`] event. Then removes the leftovers of uploads
-    /// abandoned for longer than [`with_abandoned_after`](Purger::with_abandoned_after)
-    /// ([`Storage::sweep_abandoned`]).
+    /// Purges: gives finished jobs stored without expiry the policy's retention (from their
+    /// `finished_at`); expires every due job (deletes the file, pseudonymises its audit
+    /// events, anonymises the job and sets it expired, records an [`AuditAction::Expire`]
+    /// event); deletes audit events older than the
+    /// [audit retention](Purger::with_audit_retention); scrubs the job store's and the audit
+    /// log's files ([`JobStore::scrub`], [`AuditLog::scrub`]) when something changed. Then
+    /// removes the leftovers of uploads abandoned for longer than
+    /// [`with_abandoned_after`](Purger::with_abandoned_after) ([`Storage::sweep_abandoned`]).
     ///
     /// # Errors
     ///
     /// [`crate::ExportError::Store`] or [`crate::ExportError::Storage`] from the first job that
     /// could not be purged; jobs purged before it stay purged, and a later run resumes.
-    /// [`crate::ExportError::Io`] when a leftover upload cannot be removed.
+    /// [`crate::ExportError::Io`] when a leftover upload cannot be removed or the JSON Lines
+    /// audit log cannot be rewritten.
     pub fn purge(&self) -> Result<PurgeReport> {
-        let mut report = self.expire_due()?;
+        let mut report = PurgeReport::default();
+        self.assign_missing_retention(&mut report)?;
+        self.expire_due(&mut report)?;
+        if let Some(keep) = self.audit_retention {
+            report.audit_deleted = self.audit.delete_before(self.clock.now() - keep)?;
+        }
+        if !report.jobs.is_empty() {
+            self.store.scrub()?;
+        }
+        if report.audit_pseudonymised > 0 || report.audit_deleted > 0 {
+            self.audit.scrub()?;
+        }
         report.abandoned_uploads = self
             .storage
             .sweep_abandoned(self.clock.now() - self.abandoned_after)?;
         Ok(report)
     }
 
-    fn expire_due(&self) -> Result<PurgeReport> {
-        let mut report = PurgeReport::default();
+    fn assign_missing_retention(&self, report: &mut PurgeReport) -> Result<()> {
+        self.for_unexpiring(|job, keep| {
+            match self.store.assign_retention(job.id, keep) {
+                Ok(_) => report.retention_assigned += 1,
+                // Deleted, or given an expiry meanwhile: nothing left to decide.
+                Err(crate::ExportError::Conflict(_) | crate::ExportError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            Ok(())
+        })
+    }
+
+    fn expire_due(&self, report: &mut PurgeReport) -> Result<()> {
         loop {
             let now = self.clock.now();
-            let due = self.store.list_expired(now, self.batch)?;
+            let due: Vec<ExportJob> = self
+                .store
+                .list_expired(now, self.batch)?
+                .into_iter()
+                .filter(|job| !report.jobs.contains(&job.id))
+                .collect();
             if due.is_empty() {
-                return Ok(report);
-            }
-            let before = report.jobs.len();
-            for job in due {
-                if report.jobs.contains(&job.id) {
-                    continue;
-                }
-                self.purge_one(&job, &mut report)?;
-            }
-            if report.jobs.len() == before {
                 // Nothing new could be expired in this round: stop rather than spin.
-                return Ok(report);
+                return Ok(());
             }
+            self.purge_batch(&due, report)?;
         }
     }
 
-    fn purge_one(&self, job: &ExportJob, report: &mut PurgeReport) -> Result<()> {
+    fn purge_batch(&self, due: &[ExportJob], report: &mut PurgeReport) -> Result<()> {
+        for job in due {
+            self.delete_file(job, report)?;
+        }
+        // Before the jobs expire, so that a purge killed here still finds them due.
+        let ids: Vec<Uuid> = due.iter().map(|j| j.id).collect();
+        report.audit_pseudonymised += self.audit.pseudonymise_jobs(&ids, &self.pseudonymiser)?;
+        let mut expired = Vec::with_capacity(due.len());
+        for job in due {
+            let now = self.clock.now();
+            let done = self.store.expire(job.id, now, true)?;
+            expired.push((done, now));
+        }
+        // Again, for an event recorded between the first pass and the expiry.
+        report.audit_pseudonymised += self.audit.pseudonymise_jobs(&ids, &self.pseudonymiser)?;
+        for (job, now) in expired {
+            let event =
+                AuditEvent::new(AuditAction::Expire, RETENTION_ACTOR, None, now).with_job(&job);
+            self.audit.record(&event)?;
+            report.jobs.push(job.id);
+        }
+        Ok(())
+    }
+
+    fn delete_file(&self, job: &ExportJob, report: &mut PurgeReport) -> Result<()> {
         if let Some(result) = &job.result {
             // A key that does not parse was never written by the library: nothing to delete.
             if let Ok(key) = StorageKey::parse(&result.storage_key) {
@@ -249,14 +427,6 @@ impl Purger {
                 }
             }
         }
-        let now = self.clock.now();
-        let expired = self.store.expire(job.id, now, true)?;
-        let mut event = AuditEvent::new(AuditAction::Expire, RETENTION_ACTOR, None, now)
-            .with_request(&job.request);
-        event.job_id = Some(job.id);
-        event.row_count = expired.result.as_ref().map(|r| r.rows);
-        self.audit.record(&event)?;
-        report.jobs.push(job.id);
         Ok(())
     }
 }

@@ -78,7 +78,7 @@ use crate::job::{
 };
 use crate::registry::{SchemaRegistry, TRIP_SCHEMA};
 use crate::request::{ExportRequest, SchemaVersion};
-use crate::retention::{DefaultRetention, RetentionPolicy};
+use crate::retention::{DefaultRetention, RetentionPolicy, job_retention};
 use crate::schema::trip;
 use crate::storage::{Download, Storage, StorageKey, clamp_expiry};
 use crate::temporal::DEFAULT_TIME_ZONE;
@@ -514,12 +514,14 @@ impl ExportService {
             }
         }
         let retention = match &self.retention {
-            Some(policy) => policy.retention(&request),
-            None => DefaultRetention {
-                personal: self.config.personal_retention,
-                opendata: self.config.opendata_retention,
+            Some(policy) => job_retention(policy.as_ref(), &request, None),
+            None => {
+                let policy = DefaultRetention {
+                    personal: self.config.personal_retention,
+                    opendata: self.config.opendata_retention,
+                };
+                job_retention(&policy, &request, None)
             }
-            .retention(&request),
         };
         self.take_rate_slot(&principal.user_id, now)?;
         let mut new = NewJob::new(principal.owner(), request)

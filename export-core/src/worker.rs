@@ -19,6 +19,14 @@
 //!    [`ExportError::Store`]) and without one for errors of the request or its data. A panic
 //!    in the pipeline fails the job with kind [`INTERNAL`] and does not take the worker down.
 //!
+//! With an audit log ([`Worker::with_audit`]) every run is traced, in the name of the job's
+//! owner: an [`AuditAction::Export`](crate::audit::AuditAction::Export) event with the row
+//! count once the file is written and *before* it is published (when the event cannot be
+//! recorded the upload is aborted and the job retried, so no file is published unaudited), and
+//! an [`AuditAction::Fail`](crate::audit::AuditAction::Fail) event for each failed run (its
+//! detail gives the error kind and whether the job is retried; not the message, which may
+//! quote personal data).
+//!
 //! A worker killed mid-job leaves only its temporary output (a hidden file for
 //! [`LocalStorage`](crate::storage::LocalStorage), an uncompleted multipart upload on an object
 //! store); its lease expires and the next worker's [`Worker::run_once`] reclaims the job and
@@ -71,6 +79,7 @@ use std::time::Instant;
 use chrono::Duration;
 use uuid::Uuid;
 
+use crate::audit::{AuditAction, AuditEvent, AuditLog, ExportAudit};
 use crate::clock::Clock;
 use crate::error::{ExportError, Result};
 use crate::export::{ExportReport, Exporter};
@@ -243,6 +252,7 @@ pub struct Worker {
     sources: Arc<dyn SourceProvider>,
     registry: Arc<SchemaRegistry>,
     clock: Arc<dyn Clock>,
+    audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -289,7 +299,17 @@ impl Worker {
             sources,
             registry,
             clock,
+            audit: None,
         }
+    }
+
+    /// Records an `export` event for each run that wrote its file (before publishing it) and
+    /// a `fail` event for each failed run; see the [module documentation](self). When a `fail`
+    /// event cannot be recorded, [`run_once`](Worker::run_once) returns the audit log's error
+    /// (the failure itself is recorded on the job).
+    pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Worker {
+        self.audit = Some(audit);
+        self
     }
 
     /// The worker's settings.
@@ -308,7 +328,8 @@ impl Worker {
     ///
     /// [`ExportError::Store`] when the store fails to reclaim, claim or record the outcome
     /// (the job's lease then expires and it is retried); [`ExportError::InvalidRequest`] for
-    /// an empty worker id or a non-positive lease.
+    /// an empty worker id or a non-positive lease; the audit log's error when the `fail` event
+    /// of a failed run cannot be recorded ([`Worker::with_audit`]).
     pub fn run_once(&self) -> Result<Option<JobOutcome>> {
         let now = self.clock.now();
         self.store.reclaim_expired_leases(now)?;
@@ -342,6 +363,7 @@ impl Worker {
                         None,
                         self.clock.now(),
                     );
+                    self.audit_failure(&job, &error, &done)?;
                     return self.recorded(job.id, done, rows, Some(error)).map(Some);
                 }
             }
@@ -405,9 +427,39 @@ impl Worker {
                 if let Err(ExportError::Conflict(_)) = done {
                     return Ok(self.lost(job.id, self.store.get(job.id).ok(), rows));
                 }
+                self.audit_failure(job, &error, &done)?;
                 self.recorded(job.id, done, rows, Some(error))
             }
         }
+    }
+
+    /// Records a `fail` event for a run whose failure was recorded on the job.
+    fn audit_failure(
+        &self,
+        job: &ExportJob,
+        error: &JobError,
+        done: &Result<ExportJob>,
+    ) -> Result<()> {
+        let (Some(audit), Ok(done)) = (&self.audit, done) else {
+            return Ok(());
+        };
+        let next = if done.status == JobStatus::Pending {
+            "retried"
+        } else {
+            "not retried"
+        };
+        let event = AuditEvent::new(
+            AuditAction::Fail,
+            job.owner.user_id.clone(),
+            job.owner.organisation_id.clone(),
+            self.clock.now(),
+        )
+        .with_job(done)
+        .with_detail(format!(
+            "worker {}, attempt {}: {} ({next})",
+            self.config.id, job.attempts, error.kind
+        ));
+        audit.record(&event)
     }
 
     fn recorded(
@@ -488,11 +540,20 @@ impl Worker {
                 }
             })
         };
-        let exporter = match builder
+        let mut builder = builder
             .progress(progress)
-            .cancel_flag(Arc::clone(&beat.cancel))
-            .build()
-        {
+            .cancel_flag(Arc::clone(&beat.cancel));
+        if let Some(log) = &self.audit {
+            let audit = ExportAudit::new(Arc::clone(log), job.owner.clone())
+                .job(job.id)
+                .detail(format!(
+                    "worker {}, attempt {}",
+                    self.config.id, job.attempts
+                ))
+                .clock(Arc::clone(&self.clock));
+            builder = builder.audit(audit);
+        }
+        let exporter = match builder.build() {
             Ok(e) => e,
             Err(e) => return RunEnd::Failed(e, 0),
         };

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use export_core::audit::{
-    AuditAction, AuditEvent, AuditLog, AuditQuery, JsonlAuditLog, MemoryAuditLog, RiskLevel,
-    SqliteAuditLog,
+    AuditAction, AuditEvent, AuditLog, AuditQuery, JsonlAuditLog, MemoryAuditLog, Pseudonymiser,
+    RiskLevel, SqliteAuditLog,
 };
 use export_core::filter::Filters;
 use export_core::job::{JobStore, NewJob, Owner, SqliteJobStore};
@@ -109,6 +109,38 @@ fn suite(log: &dyn AuditLog, actor: &str) {
             .code(),
         "INVALID_REQUEST"
     );
+
+    // Pseudonymising a job's events: its two events change, once; the others stay.
+    let p = Pseudonymiser::new(b"0123456789abcdef").unwrap();
+    assert_eq!(log.pseudonymise_jobs(&[job], &p).unwrap(), 2);
+    assert_eq!(log.pseudonymise_jobs(&[job], &p).unwrap(), 0);
+    let events = log.list(&AuditQuery::default().job(job)).unwrap();
+    assert_eq!(events.len(), 2);
+    for (e, before) in events.iter().zip([&create, &download]) {
+        assert_eq!(e.actor_user_id, p.user(actor));
+        assert_eq!(e.actor_organisation_id, Some(p.organisation("op-7")));
+        let mut expected = (*before).clone();
+        expected.actor_user_id = e.actor_user_id.clone();
+        expected.actor_organisation_id = e.actor_organisation_id.clone();
+        assert_eq!(e, &expected, "only the actor changes");
+    }
+    let left = log.list(&AuditQuery::default().actor(actor)).unwrap();
+    assert_eq!(left, vec![open.clone(), schedule.clone()]);
+    log.scrub().unwrap();
+
+    // Audit retention: events before the cut-off go (this run's, and any older ones).
+    let deleted = log.delete_before(t0() + Duration::minutes(2)).unwrap();
+    assert!(deleted >= 2, "{deleted}");
+    assert_eq!(
+        log.list(&AuditQuery::default().actor(actor)).unwrap(),
+        vec![schedule.clone()]
+    );
+    assert_eq!(
+        log.list(&AuditQuery::default().job(job)).unwrap().len(),
+        1,
+        "the download, 5 minutes in, stays"
+    );
+    log.scrub().unwrap();
 }
 
 fn actor() -> String {
@@ -145,7 +177,7 @@ fn sqlite_in_the_job_store_file() {
     drop(store);
     let log = SqliteAuditLog::open(&path).unwrap();
     SqliteJobStore::open(&path).unwrap();
-    assert_eq!(log.list(&AuditQuery::default()).unwrap().len(), 5);
+    assert_eq!(log.list(&AuditQuery::default()).unwrap().len(), 3);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let components: Vec<String> = conn
         .prepare("SELECT DISTINCT component FROM schema_migrations ORDER BY component")
@@ -169,7 +201,11 @@ fn jsonl() {
     let log = JsonlAuditLog::open(&path).unwrap();
     suite(&log, &actor());
     let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text.lines().count(), 4);
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "rewritten without the deleted events"
+    );
     for line in text.lines() {
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(value["action"].is_string() && value["risk"].is_string());
@@ -183,7 +219,39 @@ fn jsonl() {
         .unwrap();
     f.write_all(b"{\"id\":\"torn").unwrap();
     let log = JsonlAuditLog::open(&path).unwrap();
-    assert_eq!(log.list(&AuditQuery::default()).unwrap().len(), 4);
+    assert_eq!(log.list(&AuditQuery::default()).unwrap().len(), 2);
+}
+
+#[test]
+fn jsonl_appenders_follow_a_rewrite_by_another_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    // Two handles, as two processes would hold.
+    let purge = JsonlAuditLog::open(&path).unwrap();
+    let worker = JsonlAuditLog::open(&path).unwrap();
+    let job = Uuid::new_v4();
+    let mut event = AuditEvent::new(AuditAction::Create, "alice", Some("op-7".into()), t0());
+    event.job_id = Some(job);
+    worker.record(&event).unwrap();
+    let p = Pseudonymiser::random();
+    assert_eq!(purge.pseudonymise_jobs(&[job], &p).unwrap(), 1);
+    // The other handle's next append goes into the new file, not the replaced one.
+    let later = AuditEvent::new(
+        AuditAction::Download,
+        "bob",
+        None,
+        t0() + Duration::hours(1),
+    );
+    worker.record(&later).unwrap();
+    let all = JsonlAuditLog::open(&path)
+        .unwrap()
+        .list(&AuditQuery::default())
+        .unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0].actor_user_id, p.user("alice"));
+    assert_eq!(all[1], later);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("alice") && !text.contains("op-7"), "{text}");
 }
 
 #[cfg(feature = "postgres")]
@@ -193,17 +261,23 @@ fn postgres() {
         println!("SKIPPED: EXPORT_CORE_PG_URL is not set");
         return;
     };
-    let log = export_core::audit::PgAuditLog::connect(&url).unwrap();
+    // Its own schema: the suite's audit retention deletes every event before its cut-off.
+    let schema = format!("test_{}", Uuid::new_v4().simple());
+    let options = export_core::job::PgOptions::default().schema(schema.clone());
+    let log = export_core::audit::PgAuditLog::connect_with(&url, options.clone()).unwrap();
     suite(&log, &actor());
     let e = AuditEvent::new(AuditAction::Create, actor(), None, t0());
     log.record(&e).unwrap();
     assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
     // A second connection migrates nothing and sees the events.
-    let again = export_core::audit::PgAuditLog::connect(&url).unwrap();
+    let again = export_core::audit::PgAuditLog::connect_with(&url, options).unwrap();
     assert_eq!(
         again
             .list(&AuditQuery::default().actor(e.actor_user_id.clone()))
             .unwrap(),
         vec![e]
     );
+    if let Ok(mut client) = ::postgres::Client::connect(&url, ::postgres::NoTls) {
+        let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
 }

@@ -11,6 +11,7 @@ fn export_writes_the_file_and_prints_path_and_rows() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("trips.xlsx");
     let output = cli()
+        .current_dir(dir.path())
         .args([
             "export",
             "--audience",
@@ -83,6 +84,7 @@ fn bad_input_exits_non_zero_with_one_line_and_no_file() {
     ];
     for args in cases {
         let output = cli()
+            .current_dir(dir.path())
             .arg("export")
             .args(&args)
             .args(["--rows", "10", "--out"])
@@ -99,7 +101,9 @@ fn bad_input_exits_non_zero_with_one_line_and_no_file() {
 
 #[test]
 fn unwritable_output_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
     let output = cli()
+        .current_dir(dir.path())
         .args([
             "export",
             "--audience",
@@ -149,4 +153,39 @@ fn schema_prints_the_columns_in_order() {
     let md = String::from_utf8(md.stdout).unwrap();
     assert!(md.starts_with("| # | column |"));
     assert_eq!(md.lines().count(), 2 + 57);
+}
+
+#[test]
+fn export_is_audited_in_the_backends_log_with_user_rows_and_risk() {
+    use export_core::audit::{AuditAction, AuditLog, AuditQuery, JsonlAuditLog, RiskLevel};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trips.csv");
+    let log = dir.path().join("audit.jsonl");
+    let output = cli()
+        .current_dir(dir.path())
+        .args(["export", "--audience", "operator", "--format", "csv"])
+        .args(["--rows", "200", "--quiet", "--as", "ada", "--org", "op-7"])
+        .args(["--start", "2026-10-01", "--end", "2026-10-02", "--out"])
+        .arg(&out)
+        .arg("--audit-log")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = JsonlAuditLog::open(&log)
+        .unwrap()
+        .list(&AuditQuery::default())
+        .unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e.action, AuditAction::Export);
+    assert_eq!(e.actor_user_id, "ada");
+    assert_eq!(e.actor_organisation_id.as_deref(), Some("op-7"));
+    assert_eq!(e.risk, RiskLevel::Medium);
+    let data_rows = std::fs::read_to_string(&out).unwrap().lines().count() as u64 - 1;
+    assert_eq!(e.row_count, Some(data_rows));
 }

@@ -53,6 +53,11 @@ fn finished_job(w: &World, request: ExportRequest) -> (Uuid, StorageKey) {
     if let Some(r) = retention {
         new = new.retention(r);
     }
+    succeed(w, new, 42)
+}
+
+/// Creates `new`, runs it and publishes a file of `rows` rows, at the clock's time.
+fn succeed(w: &World, new: NewJob, rows: u64) -> (Uuid, StorageKey) {
     let job = w.store.create(new).unwrap();
     w.store
         .claim("w1", Duration::minutes(5), w.clock.now())
@@ -65,7 +70,7 @@ fn finished_job(w: &World, request: ExportRequest) -> (Uuid, StorageKey) {
     let result = JobResult {
         storage_key: key.to_string(),
         size_bytes: stored.size,
-        rows: 42,
+        rows,
         sha256: stored.sha256,
         file_name: "trips.xlsx".into(),
         content_type: "application/octet-stream".into(),
@@ -273,4 +278,226 @@ fn a_purge_sweeps_uploads_abandoned_for_a_day_and_nothing_else() {
     assert_eq!(report.abandoned_uploads, 1);
     assert!(partial_files(&files).is_empty());
     assert!(w.storage.head(&kept).unwrap().is_some());
+}
+
+// --- Retention on every creation path -------------------------------------------------------
+
+use export_core::platform::{Platform, PlatformStore};
+use export_core::retention::job_retention;
+use export_core::schedule::{
+    MemoryScheduleStore, NewSchedule, PeriodRule, ScheduleStore, ScheduleTarget, Scheduler,
+    SchedulerConfig, Trigger,
+};
+use export_core::worker::{SampleTripsProvider, Worker, WorkerConfig};
+
+/// A platform of `audience` and a schedule on it firing every minute (with its own
+/// `retention`, if any); the scheduler's first job.
+fn scheduled_job(w: &World, audience: Audience, retention: Option<Duration>) -> Uuid {
+    let schedules = Arc::new(MemoryScheduleStore::new());
+    let mut request = operator_request();
+    request.format = Format::Csv;
+    request.audience = Some(audience);
+    request.recipients.clear();
+    schedules
+        .insert_platform(&Platform::new("op-csv", request, w.clock.now()))
+        .unwrap();
+    let trigger = Trigger::every_minutes(1, w.clock.now()).unwrap();
+    let mut new = NewSchedule::new(
+        "minutely",
+        Owner::in_organisation("ada", "org-1"),
+        ScheduleTarget::platform("op-csv"),
+        trigger,
+    )
+    .period(PeriodRule::PreviousDay);
+    if let Some(r) = retention {
+        new = new.retention(r);
+    }
+    schedules
+        .insert(&new.build(w.clock.now()).unwrap())
+        .unwrap();
+    let scheduler = Scheduler::new(
+        SchedulerConfig::default(),
+        schedules.clone(),
+        schedules,
+        w.store.clone(),
+        w.clock.clone(),
+    );
+    w.clock.advance(Duration::minutes(1));
+    let report = scheduler.tick(w.clock.now()).unwrap();
+    assert_eq!(report.fired.len(), 1, "{report:?}");
+    report.fired[0].job_id
+}
+
+fn run_worker(w: &World) {
+    let worker = Worker::new(
+        WorkerConfig::default(),
+        w.store.clone(),
+        w.storage.clone(),
+        Arc::new(SampleTripsProvider { rows: 50, seed: 3 }),
+        Arc::new(SchemaRegistry::new()),
+        w.clock.clone(),
+    );
+    let outcome = worker.run_once().unwrap().expect("the scheduled job");
+    assert_eq!(outcome.status, JobStatus::Succeeded, "{outcome:?}");
+}
+
+#[test]
+fn a_scheduled_operator_export_expires_seven_days_after_it_finished_and_is_purged() {
+    let w = world();
+    let id = scheduled_job(&w, Audience::Operator, None);
+    w.clock.advance(Duration::minutes(3));
+    run_worker(&w);
+    let job = w.store.get(id).unwrap();
+    assert_eq!(job.retention, Some(Duration::days(7)));
+    let finished = job.finished_at.unwrap();
+    assert_eq!(job.expires_at, Some(finished + Duration::days(7)));
+    let key = StorageKey::parse(&job.result.unwrap().storage_key).unwrap();
+    assert!(w.storage.head(&key).unwrap().is_some());
+
+    w.clock.advance(Duration::days(7) - Duration::seconds(1));
+    assert!(purger(&w).purge().unwrap().jobs.is_empty(), "not due yet");
+    w.clock.advance(Duration::seconds(2));
+    let report = purger(&w).purge().unwrap();
+    assert_eq!(report.jobs, vec![id]);
+    assert!(w.storage.head(&key).unwrap().is_none(), "file deleted");
+    let job = w.store.get(id).unwrap();
+    assert_eq!(job.status, JobStatus::Expired);
+    assert_eq!(job.owner.user_id, "");
+}
+
+#[test]
+fn a_schedule_retention_shortens_the_policy_never_lengthens_it() {
+    let cases = [
+        (
+            Audience::Operator,
+            Some(Duration::days(30)),
+            Some(Duration::days(7)),
+        ),
+        (
+            Audience::Operator,
+            Some(Duration::days(1)),
+            Some(Duration::days(1)),
+        ),
+        (Audience::Territory, None, Some(Duration::days(7))),
+        // Data the policy keeps forever: the schedule's retention applies as given.
+        (
+            Audience::Opendata,
+            Some(Duration::days(30)),
+            Some(Duration::days(30)),
+        ),
+        (Audience::Opendata, None, None),
+    ];
+    for (audience, asked, expected) in cases {
+        let w = world();
+        let id = scheduled_job(&w, audience, asked);
+        assert_eq!(
+            w.store.get(id).unwrap().retention,
+            expected,
+            "{audience:?} with schedule retention {asked:?}"
+        );
+    }
+    // The rule itself, for other creation paths.
+    let mut request = operator_request();
+    let policy = DefaultRetention::default();
+    assert_eq!(
+        job_retention(&policy, &request, Some(Duration::days(30))),
+        Some(Duration::days(7))
+    );
+    request.audience = Some(Audience::Opendata);
+    assert_eq!(job_retention(&policy, &request, None), None);
+}
+
+#[test]
+fn a_scheduler_with_another_policy_uses_it() {
+    struct ThreeDays;
+    impl RetentionPolicy for ThreeDays {
+        fn retention(&self, _: &ExportRequest) -> Option<Duration> {
+            Some(Duration::days(3))
+        }
+    }
+    let w = world();
+    let schedules = Arc::new(MemoryScheduleStore::new());
+    let new = NewSchedule::new(
+        "minutely",
+        Owner::user("ada"),
+        ScheduleTarget::request(operator_request()),
+        Trigger::every_minutes(1, w.clock.now()).unwrap(),
+    )
+    .retention(Duration::days(5));
+    schedules
+        .insert(&new.build(w.clock.now()).unwrap())
+        .unwrap();
+    let scheduler = Scheduler::new(
+        SchedulerConfig::default(),
+        schedules.clone(),
+        schedules,
+        w.store.clone(),
+        w.clock.clone(),
+    )
+    .with_retention_policy(Arc::new(ThreeDays));
+    w.clock.advance(Duration::minutes(1));
+    let fired = scheduler.tick(w.clock.now()).unwrap().fired;
+    assert_eq!(
+        w.store.get(fired[0].job_id).unwrap().retention,
+        Some(Duration::days(3))
+    );
+}
+
+/// A job created straight in the store without retention (as scheduled jobs were), finished at
+/// the clock's time.
+fn legacy_job(w: &World, request: ExportRequest) -> Uuid {
+    let new =
+        NewJob::new(Owner::in_organisation("ada", "org-1"), request).created_at(w.clock.now());
+    let (id, _) = succeed(w, new, 3);
+    assert_eq!(
+        w.store.get(id).unwrap().expires_at,
+        None,
+        "kept forever as stored"
+    );
+    id
+}
+
+#[test]
+fn a_finished_job_stored_without_retention_is_purged_from_its_finished_at() {
+    let w = world();
+    let old = legacy_job(&w, operator_request());
+    let mut open = operator_request();
+    open.audience = Some(Audience::Opendata);
+    open.recipients.clear();
+    let kept = legacy_job(&w, open);
+    w.clock.advance(Duration::days(2));
+    let recent = legacy_job(&w, operator_request());
+    let recent_finished = w.store.get(recent).unwrap().finished_at.unwrap();
+    w.clock.advance(Duration::days(6)); // `old` finished 8 days ago, `recent` 6
+
+    let dry = purger(&w).dry_run().unwrap();
+    assert_eq!(dry.jobs, vec![old]);
+    assert_eq!(
+        w.store.get(old).unwrap().expires_at,
+        None,
+        "a dry run changes nothing"
+    );
+
+    let report = purger(&w).purge().unwrap();
+    assert_eq!(report.jobs, vec![old]);
+    assert_eq!(report.retention_assigned, 2);
+    assert_eq!(report.files_deleted, 1);
+    assert_eq!(w.store.get(old).unwrap().status, JobStatus::Expired);
+    let recent_job = w.store.get(recent).unwrap();
+    assert_eq!(recent_job.status, JobStatus::Succeeded);
+    assert_eq!(
+        recent_job.expires_at,
+        Some(recent_finished + Duration::days(7))
+    );
+    let kept_job = w.store.get(kept).unwrap();
+    assert_eq!(
+        (kept_job.status, kept_job.expires_at),
+        (JobStatus::Succeeded, None)
+    );
+
+    // The next purge has nothing new to assign; the recent one goes once its 7 days are over.
+    w.clock.advance(Duration::days(1) + Duration::seconds(1));
+    let report = purger(&w).purge().unwrap();
+    assert_eq!((report.jobs, report.retention_assigned), (vec![recent], 0));
+    assert_eq!(w.store.get(kept).unwrap().status, JobStatus::Succeeded);
 }

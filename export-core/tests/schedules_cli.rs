@@ -286,3 +286,152 @@ fn platforms_and_schedules_from_the_command_line() {
         ]
     );
 }
+
+/// The files below `dir`, recursively.
+fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(files_below(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_scheduled_operator_export_gets_the_retention_policy_and_is_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("exports.db");
+    ok(&cli(
+        d,
+        &[
+            "platforms",
+            "create",
+            "op-csv",
+            "--audience",
+            "operator",
+            "--format",
+            "csv",
+        ],
+    ));
+    ok(&cli(
+        d,
+        &[
+            "schedules",
+            "create",
+            "minutely",
+            "--as",
+            "ops",
+            "--org",
+            "op-7",
+            "--every-minutes",
+            "1",
+            "--grace",
+            "3600",
+            "--platform",
+            "op-csv",
+            "--period",
+            "previous-day",
+        ],
+    ));
+    // Two minutes late (within the grace) rather than waiting for the next minute.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM export_schedules WHERE id = 'minutely'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut schedule: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(schedule["next_run"].clone()).unwrap();
+    let earlier = next - chrono::Duration::minutes(2);
+    schedule["next_run"] = serde_json::to_value(earlier).unwrap();
+    conn.execute(
+        "UPDATE export_schedules SET body = ?1, next_run_micros = ?2 WHERE id = 'minutely'",
+        rusqlite::params![schedule.to_string(), earlier.timestamp_micros()],
+    )
+    .unwrap();
+
+    let tick: serde_json::Value =
+        serde_json::from_str(&ok(&cli(d, &["scheduler", "--once"]))).unwrap();
+    let id = tick["fired"][0]["job_id"].as_str().unwrap().to_string();
+    ok(&cli(
+        d,
+        &[
+            "worker",
+            "--exit-when-idle",
+            "--sample-rows",
+            "50",
+            "--quiet",
+        ],
+    ));
+    let show: serde_json::Value = serde_json::from_str(&ok(&cli(
+        d,
+        &["jobs", "--as", "ops", "--org", "op-7", "show", &id],
+    )))
+    .unwrap();
+    assert_eq!(show["status"], "succeeded", "{show}");
+    assert_eq!(show["retention"], 7 * 24 * 3600, "{show}");
+    let instant = |key: &str| -> chrono::DateTime<chrono::Utc> {
+        serde_json::from_value(show[key].clone()).unwrap()
+    };
+    assert_eq!(
+        instant("expires_at"),
+        instant("finished_at") + chrono::Duration::days(7)
+    );
+    assert_eq!(files_below(&d.join("exports")).len(), 1);
+
+    // The scheduler and the worker audited it, in the owner's name.
+    let audit = SqliteAuditLog::open(&db).unwrap();
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let events = audit.list(&AuditQuery::default().job(uuid)).unwrap();
+    let actions: Vec<AuditAction> = events.iter().map(|e| e.action).collect();
+    assert_eq!(actions, [AuditAction::Create, AuditAction::Export]);
+    assert!(events.iter().all(|e| e.actor_user_id == "ops"));
+    assert!(
+        events[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("schedule minutely")
+    );
+    assert_eq!(
+        events[1].row_count,
+        show["result"]["rows"].as_u64(),
+        "{events:?}"
+    );
+
+    // Finished 30 days ago: the purge expires it and deletes the file.
+    let month = chrono::Duration::days(30).num_microseconds().unwrap();
+    conn.execute(
+        "UPDATE export_jobs SET finished_at = finished_at - ?1, expires_at = expires_at - ?1",
+        [month],
+    )
+    .unwrap();
+    drop(conn);
+    let out = ok(&cli(d, &["purge"]));
+    assert!(out.starts_with("1 job(s) expired"), "{out}");
+    assert!(files_below(&d.join("exports")).is_empty(), "file deleted");
+    let gone = cli(d, &["jobs", "--as", "ops", "--org", "op-7", "show", &id]);
+    assert_eq!(gone.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("expired"),
+        "{gone:?}"
+    );
+    // Its events no longer name the owner.
+    let events = audit.list(&AuditQuery::default().job(uuid)).unwrap();
+    assert!(
+        events
+            .iter()
+            .all(|e| e.actor_user_id != "ops" && e.actor_organisation_id.as_deref() != Some("op-7")),
+        "{events:?}"
+    );
+}

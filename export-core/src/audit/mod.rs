@@ -1,5 +1,36 @@
-//! The audit log: who created, downloaded, cancelled or deleted which export, with what
+//! The audit log: who created, ran, downloaded, cancelled or deleted which export, with what
 //! filters, how many rows, and at which risk level.
+//!
+//! # What is audited
+//!
+//! Every export is traced with its user (and organisation), format, filters, row count (once
+//! known) and risk level:
+//!
+//! - [`ExportService`](crate::service::ExportService): create, download (and download links),
+//!   cancel, delete, each recorded before it takes effect;
+//! - the [`Scheduler`](crate::schedule::Scheduler) (with
+//!   [`with_audit`](crate::schedule::Scheduler::with_audit)): a `create` event for each job it
+//!   makes, by the schedule's owner, its detail naming the schedule;
+//! - the [`Worker`](crate::worker::Worker) (with
+//!   [`with_audit`](crate::worker::Worker::with_audit)): an `export` event with the row count
+//!   before a job's file is published (a run whose event cannot be written publishes nothing
+//!   and is retried), and a `fail` event for each failed run;
+//! - a direct [`Exporter`](crate::export::Exporter) run given an [`ExportAudit`]: an `export`
+//!   event when it finishes, before [`run_to_path`](crate::export::Exporter::run_to_path)
+//!   publishes the file;
+//! - schedule and platform changes, and the purge (`expire`, by
+//!   [`RETENTION_ACTOR`](crate::retention::RETENTION_ACTOR)).
+//!
+//! # What survives a purge
+//!
+//! When [`Purger::purge`](crate::retention::Purger::purge) anonymises a job, the actor of every
+//! event about it becomes a keyed pseudonym ([`Pseudonymiser`]: `pseud:` + HMAC-SHA256 under
+//! the deployment's audit secret). The action, time, job id, format, schema, audience, filters,
+//! row count and risk stay, so counts and accountability remain without identity. The SQLite
+//! and PostgreSQL logs then [`scrub`](AuditLog::scrub) their files and the JSON Lines log is
+//! rewritten whole, so no old copy of the ids stays in them. An audit retention
+//! ([`Purger::with_audit_retention`](crate::retention::Purger::with_audit_retention)) deletes
+//! events older than it.
 //!
 //! | log | for |
 //! |---|---|
@@ -43,14 +74,18 @@ use crate::error::{ExportError, Result};
 use crate::job::ExportJob;
 use crate::request::{Audience, ExportRequest, Format};
 
+mod hook;
 mod jsonl;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod pseudonym;
 mod sqlite;
 
+pub use hook::ExportAudit;
 pub use jsonl::JsonlAuditLog;
 #[cfg(feature = "postgres")]
 pub use postgres::PgAuditLog;
+pub use pseudonym::{MIN_SECRET_LEN, PSEUDONYM_PREFIX, Pseudonymiser, is_pseudonym};
 pub use sqlite::SqliteAuditLog;
 
 /// The component name of the audit log's migrations in `schema_migrations`.
@@ -90,6 +125,12 @@ pub enum AuditAction {
     ScheduleChange,
     /// An export platform (preset) was created, changed or removed.
     PlatformChange,
+    /// An export ran to its end and its file was written (row count set): a job's run by a
+    /// worker (before the file is published), or a direct [`Exporter`](crate::export::Exporter)
+    /// run with an [`ExportAudit`].
+    Export,
+    /// A job's run failed (the detail says why, and whether it is retried).
+    Fail,
 }
 
 impl AuditAction {
@@ -102,6 +143,8 @@ impl AuditAction {
         AuditAction::Expire,
         AuditAction::ScheduleChange,
         AuditAction::PlatformChange,
+        AuditAction::Export,
+        AuditAction::Fail,
     ];
 
     /// The snake-case name stored in logs.
@@ -114,6 +157,8 @@ impl AuditAction {
             AuditAction::Expire => "expire",
             AuditAction::ScheduleChange => "schedule_change",
             AuditAction::PlatformChange => "platform_change",
+            AuditAction::Export => "export",
+            AuditAction::Fail => "fail",
         }
     }
 }
@@ -336,6 +381,33 @@ impl AuditEvent {
         self
     }
 
+    /// Replaces the actor's user and organisation ids by their pseudonyms (see
+    /// [`Pseudonymiser`]); true when something changed (false when they already were).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use export_core::audit::{AuditAction, AuditEvent, Pseudonymiser, is_pseudonym};
+    /// let mut event = AuditEvent::new(AuditAction::Download, "alice", Some("op-7".into()), Utc::now());
+    /// let p = Pseudonymiser::random();
+    /// assert!(event.pseudonymise(&p));
+    /// assert!(is_pseudonym(&event.actor_user_id));
+    /// assert!(is_pseudonym(event.actor_organisation_id.as_deref().unwrap()));
+    /// assert!(!event.pseudonymise(&p));
+    /// ```
+    pub fn pseudonymise(&mut self, pseudonymiser: &Pseudonymiser) -> bool {
+        let organisation = self.actor_organisation_id.as_deref();
+        match pseudonymiser.actor(&self.actor_user_id, organisation) {
+            Some((user, organisation)) => {
+                self.actor_user_id = user;
+                self.actor_organisation_id = organisation;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sets the detail: what was done, for actions not about one job.
     ///
     /// ```
@@ -462,6 +534,67 @@ pub trait AuditLog: Send + Sync {
     ///
     /// See the [module example](self).
     fn list(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+
+    /// Replaces the actor's user and organisation ids, in every event about one of `jobs`, by
+    /// their pseudonyms ([`AuditEvent::pseudonymise`]); returns how many events changed. The
+    /// purge calls it for the jobs it anonymises, so that no event pairs a purged job with the
+    /// person who asked for it. Events already pseudonymised are left as they are.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Store`] / [`ExportError::Io`] when the log cannot be read or rewritten.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use export_core::audit::{AuditAction, AuditEvent, AuditLog, AuditQuery, MemoryAuditLog, Pseudonymiser};
+    /// let log = MemoryAuditLog::new();
+    /// let job = uuid::Uuid::new_v4();
+    /// let mut event = AuditEvent::new(AuditAction::Create, "alice", Some("op-7".into()), Utc::now());
+    /// event.job_id = Some(job);
+    /// log.record(&event)?;
+    /// let p = Pseudonymiser::random();
+    /// assert_eq!(log.pseudonymise_jobs(&[job], &p)?, 1);
+    /// assert_eq!(log.pseudonymise_jobs(&[job], &p)?, 0);
+    /// let stored = &log.list(&AuditQuery::default().job(job))?[0];
+    /// assert_eq!(stored.actor_user_id, p.user("alice"));
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    fn pseudonymise_jobs(&self, jobs: &[Uuid], pseudonymiser: &Pseudonymiser) -> Result<u64>;
+
+    /// Deletes every event recorded before `before` (the audit retention); returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Store`] / [`ExportError::Io`] when the log cannot be rewritten.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::{Duration, Utc};
+    /// use export_core::audit::{AuditAction, AuditEvent, AuditLog, AuditQuery, MemoryAuditLog};
+    /// let log = MemoryAuditLog::new();
+    /// let now = Utc::now();
+    /// log.record(&AuditEvent::new(AuditAction::Create, "u", None, now - Duration::days(400)))?;
+    /// log.record(&AuditEvent::new(AuditAction::Create, "u", None, now))?;
+    /// assert_eq!(log.delete_before(now - Duration::days(365))?, 1);
+    /// assert_eq!(log.list(&AuditQuery::default())?.len(), 1);
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    fn delete_before(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    /// Removes from the backend's files the old bytes of events changed or deleted so far (as
+    /// [`JobStore::scrub`](crate::job::JobStore::scrub)): SQLite checkpoints its write-ahead
+    /// log, PostgreSQL rewrites the table. The JSON Lines log is rewritten whole by the changes
+    /// themselves, and memory keeps nothing: nothing to do (the default).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Store`].
+    fn scrub(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An [`AuditLog`] in memory.
@@ -504,6 +637,33 @@ impl AuditLog for MemoryAuditLog {
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         Ok(select(events.iter().cloned(), query))
     }
+
+    fn pseudonymise_jobs(&self, jobs: &[Uuid], pseudonymiser: &Pseudonymiser) -> Result<u64> {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(pseudonymise_all(events.iter_mut(), jobs, pseudonymiser))
+    }
+
+    fn delete_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let len = events.len();
+        events.retain(|e| e.at >= before);
+        Ok((len - events.len()) as u64)
+    }
+}
+
+/// Pseudonymises the events about one of `jobs`; returns how many changed.
+pub(crate) fn pseudonymise_all<'a>(
+    events: impl Iterator<Item = &'a mut AuditEvent>,
+    jobs: &[Uuid],
+    pseudonymiser: &Pseudonymiser,
+) -> u64 {
+    let mut changed = 0;
+    for event in events {
+        if event.job_id.is_some_and(|id| jobs.contains(&id)) && event.pseudonymise(pseudonymiser) {
+            changed += 1;
+        }
+    }
+    changed
 }
 
 /// Filters, sorts (stable: recording order breaks ties) and limits.

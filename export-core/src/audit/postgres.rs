@@ -1,28 +1,25 @@
 //! [`PgAuditLog`]: audit events in PostgreSQL, beside the job store.
 
-use std::sync::{Mutex, MutexGuard};
-
+use ::postgres::Client;
 use ::postgres::error::SqlState;
 use ::postgres::types::ToSql;
-use ::postgres::{Client, Config, NoTls};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    AuditEvent, AuditLog, AuditQuery, COMPONENT, POSTGRES_MIGRATIONS, duplicate, parse_stored,
+    AuditEvent, AuditLog, AuditQuery, COMPONENT, POSTGRES_MIGRATIONS, Pseudonymiser, duplicate,
+    parse_stored,
 };
-use crate::error::{ExportError, Result};
+use crate::error::Result;
+use crate::job::PgOptions;
+use crate::job::pg_pool::{self, Pool};
+use crate::job::postgres::store_error;
 
 const BACKEND: &str = "postgres";
 
-fn store_error(e: ::postgres::Error) -> ExportError {
-    ExportError::Store {
-        backend: BACKEND,
-        reason: e.to_string(),
-    }
-}
-
 /// An [`AuditLog`] in PostgreSQL (table `audit_events`, migrated under component `audit` of the
-/// shared `schema_migrations` table). One connection, reconnected when it breaks.
+/// shared `schema_migrations` table), over the connection pool of the PostgreSQL stores
+/// (closed connections are reopened), in the schema of [`PgOptions::schema`] when given.
 ///
 /// # Examples
 ///
@@ -32,8 +29,7 @@ fn store_error(e: ::postgres::Error) -> ExportError {
 /// assert_eq!(err.code(), "INVALID_REQUEST");
 /// ```
 pub struct PgAuditLog {
-    config: Config,
-    client: Mutex<Option<Client>>,
+    pool: Pool,
 }
 
 impl std::fmt::Debug for PgAuditLog {
@@ -43,43 +39,46 @@ impl std::fmt::Debug for PgAuditLog {
 }
 
 impl PgAuditLog {
-    /// Connects to the database at `url` and applies pending migrations.
+    /// Connects to the database at `url` (two pooled connections, the connection's default
+    /// schema) and applies pending migrations.
     ///
     /// # Errors
     ///
     /// [`ExportError::InvalidRequest`] on field `url` when it cannot be parsed;
     /// [`ExportError::Store`] when the server cannot be reached or migrated.
     pub fn connect(url: &str) -> Result<PgAuditLog> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| ExportError::request("url", format!("not a PostgreSQL URL: {e}")))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(std::time::Duration::from_secs(10));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("export-core");
-        }
-        let mut client = config.connect(NoTls).map_err(store_error)?;
-        crate::job::migrate::postgres_component(&mut client, COMPONENT, POSTGRES_MIGRATIONS)?;
-        Ok(PgAuditLog {
-            config,
-            client: Mutex::new(Some(client)),
-        })
+        PgAuditLog::connect_with(url, PgOptions::default().pool_size(2))
+    }
+
+    /// Connects with `options`: the table goes into `options.schema` (created if missing),
+    /// beside the job store's when both are given the same options.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgAuditLog::connect`]; [`ExportError::InvalidRequest`] on field `schema` or
+    /// `pool_size`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::audit::PgAuditLog;
+    /// use export_core::job::PgOptions;
+    /// let err = PgAuditLog::connect_with("postgres://127.0.0.1/db", PgOptions::default().schema("Bad-Name")).unwrap_err();
+    /// assert_eq!(err.code(), "INVALID_REQUEST");
+    /// ```
+    pub fn connect_with(url: &str, options: PgOptions) -> Result<PgAuditLog> {
+        let pool = pg_pool::connect(url, &options)?;
+        crate::job::migrate::postgres_component(
+            pool.get()?.client()?,
+            COMPONENT,
+            POSTGRES_MIGRATIONS,
+        )?;
+        Ok(PgAuditLog { pool })
     }
 
     fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
-        let mut guard: MutexGuard<'_, Option<Client>> =
-            self.client.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.as_ref().is_none_or(|c| c.is_closed()) {
-            *guard = Some(self.config.connect(NoTls).map_err(store_error)?);
-        }
-        match guard.as_mut() {
-            Some(client) => f(client),
-            None => Err(ExportError::Store {
-                backend: BACKEND,
-                reason: "no connection".into(),
-            }),
-        }
+        let mut conn = self.pool.get()?;
+        f(conn.client()?)
     }
 }
 
@@ -143,6 +142,55 @@ impl AuditLog for PgAuditLog {
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
         let rows = self.with_client(|client| client.query(&sql, &refs).map_err(store_error))?;
         rows.iter().map(decode).collect()
+    }
+
+    fn pseudonymise_jobs(&self, jobs: &[Uuid], pseudonymiser: &Pseudonymiser) -> Result<u64> {
+        self.with_client(|client| {
+            let mut tx = client.transaction().map_err(store_error)?;
+            let rows = tx
+                .query(
+                    "SELECT id, actor_user_id, actor_organisation_id FROM audit_events \
+                     WHERE job_id = ANY($1) FOR UPDATE",
+                    &[&jobs],
+                )
+                .map_err(store_error)?;
+            let mut changed = 0;
+            for row in rows {
+                let id: Uuid = row.try_get(0).map_err(store_error)?;
+                let user: String = row.try_get(1).map_err(store_error)?;
+                let organisation: Option<String> = row.try_get(2).map_err(store_error)?;
+                if let Some((user, organisation)) =
+                    pseudonymiser.actor(&user, organisation.as_deref())
+                {
+                    tx.execute(
+                        "UPDATE audit_events SET actor_user_id = $2, actor_organisation_id = $3 \
+                         WHERE id = $1",
+                        &[&id, &user, &organisation],
+                    )
+                    .map_err(store_error)?;
+                    changed += 1;
+                }
+            }
+            tx.commit().map_err(store_error)?;
+            Ok(changed)
+        })
+    }
+
+    fn delete_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.with_client(|client| {
+            client
+                .execute("DELETE FROM audit_events WHERE at < $1", &[&before])
+                .map_err(store_error)
+        })
+    }
+
+    fn scrub(&self) -> Result<()> {
+        // As the job store's: only a rewrite leaves no old tuple bytes in the table's files.
+        self.with_client(|client| {
+            client
+                .batch_execute("VACUUM FULL audit_events")
+                .map_err(store_error)
+        })
     }
 }
 

@@ -2,26 +2,20 @@
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use uuid::Uuid;
 
 use super::{
-    AuditEvent, AuditLog, AuditQuery, COMPONENT, SQLITE_MIGRATIONS, duplicate, parse_stored,
+    AuditEvent, AuditLog, AuditQuery, COMPONENT, Pseudonymiser, SQLITE_MIGRATIONS, duplicate,
+    parse_stored,
 };
 use crate::error::{ExportError, Result};
+use crate::job::sqlite::{checkpoint, connect, store_error};
 
 const BACKEND: &str = "sqlite";
-
-fn store_error(e: rusqlite::Error) -> ExportError {
-    ExportError::Store {
-        backend: BACKEND,
-        reason: e.to_string(),
-    }
-}
 
 /// An [`AuditLog`] in a SQLite database (table `audit_events`, migrated under component
 /// `audit` of the shared `schema_migrations` table), so it can live in the job store's file.
@@ -45,26 +39,14 @@ pub struct SqliteAuditLog {
 }
 
 impl SqliteAuditLog {
-    /// Opens (creating if needed) the log in the SQLite file at `path`, in WAL mode, and applies
-    /// pending migrations.
+    /// Opens (creating if needed) the log in the SQLite file at `path`, as the job store opens
+    /// it (WAL mode, busy timeout, `secure_delete`), and applies pending migrations.
     ///
     /// # Errors
     ///
     /// [`ExportError::Store`] when the file cannot be opened or migrated.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteAuditLog> {
-        let path = path.as_ref();
-        let conn = Connection::open(path).map_err(|e| ExportError::Store {
-            backend: BACKEND,
-            reason: format!("cannot open {}: {e}", path.display()),
-        })?;
-        conn.busy_timeout(StdDuration::from_secs(5))
-            .map_err(store_error)?;
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-            .map_err(store_error)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL")
-            .map_err(store_error)?;
-        Self::init(conn)
+        Self::init(connect(Some(path.as_ref()))?)
     }
 
     /// Opens the log in the SQLite file at `path`, which must exist (see
@@ -93,7 +75,7 @@ impl SqliteAuditLog {
     ///
     /// [`ExportError::Store`] when SQLite cannot create it.
     pub fn open_in_memory() -> Result<SqliteAuditLog> {
-        Self::init(Connection::open_in_memory().map_err(store_error)?)
+        Self::init(connect(None)?)
     }
 
     fn init(mut conn: Connection) -> Result<SqliteAuditLog> {
@@ -190,6 +172,62 @@ impl AuditLog for SqliteAuditLog {
             out.push(row.map_err(store_error)?.decode()?);
         }
         Ok(out)
+    }
+
+    fn pseudonymise_jobs(&self, jobs: &[Uuid], pseudonymiser: &Pseudonymiser) -> Result<u64> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(store_error)?;
+        let mut changed = 0;
+        {
+            let mut select = tx
+                .prepare_cached(
+                    "SELECT id, actor_user_id, actor_organisation_id FROM audit_events \
+                     WHERE job_id = ?1",
+                )
+                .map_err(store_error)?;
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE audit_events SET actor_user_id = ?2, actor_organisation_id = ?3 \
+                     WHERE id = ?1",
+                )
+                .map_err(store_error)?;
+            for job in jobs {
+                let rows: Vec<(String, String, Option<String>)> = select
+                    .query_map([job.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(store_error)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(store_error)?;
+                for (id, user, organisation) in rows {
+                    if let Some((user, organisation)) =
+                        pseudonymiser.actor(&user, organisation.as_deref())
+                    {
+                        update
+                            .execute(rusqlite::params![id, user, organisation])
+                            .map_err(store_error)?;
+                        changed += 1;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(store_error)?;
+        Ok(changed)
+    }
+
+    fn delete_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let conn = self.lock();
+        let deleted = conn
+            .execute(
+                "DELETE FROM audit_events WHERE at_micros < ?1",
+                [before.timestamp_micros()],
+            )
+            .map_err(store_error)?;
+        Ok(deleted as u64)
+    }
+
+    fn scrub(&self) -> Result<()> {
+        checkpoint(&self.lock())
     }
 }
 

@@ -191,6 +191,24 @@ impl JobStore for MemoryJobStore {
             .map(|(_, job)| job)
     }
 
+    fn list_unexpiring(&self, cursor: Option<&str>, limit: u32) -> Result<Page> {
+        ops::check_limit(limit)?;
+        let after = cursor.map(ops::decode_cursor).transpose()?;
+        let state = self.lock()?;
+        let mut rows: Vec<(i64, ExportJob)> = state
+            .jobs
+            .values()
+            .filter(|(_, job)| job.status.is_expirable() && job.expires_at.is_none())
+            .filter(|(seq, job)| {
+                after.is_none_or(|a| (job.created_at.timestamp_micros(), *seq) > a)
+            })
+            .map(|(seq, job)| (*seq, job.clone()))
+            .collect();
+        rows.sort_by_key(|(seq, job)| (job.created_at, *seq));
+        rows.truncate(limit as usize + 1);
+        Ok(ops::page(rows, limit))
+    }
+
     fn reclaim_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
         let now = ops::micros(now);
         let mut state = self.lock()?;

@@ -51,10 +51,15 @@ fn check_worker(worker_id: &str) -> Result<()> {
 
 /// Checks a list query's limit.
 pub(crate) fn check_query(query: &ListQuery) -> Result<()> {
-    if query.limit == 0 || query.limit > MAX_LIST_LIMIT {
+    check_limit(query.limit)
+}
+
+/// Checks a page size.
+pub(crate) fn check_limit(limit: u32) -> Result<()> {
+    if limit == 0 || limit > MAX_LIST_LIMIT {
         return Err(ExportError::request(
             "limit",
-            format!("{} is outside 1..={MAX_LIST_LIMIT}", query.limit),
+            format!("{limit} is outside 1..={MAX_LIST_LIMIT}"),
         ));
     }
     Ok(())
@@ -371,6 +376,35 @@ pub(crate) fn expire(job: &mut ExportJob, now: DateTime<Utc>, anonymise: bool) -
     Ok(())
 }
 
+/// A finished job without expiry gets the retention `keep`, counted from when it finished.
+pub(crate) fn assign_retention(job: &mut ExportJob, keep: Duration) -> Result<()> {
+    if keep < Duration::zero() {
+        return Err(ExportError::request(
+            "retention",
+            format!("must not be negative, got {keep}"),
+        ));
+    }
+    let finished = match job.finished_at {
+        Some(t) if job.status.is_expirable() => t,
+        _ => {
+            return Err(ExportError::Conflict(format!(
+                "job `{}` is {}: only succeeded, failed or cancelled jobs get a retention",
+                job.id, job.status
+            )));
+        }
+    };
+    if let Some(at) = job.expires_at {
+        return Err(ExportError::Conflict(format!(
+            "job `{}` already expires at {}",
+            job.id,
+            at.to_rfc3339()
+        )));
+    }
+    job.retention = Some(keep);
+    job.expires_at = Some(add(finished, keep, "retention")?);
+    Ok(())
+}
+
 /// A running job whose lease ran out: another attempt at once, or finished when its attempts are
 /// used up (cancelled when a cancel was asked).
 pub(crate) fn reclaim(job: &mut ExportJob, now: DateTime<Utc>) -> Result<()> {
@@ -448,6 +482,11 @@ macro_rules! delegate_updates {
             now: DateTime<Utc>,
         ) -> Result<ExportJob> {
             self.update(id, |job| ops::mark_cancelled(job, worker_id, now))
+                .map(|(_, job)| job)
+        }
+
+        fn assign_retention(&self, id: Uuid, keep: Duration) -> Result<ExportJob> {
+            self.update(id, |job| ops::assign_retention(job, keep))
                 .map(|(_, job)| job)
         }
     };

@@ -543,6 +543,41 @@ impl JobStore for PgJobStore {
             .map(|(_, job)| job)
     }
 
+    fn list_unexpiring(&self, cursor: Option<&str>, limit: u32) -> Result<Page> {
+        ops::check_limit(limit)?;
+        let after = cursor.map(ops::decode_cursor).transpose()?;
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM export_jobs \
+             WHERE status IN ('succeeded', 'failed', 'cancelled') AND expires_at IS NULL"
+        );
+        let mut values: Vec<Param> = Vec::new();
+        if let Some((micros, seq)) = after {
+            let at = DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| ExportError::request("cursor", "is not a cursor of this store"))?;
+            values.push(Box::new(at));
+            values.push(Box::new(seq));
+            sql.push_str(" AND (created_at, seq) > ($1, $2)");
+        }
+        values.push(Box::new(i64::from(limit) + 1));
+        sql.push_str(&format!(
+            " ORDER BY created_at, seq LIMIT ${}",
+            values.len()
+        ));
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        let mut conn = self.pool.get()?;
+        let rows = conn.client()?.query(&sql, &refs).map_err(store_error)?;
+        Ok(ops::page(read_rows(&rows)?, limit))
+    }
+
+    fn scrub(&self) -> Result<()> {
+        // A plain VACUUM marks dead tuples free but leaves their bytes in the page; VACUUM FULL
+        // writes a new file without them (the old one is removed at the next checkpoint).
+        let mut conn = self.pool.get()?;
+        conn.client()?
+            .batch_execute("VACUUM FULL export_jobs")
+            .map_err(store_error)
+    }
+
     fn reclaim_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM export_jobs \

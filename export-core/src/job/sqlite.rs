@@ -197,6 +197,31 @@ impl SqliteJobStore {
     }
 }
 
+/// Copies the write-ahead log into the database file and truncates it, so that old versions
+/// of changed pages (kept in the log) are gone; with `secure_delete` (set by [`connect`]) the
+/// space they freed in the file is zeroed.
+///
+/// # Errors
+///
+/// [`ExportError::Store`] when another connection's read kept the checkpoint from finishing
+/// within the busy timeout.
+pub(crate) fn checkpoint(conn: &Connection) -> Result<()> {
+    let (busy, _log, _done): (i64, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .map_err(store_error)?;
+    if busy != 0 {
+        return Err(ExportError::Store {
+            backend: BACKEND,
+            reason: "another connection is reading: the write-ahead log could not be \
+                     checkpointed (old row versions stay in it); run again"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// Opens the SQLite file at `path` (a private in-memory database for `None`) the way every
 /// export-core SQLite store wants it: a busy timeout of [`DEFAULT_BUSY_TIMEOUT`], and for files
 /// the WAL journal (readers never block the writer) with `synchronous = NORMAL`.
@@ -240,6 +265,10 @@ fn connect_with(path: Option<&Path>, create: bool) -> Result<Connection> {
         None => Connection::open_in_memory().map_err(store_error)?,
     };
     conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)
+        .map_err(store_error)?;
+    // Deleted and overwritten content is zeroed, not left in free space: an anonymised job
+    // or a pseudonymised audit event must not survive in the file's unused bytes.
+    conn.execute_batch("PRAGMA secure_delete = ON")
         .map_err(store_error)?;
     if path.is_some() {
         let mode: String = conn
@@ -621,6 +650,28 @@ impl JobStore for SqliteJobStore {
     fn expire(&self, id: Uuid, now: DateTime<Utc>, anonymise: bool) -> Result<ExportJob> {
         self.update(id, |job| ops::expire(job, now, anonymise))
             .map(|(_, job)| job)
+    }
+
+    fn list_unexpiring(&self, cursor: Option<&str>, limit: u32) -> Result<Page> {
+        ops::check_limit(limit)?;
+        let (micros, seq) = cursor
+            .map(ops::decode_cursor)
+            .transpose()?
+            .unwrap_or((i64::MIN, i64::MIN));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM export_jobs \
+             WHERE status IN ('succeeded', 'failed', 'cancelled') AND expires_at IS NULL \
+               AND (created_at, seq) > (?1, ?2) \
+             ORDER BY created_at, seq LIMIT ?3"
+        );
+        let conn = self.lock()?;
+        let rows = select_many(&conn, &sql, [micros, seq, i64::from(limit) + 1])?;
+        Ok(ops::page(rows, limit))
+    }
+
+    fn scrub(&self) -> Result<()> {
+        let conn = self.lock()?;
+        checkpoint(&conn)
     }
 
     fn reclaim_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {

@@ -515,4 +515,74 @@ pub trait JobStore: Send + Sync {
     ///
     /// [`ExportError::Store`]: crate::ExportError::Store
     fn reclaim_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>>;
+
+    /// Up to `limit` succeeded, failed or cancelled jobs that have no `expires_at`, oldest
+    /// first, continuing after `cursor` (the [`Page::next_cursor`] of the previous call): the
+    /// jobs no retention was decided for when they were created (jobs stored before every
+    /// creation path asked the retention policy, or kept on purpose). The purge gives them the
+    /// policy's retention with [`assign_retention`](JobStore::assign_retention).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] for a limit outside `1..=`[`MAX_LIST_LIMIT`] or a
+    /// cursor of another store; [`ExportError::Store`].
+    ///
+    /// # Examples
+    ///
+    /// See [`assign_retention`](JobStore::assign_retention).
+    ///
+    /// [`ExportError::InvalidRequest`]: crate::ExportError::InvalidRequest
+    /// [`ExportError::Store`]: crate::ExportError::Store
+    fn list_unexpiring(&self, cursor: Option<&str>, limit: u32) -> Result<Page>;
+
+    /// Gives finished job `id`, which has no `expires_at`, the retention `keep`: stored on the
+    /// job, and `expires_at` becomes `finished_at + keep` (possibly already past: the next
+    /// [`list_expired`](JobStore::list_expired) lists it).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] on field `retention` for a negative `keep`;
+    /// [`ExportError::Conflict`] when the job is not finished or already has an expiry;
+    /// [`ExportError::NotFound`]; [`ExportError::Store`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::{Duration, Utc};
+    /// use export_core::job::{JobStore, MemoryJobStore, NewJob, Owner};
+    /// use export_core::request::{ExportRequest, Format};
+    /// let store = MemoryJobStore::new();
+    /// let now = Utc::now();
+    /// // Created without retention, then cancelled: kept forever so far.
+    /// let job = store.create(NewJob::new(Owner::user("u-1"), ExportRequest::new("trip", Format::Csv)))?;
+    /// store.request_cancel(job.id, now)?;
+    /// let page = store.list_unexpiring(None, 100)?;
+    /// assert_eq!(page.jobs.len(), 1);
+    /// let kept = store.assign_retention(job.id, Duration::days(7))?;
+    /// assert_eq!(kept.expires_at, kept.finished_at.map(|t| t + Duration::days(7)));
+    /// assert!(store.list_unexpiring(None, 100)?.jobs.is_empty());
+    /// assert_eq!(store.assign_retention(job.id, Duration::days(1)).unwrap_err().code(), "CONFLICT");
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    ///
+    /// [`ExportError::InvalidRequest`]: crate::ExportError::InvalidRequest
+    /// [`ExportError::Conflict`]: crate::ExportError::Conflict
+    /// [`ExportError::NotFound`]: crate::ExportError::NotFound
+    /// [`ExportError::Store`]: crate::ExportError::Store
+    fn assign_retention(&self, id: Uuid, keep: Duration) -> Result<ExportJob>;
+
+    /// Removes from the backend's files the old bytes of rows changed or deleted so far, so that
+    /// an anonymised job leaves no copy of its owner behind: SQLite checkpoints and truncates
+    /// its write-ahead log (freed space is zeroed as it is freed, `secure_delete`), PostgreSQL
+    /// rewrites the table (`VACUUM FULL`, which locks it while it runs). Memory stores have
+    /// nothing to do (the default). The purge calls it after it changed jobs.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Store`], also when another connection keeps SQLite from checkpointing.
+    ///
+    /// [`ExportError::Store`]: crate::ExportError::Store
+    fn scrub(&self) -> Result<()> {
+        Ok(())
+    }
 }

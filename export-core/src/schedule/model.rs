@@ -366,7 +366,8 @@ pub struct Schedule {
     #[serde(default)]
     pub misfire: MisfirePolicy,
     /// How long its jobs are kept once finished (`retention_seconds`); `None` leaves it to the
-    /// retention policy.
+    /// retention policy. It may shorten the policy's retention, never lengthen it: the
+    /// scheduler keeps the shorter of the two ([`job_retention`](crate::retention::job_retention)).
     #[serde(default, rename = "retention_seconds", with = "optional_seconds")]
     pub retention: Option<Duration>,
     /// Run statistics.
@@ -546,7 +547,7 @@ pub struct NewSchedule {
     pub retry: RetryPolicy,
     /// Misfires (default [`MisfirePolicy::default`]).
     pub misfire: MisfirePolicy,
-    /// Retention of its jobs (default: the retention policy's).
+    /// Retention of its jobs (default: the retention policy's; never longer than it).
     pub retention: Option<Duration>,
 }
 
@@ -602,7 +603,7 @@ impl NewSchedule {
         self
     }
 
-    /// Sets the retention of its jobs.
+    /// Sets the retention of its jobs (capped by the retention policy's).
     pub fn retention(mut self, retention: Duration) -> NewSchedule {
         self.retention = Some(retention);
         self

@@ -21,6 +21,20 @@
 //!
 //! Scheduled jobs get one attempt each ([`NewJob::max_attempts`] 1): retries belong to the
 //! schedule, with its delay, and each is a job of its own that users can see.
+//!
+//! # Retention and audit
+//!
+//! Each job's retention comes from the scheduler's [`RetentionPolicy`] (a [`DefaultRetention`]
+//! unless [`Scheduler::with_retention_policy`] sets the one the service uses) through
+//! [`job_retention`]: a schedule's own retention may shorten it, never lengthen it past the
+//! policy (7 days for personal data by default); for data the policy keeps forever it applies
+//! as given.
+//!
+//! With an audit log ([`Scheduler::with_audit`]) each job is recorded, before it is created,
+//! as a `create` event by the schedule's owner, with the request and a detail naming the
+//! schedule and the fire time. The event's id is derived from the job's, so the tick that
+//! finishes the start of a run an earlier tick died in does not record it twice (logs that
+//! refuse duplicate ids).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,10 +47,12 @@ use uuid::Uuid;
 use super::misfire::{Decision, due_fire};
 use super::model::{RunStatus, Schedule, ScheduleRun};
 use super::store::{RunQuery, ScheduleStore};
+use crate::audit::{AuditAction, AuditEvent, AuditLog};
 use crate::clock::Clock;
 use crate::error::{ExportError, Result};
 use crate::job::{JobStatus, JobStore, NewJob};
 use crate::platform::PlatformStore;
+use crate::retention::{DefaultRetention, RetentionPolicy, job_retention};
 
 /// Settings of a [`Scheduler`].
 ///
@@ -154,6 +170,8 @@ pub struct Scheduler {
     platforms: Arc<dyn PlatformStore>,
     jobs: Arc<dyn JobStore>,
     clock: Arc<dyn Clock>,
+    retention: Arc<dyn RetentionPolicy>,
+    audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -186,7 +204,22 @@ impl Scheduler {
             platforms,
             jobs,
             clock,
+            retention: Arc::new(DefaultRetention::default()),
+            audit: None,
         }
+    }
+
+    /// Replaces the retention policy of the jobs it creates (default [`DefaultRetention`]);
+    /// give it the service's, so that every creation path keeps data equally long.
+    pub fn with_retention_policy(mut self, policy: Arc<dyn RetentionPolicy>) -> Scheduler {
+        self.retention = policy;
+        self
+    }
+
+    /// Records a `create` event for each job it creates; see the [module documentation](self).
+    pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Scheduler {
+        self.audit = Some(audit);
+        self
     }
 
     /// Fires the schedules due at `now` and follows the open runs; see the
@@ -368,8 +401,33 @@ impl Scheduler {
         if let Some(at) = run.not_before {
             new = new.not_before(at);
         }
-        if let Some(retention) = schedule.retention {
+        if let Some(retention) =
+            job_retention(self.retention.as_ref(), &new.request, schedule.retention)
+        {
             new = new.retention(retention);
+        }
+        if let Some(audit) = &self.audit {
+            let mut event = AuditEvent::new(
+                AuditAction::Create,
+                schedule.owner.user_id.clone(),
+                schedule.owner.organisation_id.clone(),
+                now,
+            )
+            .with_request(&new.request)
+            .with_detail(format!(
+                "schedule {} ({}): run of {}, attempt {}",
+                schedule.id,
+                schedule.name,
+                run.fire_time.to_rfc3339(),
+                run.attempt
+            ));
+            event.id = Uuid::new_v5(&job_id, b"create");
+            event.job_id = Some(job_id);
+            match audit.record(&event) {
+                // Recorded by an earlier tick that died before creating the job.
+                Ok(()) | Err(ExportError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         match self.jobs.create(new) {
             // Conflict: this run's job exists already (an earlier tick died after creating it).

@@ -60,7 +60,8 @@ macro_rules! job_store_suite {
             heartbeat_after_reclaim_conflicts, complete_records_result, fail_retries_with_backoff,
             fail_exhausts_attempts, fail_without_retry, cancel_pending, cancel_running,
             list_pages_newest_first, list_filters_status_and_owner, list_rejects_bad_query,
-            delete_removes, reclaim_expired_leases, expire_and_anonymise, concurrent_claims);
+            delete_removes, reclaim_expired_leases, expire_and_anonymise, concurrent_claims,
+            unexpiring_jobs_get_a_retention);
     };
     (@cases $harness:expr; $($case:ident),+) => {
         $(
@@ -828,4 +829,50 @@ pub fn concurrent_claims(h: &Harness) {
     for id in unique {
         assert_eq!(h.store.get(id).unwrap().status, JobStatus::Succeeded);
     }
+}
+
+/// Finished jobs without expiry are listed oldest first, a page at a time, and
+/// `assign_retention` counts their retention from `finished_at`.
+pub fn unexpiring_jobs_get_a_retention(h: &Harness) {
+    let s = &*h.store;
+    let day = Duration::days(1);
+    let mut finished = Vec::new();
+    for i in 0..3 {
+        let job = s.create(new_job("u-1", t0() + secs(i))).unwrap();
+        s.request_cancel(job.id, t0() + secs(10 + i)).unwrap();
+        finished.push(job.id);
+    }
+    let pending = s.create(new_job("u-1", t0() + secs(5))).unwrap();
+    let with_retention = s
+        .create(new_job("u-1", t0() + secs(6)).retention(day))
+        .unwrap();
+    s.request_cancel(with_retention.id, t0()).unwrap();
+
+    let first = s.list_unexpiring(None, 2).unwrap();
+    let ids: Vec<Uuid> = first.jobs.iter().map(|j| j.id).collect();
+    assert_eq!(ids, finished[..2]);
+    let cursor = first.next_cursor.expect("a second page");
+    let second = s.list_unexpiring(Some(&cursor), 2).unwrap();
+    let ids: Vec<Uuid> = second.jobs.iter().map(|j| j.id).collect();
+    assert_eq!(ids, finished[2..]);
+    assert_eq!(second.next_cursor, None);
+    assert_eq!(code(s.list_unexpiring(None, 0)), "INVALID_REQUEST");
+    assert_eq!(code(s.list_unexpiring(Some("nope"), 10)), "INVALID_REQUEST");
+
+    let job = s.assign_retention(finished[0], day * 7).unwrap();
+    assert_eq!(job.retention, Some(day * 7));
+    assert_eq!(job.expires_at, Some(t0() + secs(10) + day * 7));
+    assert_eq!(s.get(finished[0]).unwrap(), job);
+    assert_eq!(s.list_unexpiring(None, 10).unwrap().jobs.len(), 2);
+    assert_eq!(code(s.assign_retention(finished[0], day)), "CONFLICT");
+    assert_eq!(code(s.assign_retention(pending.id, day)), "CONFLICT");
+    assert_eq!(
+        code(s.assign_retention(finished[1], -day)),
+        "INVALID_REQUEST"
+    );
+    assert_eq!(code(s.assign_retention(Uuid::new_v4(), day)), "NOT_FOUND");
+    // Already past: the retention work list has it at once.
+    let due = s.list_expired(t0() + day * 8, 10).unwrap();
+    assert!(due.iter().any(|j| j.id == finished[0]));
+    s.scrub().unwrap();
 }

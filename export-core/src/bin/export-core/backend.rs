@@ -37,18 +37,23 @@ pub struct BackendArgs {
 }
 
 impl BackendArgs {
+    /// The PostgreSQL options every store of the CLI uses: two connections, `--pg-schema`.
+    #[cfg(feature = "postgres")]
+    fn pg_options(&self) -> export_core::job::PgOptions {
+        let mut options = export_core::job::PgOptions::default().pool_size(2);
+        if let Some(schema) = &self.pg_schema {
+            options = options.schema(schema.clone());
+        }
+        options
+    }
+
     pub fn open_store(&self) -> Result<Arc<dyn JobStore>> {
         match &self.pg_url {
             #[cfg(feature = "postgres")]
-            Some(url) => {
-                let mut options = export_core::job::PgOptions::default().pool_size(2);
-                if let Some(schema) = &self.pg_schema {
-                    options = options.schema(schema.clone());
-                }
-                Ok(Arc::new(export_core::job::PgJobStore::connect_with(
-                    url, options,
-                )?))
-            }
+            Some(url) => Ok(Arc::new(export_core::job::PgJobStore::connect_with(
+                url,
+                self.pg_options(),
+            )?)),
             #[cfg(not(feature = "postgres"))]
             Some(_) => Err(no_postgres()),
             None if self.must_exist => Ok(Arc::new(SqliteJobStore::open_existing(&self.db)?)),
@@ -61,12 +66,9 @@ impl BackendArgs {
         match &self.pg_url {
             #[cfg(feature = "postgres")]
             Some(url) => {
-                let mut options = export_core::job::PgOptions::default().pool_size(2);
-                if let Some(schema) = &self.pg_schema {
-                    options = options.schema(schema.clone());
-                }
                 let store = Arc::new(export_core::schedule::PgScheduleStore::connect_with(
-                    url, options,
+                    url,
+                    self.pg_options(),
                 )?);
                 Ok((store.clone(), store))
             }
@@ -89,7 +91,11 @@ impl BackendArgs {
         }
         match &self.pg_url {
             #[cfg(feature = "postgres")]
-            Some(url) => Ok(Arc::new(export_core::audit::PgAuditLog::connect(url)?)),
+            // Beside the jobs, in the same schema.
+            Some(url) => Ok(Arc::new(export_core::audit::PgAuditLog::connect_with(
+                url,
+                self.pg_options(),
+            )?)),
             #[cfg(not(feature = "postgres"))]
             Some(_) => Err(no_postgres()),
             None if self.must_exist => Ok(Arc::new(SqliteAuditLog::open_existing(&self.db)?)),

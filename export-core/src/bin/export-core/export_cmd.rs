@@ -1,5 +1,6 @@
 //! `export-core export`: one export to a file (or standard output), with a progress bar on a
-//! terminal.
+//! terminal, audited (an `export` event naming `--as`, with the row count) in the backend's
+//! audit log before the file appears.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -7,7 +8,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
+use export_core::audit::ExportAudit;
 use export_core::export::{ExportReport, Exporter};
+use export_core::job::Owner;
 use export_core::output::check_not_input;
 use export_core::request::Period;
 use export_core::schema::trip;
@@ -18,12 +21,22 @@ use export_core::source::sample::{SampleConfig, SampleTrips};
 use export_core::{ExportError, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::backend::BackendArgs;
 use crate::request_args::RequestArgs;
 
 #[derive(Args)]
 pub struct ExportArgs {
     #[command(flatten)]
     request: RequestArgs,
+    /// Where the export is audited: the job database (--db, --pg-url) or --audit-log.
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// The user the export is audited for (default: $USER).
+    #[arg(long = "as", value_name = "USER", env = "USER", default_value = "cli")]
+    as_user: String,
+    /// The user's organisation.
+    #[arg(long)]
+    org: Option<String>,
     /// Number of sample trips to generate (when no --input is given).
     #[arg(long, default_value_t = 100_000)]
     rows: u64,
@@ -49,7 +62,13 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let request = args.request.to_request(Some(Period::previous_month))?;
 
     let bar = progress_bar(args.quiet);
-    let mut builder = Exporter::builder(request);
+    let actor = Owner {
+        user_id: args.as_user.clone(),
+        organisation_id: args.org.clone(),
+    };
+    let audit = ExportAudit::new(args.backend.open_audit()?, actor)
+        .detail(format!("cli export to {}", args.out.display()));
+    let mut builder = Exporter::builder(request).audit(audit);
     if let Some(bar) = &bar {
         let bar = bar.clone();
         builder = builder.progress(Arc::new(move |p| {

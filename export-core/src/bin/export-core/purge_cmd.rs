@@ -1,4 +1,10 @@
-//! `export-core purge`: delete the files of jobs whose retention has passed and anonymise them.
+//! `export-core purge`: delete the files of jobs whose retention has passed and anonymise them
+//! (and pseudonymise their audit events).
+//!
+//! The audit secret keying the pseudonyms comes from `--audit-secret` or the
+//! `EXPORT_CORE_AUDIT_SECRET` environment variable (the variable is the safer: flags show in
+//! process listings). Without one, each run uses a random secret it does not keep, so
+//! pseudonyms of different runs cannot be linked (not even for one person).
 
 use std::sync::Arc;
 
@@ -20,19 +26,32 @@ pub struct PurgeArgs {
     /// removed.
     #[arg(long, value_name = "HOURS", default_value_t = 24)]
     abandoned_after: u32,
+    /// Secret keying the pseudonyms of purged jobs' actors in the audit log (at least 16
+    /// bytes); without it, a random one per run, not kept.
+    #[arg(long, env = "EXPORT_CORE_AUDIT_SECRET", hide_env_values = true)]
+    audit_secret: Option<String>,
+    /// Also delete audit events older than this many days.
+    #[arg(long, value_name = "DAYS")]
+    audit_retention_days: Option<u32>,
 }
 
 pub fn run(mut args: PurgeArgs) -> Result<()> {
     // A purge only changes existing jobs: a mistyped --db must not look like "nothing due".
     args.backend.must_exist = true;
     let b = &args.backend;
-    let purger = Purger::new(
+    let mut purger = Purger::new(
         b.open_store()?,
         b.open_storage()?,
         b.open_audit()?,
         Arc::new(SystemClock),
     )
     .with_abandoned_after(chrono::Duration::hours(i64::from(args.abandoned_after)));
+    if let Some(secret) = &args.audit_secret {
+        purger = purger.with_audit_secret(secret)?;
+    }
+    if let Some(days) = args.audit_retention_days {
+        purger = purger.with_audit_retention(chrono::Duration::days(i64::from(days)));
+    }
     if args.dry_run {
         let due = purger.due()?;
         for job in &due {
@@ -49,11 +68,15 @@ pub fn run(mut args: PurgeArgs) -> Result<()> {
         let report = purger.purge()?;
         println!(
             "{} job(s) expired and anonymised; {} file(s) deleted, {} already gone; \
-             {} abandoned upload(s) removed",
+             {} abandoned upload(s) removed; {} job(s) without expiry given the policy's \
+             retention; {} audit event(s) pseudonymised, {} deleted",
             report.jobs.len(),
             report.files_deleted,
             report.files_missing,
-            report.abandoned_uploads
+            report.abandoned_uploads,
+            report.retention_assigned,
+            report.audit_pseudonymised,
+            report.audit_deleted
         );
     }
     Ok(())

@@ -42,7 +42,8 @@ pub fn run(args: SchedulerArgs) -> Result<()> {
         platforms,
         args.backend.open_store()?,
         clock.clone(),
-    );
+    )
+    .with_audit(args.backend.open_audit()?);
     if args.once {
         return print_json(&scheduler.tick(clock.now())?);
     }

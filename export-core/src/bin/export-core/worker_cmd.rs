@@ -72,7 +72,8 @@ pub fn run(args: WorkerArgs) -> Result<()> {
         }),
         Arc::new(SchemaRegistry::new()),
         Arc::new(SystemClock),
-    );
+    )
+    .with_audit(args.backend.open_audit()?);
     install_signal_handlers();
     let report = |outcome: &JobOutcome| {
         if !args.quiet {
