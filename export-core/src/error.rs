@@ -218,6 +218,43 @@ impl ExportError {
     }
 }
 
+/// Parses `text` as JSON into `T`, refusing unknown keys (every input structure of the crate
+/// denies them), as [`ExportError::InvalidRequest`] on field `what`.
+///
+/// The message is serde's, which names the key and the valid ones, so a typo never silently
+/// widens an export (`unknown field `feilds`, expected one of `schema`, ...`).
+///
+/// # Errors
+///
+/// [`ExportError::InvalidRequest`] on `what` for malformed JSON, an unknown key, a missing key
+/// or a value of the wrong type.
+///
+/// # Examples
+///
+/// ```
+/// use export_core::error::from_json;
+/// use export_core::request::ExportRequest;
+/// let err = from_json::<ExportRequest>("request", r#"{"schema":"trip","format":"csv","feilds":{}}"#)
+///     .unwrap_err();
+/// assert_eq!(err.code(), "INVALID_REQUEST");
+/// assert!(err.to_string().contains("unknown field `feilds`, expected one of"), "{err}");
+/// ```
+pub fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| ExportError::request(what, e.to_string()))
+}
+
+/// As [`from_json`], from a JSON value already parsed.
+///
+/// # Errors
+///
+/// As [`from_json`].
+pub fn from_json_value<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: serde_json::Value,
+) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| ExportError::request(what, e.to_string()))
+}
+
 impl From<std::io::Error> for ExportError {
     fn from(source: std::io::Error) -> Self {
         ExportError::Io { path: None, source }

@@ -49,6 +49,7 @@ pub const FIXED_FIELDS: [&str; 4] = ["schema", "version", "audience", "format"];
 
 /// A named export preset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Platform {
     /// Identifier (see [`check_id`]).
     pub name: String,

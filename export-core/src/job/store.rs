@@ -39,7 +39,7 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 /// assert_eq!(query.cursor, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ListQuery {
     /// Only jobs in this status.
     pub status: Option<JobStatus>,

@@ -69,8 +69,9 @@ struct UrlArgs {
 
 #[derive(Args)]
 struct CreateArgs {
-    /// The request as JSON, from a file or `-` for standard input (instead of the flags).
-    #[arg(long, value_name = "FILE|-")]
+    /// The request as JSON, inline (`{...}`), from a file or `-` for standard input (instead
+    /// of the flags). Unknown keys are refused.
+    #[arg(long, value_name = "JSON|FILE|-")]
     request_json: Option<String>,
     #[command(flatten)]
     request: RequestArgs,
@@ -212,10 +213,14 @@ pub(crate) fn read_request(source: &str) -> Result<ExportRequest> {
     read_json(source, "an export request")
 }
 
-/// Reads JSON from a file or `-` (standard input), naming the source in errors.
+/// Reads JSON given inline (text starting with `{`), from a file, or `-` (standard input),
+/// naming the source in errors. Unknown keys are refused (the message names the key and the
+/// valid ones).
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(source: &str, what: &str) -> Result<T> {
     let mut text = String::new();
-    if source == "-" {
+    if source.trim_start().starts_with('{') {
+        text = source.to_string();
+    } else if source == "-" {
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(ExportError::from)?;
@@ -225,6 +230,8 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(source: &str, what: &str
     serde_json::from_str(&text).map_err(|e| ExportError::InvalidInput {
         source_name: if source == "-" {
             "stdin".into()
+        } else if source.trim_start().starts_with('{') {
+            "inline JSON".into()
         } else {
             source.into()
         },

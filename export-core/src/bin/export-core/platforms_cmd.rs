@@ -37,8 +37,8 @@ struct CreateArgs {
     /// What it is for.
     #[arg(long, default_value = "")]
     description: String,
-    /// The request as JSON, from a file or `-` (instead of the request flags).
-    #[arg(long, value_name = "FILE|-")]
+    /// The request as JSON (inline, from a file or `-`) (instead of the request flags).
+    #[arg(long, value_name = "JSON|FILE|-")]
     request_json: Option<String>,
     /// Replace the platform of that name (its linked schedules are checked again).
     #[arg(long)]

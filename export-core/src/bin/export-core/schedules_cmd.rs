@@ -141,8 +141,8 @@ struct CreateArgs {
     /// JSON merge patch applied to the platform's request, e.g. '{"options":{"bom":true}}'.
     #[arg(long, requires = "platform")]
     overrides: Option<String>,
-    /// The request as JSON, from a file or `-` (instead of --platform or the request flags).
-    #[arg(long, value_name = "FILE|-")]
+    /// The request as JSON (inline, from a file or `-`) (instead of --platform or the request flags).
+    #[arg(long, value_name = "JSON|FILE|-")]
     request_json: Option<String>,
     /// Period of each run: as-requested, previous-day, previous-week or previous-month.
     #[arg(long, default_value = "as-requested")]
@@ -185,8 +185,8 @@ struct UpdateArgs {
     /// New JSON merge patch on the platform's request (`null` for none).
     #[arg(long, conflicts_with = "request_json")]
     overrides: Option<String>,
-    /// Export this inline request from now on (JSON, from a file or `-`).
-    #[arg(long, value_name = "FILE|-")]
+    /// Export this inline request from now on (JSON inline, from a file or `-`).
+    #[arg(long, value_name = "JSON|FILE|-")]
     request_json: Option<String>,
     /// Period of each run: as-requested, previous-day, previous-week or previous-month.
     #[arg(long)]
