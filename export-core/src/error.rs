@@ -110,11 +110,14 @@ pub enum ExportError {
     #[error("export cancelled")]
     Cancelled,
 
-    /// The principal lacks a scope the operation needs.
-    #[error("forbidden: scope `{scope}` is required")]
+    /// The principal lacks a scope the operation needs, or asks for what its access policy does
+    /// not allow (then `reason` says what, and `scope` names the scope that would allow it).
+    #[error("forbidden: {}", forbidden_text(.scope, .reason.as_deref()))]
     Forbidden {
         /// The missing scope.
         scope: String,
+        /// What is not allowed, for an access-policy refusal; `None` for a plain missing scope.
+        reason: Option<String>,
     },
 
     /// The thing does not exist, or belongs to someone else (never leak which).
@@ -215,6 +218,13 @@ impl ExportError {
             field: field.into(),
             reason: reason.into(),
         }
+    }
+}
+
+fn forbidden_text(scope: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!("{reason}; scope `{scope}` is required"),
+        None => format!("scope `{scope}` is required"),
     }
 }
 
