@@ -128,7 +128,9 @@ fn permission_matrix_of_the_registry_policy() {
             territory_user(),
             [
                 Allow,
-                Refuse("audience `operator` is not allowed for user `theo` (territory `217500016`)"),
+                Refuse(
+                    "audience `operator` is not allowed for user `theo` (territory `217500016`)",
+                ),
                 Refuse("audience `operator` is not allowed"),
                 Allow,
                 Refuse("may not export the trips of territory `200046977`"),
@@ -141,7 +143,9 @@ fn permission_matrix_of_the_registry_policy() {
             no_organisation(),
             [
                 Allow,
-                Refuse("audience `operator` is not allowed for user `nina` (no operator or territory)"),
+                Refuse(
+                    "audience `operator` is not allowed for user `nina` (no operator or territory)",
+                ),
                 Refuse("audience `operator` is not allowed"),
                 Refuse("audience `territory` is not allowed"),
                 Refuse("audience `territory` is not allowed"),
@@ -261,7 +265,9 @@ fn other_schemas_are_allowed_by_default_and_a_deployment_plugs_its_own_policy() 
     };
     let products = ExportRequest::new("products", Format::Csv);
     let (service, _) = service_with(registry());
-    service.create(&no_organisation(), products.clone()).unwrap();
+    service
+        .create(&no_organisation(), products.clone())
+        .unwrap();
 
     let (service, _) = service_with(registry());
     let service = service.with_access_policy(Arc::new(CatalogueOnly));

@@ -51,11 +51,17 @@ fn create_list_show_cancel_delete() {
     let other = ok(&jobs(d, &["--as", "bob", "--org", "op-7", "list"]));
     assert!(!other.contains(&id), "{other}");
 
-    let show: serde_json::Value =
-        serde_json::from_str(&ok(&jobs(d, &["--as", "alice", "--org", "op-7", "show", &id]))).unwrap();
+    let show: serde_json::Value = serde_json::from_str(&ok(&jobs(
+        d,
+        &["--as", "alice", "--org", "op-7", "show", &id],
+    )))
+    .unwrap();
     assert_eq!(show["owner"]["user_id"], "alice");
     // No operator filter given: the access policy narrowed it to alice's operator.
-    assert_eq!(show["request"]["filters"]["operators"], serde_json::json!([7]));
+    assert_eq!(
+        show["request"]["filters"]["operators"],
+        serde_json::json!([7])
+    );
     assert_eq!(show["request"]["audience"], "operator");
     assert_eq!(show["retention"], 7 * 24 * 3600);
     // Without --start/--end, the last calendar month that ended at least 5 days ago, whatever
@@ -72,8 +78,11 @@ fn create_list_show_cancel_delete() {
     );
     assert!((28..=31).contains(&(end - start).num_days()), "{show}");
 
-    let status: serde_json::Value =
-        serde_json::from_str(&ok(&jobs(d, &["--as", "alice", "--org", "op-7", "status", &id]))).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&ok(&jobs(
+        d,
+        &["--as", "alice", "--org", "op-7", "status", &id],
+    )))
+    .unwrap();
     assert_eq!(status["status"], "pending");
 
     // Someone else's job: not found, exit 2.
@@ -187,7 +196,15 @@ fn a_typo_in_the_request_json_is_refused_naming_the_key() {
     let request = r#"{"schema":"trip","audience":"operator","format":"csv","filters":{"operators":[123]},"feilds":{"include":["journey_id"]}}"#;
     let out = jobs(
         d,
-        &["--as", "alice", "--operator", "123", "create", "--request-json", request],
+        &[
+            "--as",
+            "alice",
+            "--operator",
+            "123",
+            "create",
+            "--request-json",
+            request,
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -199,7 +216,15 @@ fn a_typo_in_the_request_json_is_refused_naming_the_key() {
     let request = request.replace("\"operators\"", "\"operator\"");
     let out = jobs(
         d,
-        &["--as", "alice", "--operator", "123", "create", "--request-json", &request],
+        &[
+            "--as",
+            "alice",
+            "--operator",
+            "123",
+            "create",
+            "--request-json",
+            &request,
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -216,7 +241,15 @@ fn the_same_user_in_another_organisation_is_a_stranger() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let create = [
-        "--as", "alice", "--org", "org1", "create", "--audience", "opendata", "--format", "xlsx",
+        "--as",
+        "alice",
+        "--org",
+        "org1",
+        "create",
+        "--audience",
+        "opendata",
+        "--format",
+        "xlsx",
     ];
     let id = ok(&jobs(d, &create)).trim().to_string();
     for command in ["show", "status", "cancel", "delete"] {
@@ -241,7 +274,13 @@ fn the_access_policy_applies_on_the_command_line() {
     let d = dir.path();
     let request = r#"{"schema":"trip","version":"v3","audience":"operator","format":"xlsx","filters":{"operators":[456]}}"#;
     let other = [
-        "--as", "olga", "--operator", "123", "create", "--request-json", request,
+        "--as",
+        "olga",
+        "--operator",
+        "123",
+        "create",
+        "--request-json",
+        request,
     ];
     let out = jobs(d, &other);
     assert_eq!(out.status.code(), Some(2));
@@ -251,7 +290,15 @@ fn the_access_policy_applies_on_the_command_line() {
     );
     let out = jobs(
         d,
-        &["--as", "nina", "create", "--audience", "territory", "--format", "xlsx"],
+        &[
+            "--as",
+            "nina",
+            "create",
+            "--audience",
+            "territory",
+            "--format",
+            "xlsx",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -262,14 +309,27 @@ fn the_access_policy_applies_on_the_command_line() {
     // A territory user gets their territory; an administrator what they ask.
     let id = ok(&jobs(
         d,
-        &["--as", "theo", "--territory", "75056", "create", "--audience", "territory", "--format", "xlsx"],
+        &[
+            "--as",
+            "theo",
+            "--territory",
+            "75056",
+            "create",
+            "--audience",
+            "territory",
+            "--format",
+            "xlsx",
+        ],
     ));
     let show: serde_json::Value = serde_json::from_str(&ok(&jobs(
         d,
         &["--as", "theo", "--territory", "75056", "show", id.trim()],
     )))
     .unwrap();
-    assert_eq!(show["request"]["filters"]["territories"], serde_json::json!(["75056"]));
+    assert_eq!(
+        show["request"]["filters"]["territories"],
+        serde_json::json!(["75056"])
+    );
     assert_eq!(show["owner"]["organisation_id"], "territory-75056");
     let mut admin = other.to_vec();
     admin.insert(0, "--admin");

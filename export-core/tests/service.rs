@@ -63,20 +63,28 @@ fn request(audience: Audience) -> ExportRequest {
 }
 
 fn owner() -> Principal {
-    Principal::new("alice", Some("op-7")).operator(7).with_all_scopes()
+    Principal::new("alice", Some("op-7"))
+        .operator(7)
+        .with_all_scopes()
 }
 
 fn colleague() -> Principal {
-    Principal::new("bob", Some("op-7")).operator(7).with_all_scopes()
+    Principal::new("bob", Some("op-7"))
+        .operator(7)
+        .with_all_scopes()
 }
 
 /// The owner's user id in another organisation: another owner.
 fn same_user_other_org() -> Principal {
-    Principal::new("alice", Some("op-9")).operator(9).with_all_scopes()
+    Principal::new("alice", Some("op-9"))
+        .operator(9)
+        .with_all_scopes()
 }
 
 fn stranger() -> Principal {
-    Principal::new("carol", Some("op-9")).operator(9).with_all_scopes()
+    Principal::new("carol", Some("op-9"))
+        .operator(9)
+        .with_all_scopes()
 }
 
 /// Simulates a worker: claims the job, writes `content` to storage, completes it.
@@ -331,7 +339,10 @@ fn requests_are_validated_before_a_job_exists() {
 
     assert!(
         env.store
-            .list(&Owner::in_organisation("alice", "op-7"), &ListQuery::default())
+            .list(
+                &Owner::in_organisation("alice", "op-7"),
+                &ListQuery::default()
+            )
             .unwrap()
             .jobs
             .is_empty()

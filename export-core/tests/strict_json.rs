@@ -70,10 +70,7 @@ fn request_and_everything_under_it_refuse_unknown_keys() {
         json!({"op": "eq", "column": "sku", "value": "a", "colour": 1}),
         "colour",
     );
-    refused::<Predicate>(
-        json!({"op": "range", "column": "price", "mni": 1}),
-        "mni",
-    );
+    refused::<Predicate>(json!({"op": "range", "column": "price", "mni": 1}), "mni");
     accepted::<FieldSelection>(json!({"include": ["journey_id"]}));
     refused::<FieldSelection>(json!({"includes": ["journey_id"]}), "includes");
     accepted::<OutputOptions>(json!({"bom": true}));
@@ -108,10 +105,17 @@ fn platform_presets_and_overrides_after_merging_refuse_unknown_keys() {
     let err = parsed
         .request_with(&json!({"filters": {"operator": [1]}}))
         .unwrap_err();
-    assert!(err.to_string().contains("unknown field `operator`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown field `operator`"),
+        "{err}"
+    );
     let err = parsed.request_with(&json!({"feilds": {}})).unwrap_err();
     assert!(err.to_string().contains("unknown field `feilds`"), "{err}");
-    assert!(parsed.request_with(&json!({"options": {"bom": true}})).is_ok());
+    assert!(
+        parsed
+            .request_with(&json!({"options": {"bom": true}}))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -167,7 +171,10 @@ fn queries_owners_and_schemas_refuse_unknown_keys() {
     accepted::<RunQuery>(json!({"limit": 5}));
     refused::<RunQuery>(json!({"open": true}), "open");
     accepted::<Owner>(json!({"user_id": "alice", "organisation_id": "org1"}));
-    refused::<Owner>(json!({"user_id": "alice", "organization_id": "org1"}), "organization_id");
+    refused::<Owner>(
+        json!({"user_id": "alice", "organization_id": "org1"}),
+        "organization_id",
+    );
 
     let schema = ExportSchema::new(
         "products",

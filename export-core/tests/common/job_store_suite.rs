@@ -169,7 +169,12 @@ pub fn create_rejects_bad_input(h: &Harness) {
         code(s.create(new_job("u", t0()).retention(secs(-1)))),
         "INVALID_REQUEST"
     );
-    assert!(s.list(&Owner::user("u"), &ListQuery::default()).unwrap().jobs.is_empty());
+    assert!(
+        s.list(&Owner::user("u"), &ListQuery::default())
+            .unwrap()
+            .jobs
+            .is_empty()
+    );
 }
 
 pub fn claim_empty_queue(h: &Harness) {
@@ -530,15 +535,20 @@ pub fn list_pages_newest_first(h: &Harness) {
     assert_eq!(seen, ids);
 
     // An exact multiple of the page size ends without an empty page.
-    let all = s.list(&Owner::user("u-1"), &ListQuery::default().limit(7)).unwrap();
+    let all = s
+        .list(&Owner::user("u-1"), &ListQuery::default().limit(7))
+        .unwrap();
     assert_eq!(all.jobs.len(), 7);
     assert_eq!(all.next_cursor, None);
 
     // Jobs created after the first page was read do not shift the following pages.
-    let first = s.list(&Owner::user("u-1"), &ListQuery::default().limit(3)).unwrap();
+    let first = s
+        .list(&Owner::user("u-1"), &ListQuery::default().limit(3))
+        .unwrap();
     s.create(new_job("u-1", t0() + secs(100))).unwrap();
     let second = s
-        .list(&Owner::user("u-1"),
+        .list(
+            &Owner::user("u-1"),
             &ListQuery::default()
                 .limit(3)
                 .after(first.next_cursor.unwrap()),
@@ -608,7 +618,8 @@ pub fn list_filters_status_and_owner(h: &Harness) {
 
     // Status filter and pages together.
     let page = s
-        .list(&Owner::user("u-1"),
+        .list(
+            &Owner::user("u-1"),
             &ListQuery::default().status(JobStatus::Pending).limit(1),
         )
         .unwrap();
@@ -618,7 +629,10 @@ pub fn list_filters_status_and_owner(h: &Harness) {
 
 pub fn list_rejects_bad_query(h: &Harness) {
     let s = &*h.store;
-    assert_eq!(code(s.list(&Owner::user(""), &ListQuery::default())), "INVALID_REQUEST");
+    assert_eq!(
+        code(s.list(&Owner::user(""), &ListQuery::default())),
+        "INVALID_REQUEST"
+    );
     assert_eq!(
         code(s.list(&Owner::user("u"), &ListQuery::default().limit(0))),
         "INVALID_REQUEST"
