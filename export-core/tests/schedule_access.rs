@@ -416,3 +416,60 @@ fn a_schedule_override_with_an_unknown_key_is_refused() {
     assert_eq!(err.code(), "INVALID_REQUEST");
     assert!(err.to_string().contains("unknown field `bogus`"), "{err}");
 }
+
+#[test]
+fn stored_platforms_without_an_owner_load_as_system_platforms_and_unknown_keys_are_store_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("schedules.db");
+    let store = Arc::new(export_core::schedule::SqliteScheduleStore::open(&db).unwrap());
+    let m = ScheduleManager::new(
+        store.clone(),
+        store,
+        Arc::new(MemoryAuditLog::new()),
+        Arc::new(SchemaRegistry::new()),
+        Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+        )),
+    );
+    m.create_platform(
+        &alice(),
+        Platform::new("old", request(Audience::Opendata), Utc::now()),
+    )
+    .unwrap();
+    // The body a version before platform owners wrote: no `owner` key.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM export_platforms WHERE name = 'old'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut old: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(old["owner"]["user_id"], "alice");
+    old.as_object_mut().unwrap().remove("owner");
+    let set = |body: &serde_json::Value| {
+        conn.execute(
+            "UPDATE export_platforms SET body = ?1 WHERE name = 'old'",
+            [body.to_string()],
+        )
+        .unwrap();
+    };
+    set(&old);
+    let bob = Principal::new("bob", Some("org2")).with_all_scopes();
+    let loaded = m.get_platform(&bob, "old").unwrap();
+    assert!(loaded.is_system(), "{loaded:?}");
+    assert_eq!(
+        m.delete_platform(&bob, "old").unwrap_err().code(),
+        "FORBIDDEN"
+    );
+    // A stored body with a key no version wrote is refused, naming it, not silently read.
+    old["descripton"] = json!("typo");
+    set(&old);
+    let err = m.get_platform(&admin(), "old").unwrap_err();
+    assert_eq!(err.code(), "STORE");
+    assert!(
+        err.to_string().contains("unknown field `descripton`"),
+        "{err}"
+    );
+}
