@@ -142,15 +142,8 @@ impl Scope {
 
     /// The scopes of the export API: `READ_EXPORTS` and `WRITE_EXPORTS`, without
     /// [`Scope::Admin`].
-    pub const EXPORTS: &'static [Scope] = &[
-        Scope::Create,
-        Scope::List,
-        Scope::Read,
-        Scope::Status,
-        Scope::Cancel,
-        Scope::Download,
-        Scope::Delete,
-    ];
+    // `ALL` lists `Admin` last.
+    pub const EXPORTS: &'static [Scope] = Scope::ALL.split_at(7).0;
 
     /// What the catalogue seed's `READ_EXPORTS` grants.
     pub const READ_EXPORTS: &'static [Scope] =

@@ -229,6 +229,9 @@ fn admin_is_not_part_of_read_or_write_exports() {
         .with_scopes("export.admin")
         .unwrap();
     assert!(p.is_admin() && p.has(Scope::Admin));
+    assert!(!Scope::EXPORTS.contains(&Scope::Admin));
+    assert_eq!(Scope::EXPORTS.len() + 1, Scope::ALL.len());
+    assert_eq!("export.admin".parse::<Scope>().unwrap(), Scope::Admin);
 }
 
 /// A catalogue deployment's own policy: only its `products` schema, for the `catalogue` org.

@@ -193,10 +193,8 @@ fn missing_scope_exits_2() {
 fn a_typo_in_the_request_json_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let request = r#"{"schema":"trip","audience":"operator","format":"csv","filters":{"operators":[123]},"feilds":{"include":["journey_id"]}}"#;
-    let out = jobs(
-        d,
-        &[
+    let refusal = |request: &str| {
+        let args = [
             "--as",
             "alice",
             "--operator",
@@ -204,30 +202,19 @@ fn a_typo_in_the_request_json_is_refused_naming_the_key() {
             "create",
             "--request-json",
             request,
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+        ];
+        let out = jobs(d, &args);
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let request = r#"{"schema":"trip","audience":"operator","format":"csv","filters":{"operators":[123]},"feilds":{"include":["journey_id"]}}"#;
+    let err = refusal(request);
     assert!(
         err.contains("unknown field `feilds`, expected one of `schema`"),
         "{err}"
     );
     // The issue's request, with `operator` for `operators`: the filter typo is named.
-    let request = request.replace("\"operators\"", "\"operator\"");
-    let out = jobs(
-        d,
-        &[
-            "--as",
-            "alice",
-            "--operator",
-            "123",
-            "create",
-            "--request-json",
-            &request,
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refusal(&request.replace("\"operators\"", "\"operator\""));
     assert!(
         err.contains("unknown field `operator`, expected one of `operators`"),
         "{err}"
