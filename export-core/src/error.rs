@@ -120,11 +120,14 @@ pub enum ExportError {
     #[error("export cancelled")]
     Cancelled,
 
-    /// The principal lacks a scope the operation needs.
-    #[error("forbidden: scope `{scope}` is required")]
+    /// The principal lacks a scope the operation needs, or asks for what its access policy does
+    /// not allow (then `reason` says what, and `scope` names the scope that would allow it).
+    #[error("forbidden: {}", forbidden_text(.scope, .reason.as_deref()))]
     Forbidden {
         /// The missing scope.
         scope: String,
+        /// What is not allowed, for an access-policy refusal; `None` for a plain missing scope.
+        reason: Option<String>,
     },
 
     /// The thing does not exist, or belongs to someone else (never leak which).
@@ -227,6 +230,50 @@ impl ExportError {
             reason: reason.into(),
         }
     }
+}
+
+fn forbidden_text(scope: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!("{reason}; scope `{scope}` is required"),
+        None => format!("scope `{scope}` is required"),
+    }
+}
+
+/// Parses `text` as JSON into `T`, refusing unknown keys (every input structure of the crate
+/// denies them), as [`ExportError::InvalidRequest`] on field `what`.
+///
+/// The message is serde's, which names the key and the valid ones, so a typo never silently
+/// widens an export (`unknown field `feilds`, expected one of `schema`, ...`).
+///
+/// # Errors
+///
+/// [`ExportError::InvalidRequest`] on `what` for malformed JSON, an unknown key, a missing key
+/// or a value of the wrong type.
+///
+/// # Examples
+///
+/// ```
+/// use export_core::error::from_json;
+/// use export_core::request::ExportRequest;
+/// let err = from_json::<ExportRequest>("request", r#"{"schema":"trip","format":"csv","feilds":{}}"#)
+///     .unwrap_err();
+/// assert_eq!(err.code(), "INVALID_REQUEST");
+/// assert!(err.to_string().contains("unknown field `feilds`, expected one of"), "{err}");
+/// ```
+pub fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| ExportError::request(what, e.to_string()))
+}
+
+/// As [`from_json`], from a JSON value already parsed.
+///
+/// # Errors
+///
+/// As [`from_json`].
+pub fn from_json_value<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: serde_json::Value,
+) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| ExportError::request(what, e.to_string()))
 }
 
 impl From<std::io::Error> for ExportError {

@@ -51,7 +51,7 @@ pub enum GeoLevel {
 
 /// A predicate on one column of a generic schema (the catalogue's filters).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Predicate {
     /// `column == value`.
     Eq {
@@ -93,7 +93,7 @@ impl Predicate {
 
 /// Which rows an export keeps.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Filters {
     /// Trip schema: keep trips of these operator ids (empty: all).
     pub operators: Vec<i64>,

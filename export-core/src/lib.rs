@@ -22,6 +22,7 @@
 //! - [`worker`]: claims jobs, runs them with heartbeats and cancellation, publishes the file.
 //! - [`storage`]: local, S3-compatible and in-memory storage with atomic publication.
 //! - [`service`]: the export API over a principal's scopes, with ownership checks.
+//! - [`access`]: the access policy deciding what data a principal may export.
 //! - [`audit`]: an audit event for every create, download, cancel, delete and expiry.
 //! - [`retention`]: how long files are kept, and the purge that deletes and anonymises.
 //! - [`schedule`]: cron and interval triggers in a time zone, schedules, their stores and the
@@ -32,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod audit;
 pub mod clock;
 pub mod error;

@@ -40,15 +40,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExportError, Result};
+use crate::job::Owner;
 use crate::registry::SchemaRegistry;
 use crate::request::ExportRequest;
 use crate::schedule::check_id;
+use crate::service::Principal;
 
 /// Request fields a platform fixes: its export type.
 pub const FIXED_FIELDS: [&str; 4] = ["schema", "version", "audience", "format"];
 
 /// A named export preset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Platform {
     /// Identifier (see [`check_id`]).
     pub name: String,
@@ -57,6 +60,12 @@ pub struct Platform {
     pub description: String,
     /// The export type and default configuration.
     pub request: ExportRequest,
+    /// Who owns it: `None` for a system platform (the built-in opendata ones, and every
+    /// platform saved before platforms had owners), which everyone may read and only
+    /// administrators change; otherwise the (user, organisation) that alone (with
+    /// administrators) sees, uses and changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -70,9 +79,31 @@ impl Platform {
             name: name.into(),
             description: String::new(),
             request,
+            owner: None,
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// Sets the owner (see [`Platform::owner`]).
+    pub fn owned_by(mut self, owner: Owner) -> Platform {
+        self.owner = Some(owner);
+        self
+    }
+
+    /// True for a system platform (no owner).
+    pub fn is_system(&self) -> bool {
+        self.owner.is_none()
+    }
+
+    /// True when `principal` may see and use it: a system platform, its own, or an
+    /// administrator.
+    pub fn visible_to(&self, principal: &Principal) -> bool {
+        principal.is_admin()
+            || self
+                .owner
+                .as_ref()
+                .is_none_or(|owner| *owner == principal.owner())
     }
 
     /// Sets the description.

@@ -137,6 +137,7 @@ impl Default for Compression {
 /// assert_eq!(err.code(), "INVALID_PERIOD");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Period {
     /// First instant included.
     pub start: DateTime<Utc>,
@@ -165,6 +166,7 @@ mod tz_name {
 
 /// Limits a schema puts on periods. `None` disables a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PeriodLimits {
     /// Longest period allowed.
     pub max_length: Option<chrono::Duration>,
@@ -321,7 +323,7 @@ fn parse_instant(which: &str, text: &str, tz: Tz) -> Result<DateTime<Utc>> {
 
 /// Options of the output file, common to all formats (each sink uses the ones that apply).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct OutputOptions {
     /// Write a UTF-8 byte-order mark first (CSV; Excel needs it to read UTF-8). Off by default.
     pub bom: bool,
@@ -371,6 +373,7 @@ impl Default for OutputOptions {
 /// assert_eq!(request.period.unwrap().time_zone.name(), "Europe/Paris");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// Schema name: `trip`, or a user-registered one such as `products`.
     pub schema: String,

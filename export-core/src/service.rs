@@ -6,9 +6,14 @@
 //!
 //! - Every operation needs one [`Scope`]; without it the answer is [`ExportError::Forbidden`],
 //!   checked before the job is looked up.
-//! - A user sees only the jobs they created. Someone else's job, also one of a colleague in the
-//!   same organisation, is [`ExportError::NotFound`] with exactly the message of an id that
-//!   does not exist, so that existence never leaks.
+//! - The owner of a job is the pair (user, organisation). A principal sees only its own jobs.
+//!   Someone else's job, also one of a colleague in the same organisation or of the same user
+//!   id in another organisation, is [`ExportError::NotFound`] with exactly the message of an
+//!   id that does not exist, so that existence never leaks; lists hold only the pair's jobs.
+//! - What a principal may export is decided by an [`AccessPolicy`] before anything else about
+//!   the request is checked and before a job exists ([`RegistryAccessPolicy`] by default:
+//!   operators their operator's trips, territories their territory's, opendata for everyone,
+//!   anything else with [`Scope::Admin`]; other schemas are allowed).
 //! - A request is validated by the [`SchemaRegistry`] before a job exists; its errors are
 //!   returned as they are and nothing is stored. A trip request without period or version gets
 //!   the defaults it was validated with (the last calendar month that ended at least 5 days
@@ -44,10 +49,14 @@
 //!     Arc::new(SchemaRegistry::new()),
 //!     Arc::new(SystemClock),
 //! );
-//! let alice = Principal::new("alice", Some("op-7")).with_scopes("READ_EXPORTS,WRITE_EXPORTS")?;
+//! let alice = Principal::new("alice", Some("op-7"))
+//!     .operator(7)
+//!     .with_scopes("READ_EXPORTS,WRITE_EXPORTS")?;
 //! let mut request = ExportRequest::new("trip", Format::Xlsx);
 //! request.audience = Some(Audience::Operator);
 //! let job = service.create(&alice, request)?;
+//! // No operator filter: the access policy narrowed it to alice's operator.
+//! assert_eq!(job.request.filters.operators, [7]);
 //! assert_eq!(service.status(&alice, job.id)?.status, JobStatus::Pending);
 //! assert_eq!(service.list(&alice, &ListQuery::default())?.jobs.len(), 1);
 //!
@@ -69,6 +78,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::access::{AccessPolicy, RegistryAccessPolicy};
 use crate::audit::{AuditAction, AuditEvent, AuditLog};
 use crate::clock::Clock;
 use crate::error::{ExportError, Result};
@@ -111,10 +121,14 @@ pub enum Scope {
     Download,
     /// `export.delete`: delete an export.
     Delete,
+    /// `export.admin`: act for other owners (their schedules, platforms) and export what the
+    /// [access policy](crate::access::AccessPolicy) keeps from others. Not part of
+    /// `READ_EXPORTS` or `WRITE_EXPORTS`.
+    Admin,
 }
 
 impl Scope {
-    /// Every scope.
+    /// Every scope, [`Scope::Admin`] included.
     pub const ALL: &'static [Scope] = &[
         Scope::Create,
         Scope::List,
@@ -123,7 +137,13 @@ impl Scope {
         Scope::Cancel,
         Scope::Download,
         Scope::Delete,
+        Scope::Admin,
     ];
+
+    /// The scopes of the export API: `READ_EXPORTS` and `WRITE_EXPORTS`, without
+    /// [`Scope::Admin`].
+    // `ALL` lists `Admin` last.
+    pub const EXPORTS: &'static [Scope] = Scope::ALL.split_at(7).0;
 
     /// What the catalogue seed's `READ_EXPORTS` grants.
     pub const READ_EXPORTS: &'static [Scope] =
@@ -142,6 +162,7 @@ impl Scope {
             Scope::Cancel => "export.cancel",
             Scope::Download => "export.download",
             Scope::Delete => "export.delete",
+            Scope::Admin => "export.admin",
         }
     }
 
@@ -199,7 +220,42 @@ impl FromStr for Scope {
     }
 }
 
-/// Who is calling: a user, their organisation, and the scopes of their token.
+/// What a principal's organisation is, for the [access policy](crate::access::AccessPolicy).
+///
+/// # Examples
+///
+/// ```
+/// use export_core::service::{Organisation, Principal};
+/// let p = Principal::new("u-1", Some("op-7")).operator(7);
+/// assert_eq!(p.organisation, Organisation::Operator(7));
+/// assert_eq!(Principal::new("u-2", None).organisation, Organisation::Other);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Organisation {
+    /// A carpool operator, with its operator id (the ids of `filters.operators`).
+    Operator(i64),
+    /// A territory (local authority), with its territory id (the ids of
+    /// `filters.territories`: an AOM, EPCI, INSEE, département or region code).
+    Territory(String),
+    /// Another organisation, or none.
+    #[default]
+    Other,
+}
+
+impl fmt::Display for Organisation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Organisation::Operator(id) => write!(f, "operator {id}"),
+            Organisation::Territory(id) => write!(f, "territory `{id}`"),
+            Organisation::Other => f.write_str("no operator or territory"),
+        }
+    }
+}
+
+/// Who is calling: a user, their organisation (its id, the ownership key, and its
+/// [kind](Organisation)), and the scopes of their token.
+///
+/// The owner of what a principal creates is the pair (`user_id`, `organisation_id`).
 ///
 /// # Examples
 ///
@@ -207,16 +263,19 @@ impl FromStr for Scope {
 /// use export_core::service::{Principal, Scope};
 /// let p = Principal::new("u-1", Some("op-7")).with_scopes("export.create,READ_EXPORTS")?;
 /// assert!(p.has(Scope::Create) && p.has(Scope::Download));
-/// assert!(!p.has(Scope::Delete));
+/// assert!(!p.has(Scope::Delete) && !p.is_admin());
 /// assert!(Principal::new("u-1", None).with_scopes("export.nope").is_err());
+/// assert!(Principal::new("root", None).with_scope(Scope::Admin).is_admin());
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The user.
     pub user_id: String,
-    /// The user's organisation (operator, territory), when there is one.
+    /// The user's organisation id (the ownership key), when there is one.
     pub organisation_id: Option<String>,
+    /// What the organisation is: an operator, a territory or another one.
+    pub organisation: Organisation,
     /// What the user may do.
     pub scopes: BTreeSet<Scope>,
 }
@@ -227,8 +286,32 @@ impl Principal {
         Principal {
             user_id: user_id.into(),
             organisation_id: organisation_id.map(str::to_string),
+            organisation: Organisation::Other,
             scopes: BTreeSet::new(),
         }
+    }
+
+    /// Says the organisation is operator `operator_id`.
+    pub fn operator(mut self, operator_id: i64) -> Principal {
+        self.organisation = Organisation::Operator(operator_id);
+        self
+    }
+
+    /// Says the organisation is territory `territory_id`.
+    pub fn territory(mut self, territory_id: impl Into<String>) -> Principal {
+        self.organisation = Organisation::Territory(territory_id.into());
+        self
+    }
+
+    /// Sets the organisation's kind.
+    pub fn with_organisation(mut self, organisation: Organisation) -> Principal {
+        self.organisation = organisation;
+        self
+    }
+
+    /// True when the principal holds the administrator scope [`Scope::Admin`].
+    pub fn is_admin(&self) -> bool {
+        self.has(Scope::Admin)
     }
 
     /// Adds the scopes of a list (see [`Scope::parse_list`]).
@@ -247,9 +330,9 @@ impl Principal {
         self
     }
 
-    /// Adds every scope.
+    /// Adds every scope of the export API ([`Scope::EXPORTS`]), not [`Scope::Admin`].
     pub fn with_all_scopes(mut self) -> Principal {
-        self.scopes.extend(Scope::ALL);
+        self.scopes.extend(Scope::EXPORTS);
         self
     }
 
@@ -269,11 +352,13 @@ impl Principal {
         } else {
             Err(ExportError::Forbidden {
                 scope: scope.as_str().to_string(),
+                reason: None,
             })
         }
     }
 
-    fn owner(&self) -> Owner {
+    /// The owner of what the principal creates: (user, organisation).
+    pub fn owner(&self) -> Owner {
         Owner {
             user_id: self.user_id.clone(),
             organisation_id: self.organisation_id.clone(),
@@ -398,6 +483,7 @@ pub struct ExportService {
     clock: Arc<dyn Clock>,
     config: ServiceConfig,
     retention: Option<Arc<dyn RetentionPolicy>>,
+    access: Arc<dyn AccessPolicy>,
     recent_creates: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
 }
 
@@ -455,6 +541,7 @@ impl ExportService {
             clock,
             config: ServiceConfig::default(),
             retention: None,
+            access: Arc::new(RegistryAccessPolicy),
             recent_creates: Mutex::new(HashMap::new()),
         }
     }
@@ -472,6 +559,14 @@ impl ExportService {
         self
     }
 
+    /// Replaces the access policy deciding what each principal may export (by default
+    /// [`RegistryAccessPolicy`]: the registry's rules for the trip schema, every other schema
+    /// allowed).
+    pub fn with_access_policy(mut self, policy: Arc<dyn AccessPolicy>) -> ExportService {
+        self.access = policy;
+        self
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ServiceConfig {
         &self.config
@@ -482,12 +577,15 @@ impl ExportService {
         &self.store
     }
 
-    /// Validates `request` and creates a pending job owned by `principal`, with the retention
-    /// of its audience, after recording an `create` audit event.
+    /// Applies the [access policy](ExportService::with_access_policy) (which may narrow the
+    /// request, for example to the principal's own operator), validates the request and
+    /// creates a pending job owned by `principal`, with the retention of its audience, after
+    /// recording an `create` audit event.
     ///
     /// # Errors
     ///
-    /// [`ExportError::Forbidden`] without `export.create`; the validation errors of
+    /// [`ExportError::Forbidden`] without `export.create`, or when the access policy refuses
+    /// the request (the message says what is not allowed); the validation errors of
     /// [`SchemaRegistry::exporter`] ([`ExportError::UnknownField`],
     /// [`ExportError::InvalidPeriod`], [`ExportError::InvalidRequest`], ...), with no job
     /// created; [`ExportError::Conflict`] (`rate limit: ...`) beyond the rate limit; errors of
@@ -499,7 +597,8 @@ impl ExportService {
     pub fn create(&self, principal: &Principal, request: ExportRequest) -> Result<ExportJob> {
         principal.require(Scope::Create)?;
         let now = self.clock.now();
-        let mut request = request;
+        // Before anything else is checked or stored: what may this principal export at all?
+        let mut request = self.access.authorize(principal, request)?;
         if request.schema == TRIP_SCHEMA && request.period.is_none() {
             request.period = Some(trip::default_period(now, DEFAULT_TIME_ZONE));
         }
@@ -552,7 +651,7 @@ impl ExportService {
     /// bad limit or cursor; [`ExportError::Store`].
     pub fn list(&self, principal: &Principal, query: &ListQuery) -> Result<Page> {
         principal.require(Scope::List)?;
-        self.store.list(&principal.user_id, query)
+        self.store.list(&principal.owner(), query)
     }
 
     /// One of the principal's jobs.
@@ -690,7 +789,9 @@ impl ExportService {
                 "expired; its file was deleted and the job anonymised",
             ));
         }
-        if job.owner.user_id.is_empty() || job.owner.user_id != principal.user_id {
+        // The owner is the pair (user, organisation): alice of another organisation is a
+        // stranger to alice@org1's jobs.
+        if job.owner.user_id.is_empty() || job.owner != principal.owner() {
             return Err(not_found(id));
         }
         Ok(job)

@@ -35,6 +35,8 @@ fn create_list_show_cancel_delete() {
         "alice",
         "--org",
         "op-7",
+        "--operator",
+        "7",
         "create",
         "--audience",
         "operator",
@@ -44,14 +46,22 @@ fn create_list_show_cancel_delete() {
     let id = ok(&jobs(d, &create)).trim().to_string();
     assert_eq!(id.len(), 36, "{id}");
 
-    let list = ok(&jobs(d, &["--as", "alice", "list"]));
+    let list = ok(&jobs(d, &["--as", "alice", "--org", "op-7", "list"]));
     assert!(list.contains(&id) && list.contains("pending"), "{list}");
     let other = ok(&jobs(d, &["--as", "bob", "--org", "op-7", "list"]));
     assert!(!other.contains(&id), "{other}");
 
-    let show: serde_json::Value =
-        serde_json::from_str(&ok(&jobs(d, &["--as", "alice", "show", &id]))).unwrap();
+    let show: serde_json::Value = serde_json::from_str(&ok(&jobs(
+        d,
+        &["--as", "alice", "--org", "op-7", "show", &id],
+    )))
+    .unwrap();
     assert_eq!(show["owner"]["user_id"], "alice");
+    // No operator filter given: the access policy narrowed it to alice's operator.
+    assert_eq!(
+        show["request"]["filters"]["operators"],
+        serde_json::json!([7])
+    );
     assert_eq!(show["request"]["audience"], "operator");
     assert_eq!(show["retention"], 7 * 24 * 3600);
     // Without --start/--end, the last calendar month that ended at least 5 days ago, whatever
@@ -68,8 +78,11 @@ fn create_list_show_cancel_delete() {
     );
     assert!((28..=31).contains(&(end - start).num_days()), "{show}");
 
-    let status: serde_json::Value =
-        serde_json::from_str(&ok(&jobs(d, &["--as", "alice", "status", &id]))).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&ok(&jobs(
+        d,
+        &["--as", "alice", "--org", "op-7", "status", &id],
+    )))
+    .unwrap();
     assert_eq!(status["status"], "pending");
 
     // Someone else's job: not found, exit 2.
@@ -80,7 +93,7 @@ fn create_list_show_cancel_delete() {
         format!("error: job `{id}` not found")
     );
 
-    let cancel = ok(&jobs(d, &["--as", "alice", "cancel", &id]));
+    let cancel = ok(&jobs(d, &["--as", "alice", "--org", "op-7", "cancel", &id]));
     assert!(cancel.contains("cancelled"), "{cancel}");
 
     // Not ready for download.
@@ -90,6 +103,8 @@ fn create_list_show_cancel_delete() {
         &[
             "--as",
             "alice",
+            "--org",
+            "op-7",
             "download",
             &id,
             "--out",
@@ -99,8 +114,8 @@ fn create_list_show_cancel_delete() {
     assert_eq!(download.status.code(), Some(2));
     assert!(!out.exists());
 
-    ok(&jobs(d, &["--as", "alice", "delete", &id]));
-    let gone = jobs(d, &["--as", "alice", "show", &id]);
+    ok(&jobs(d, &["--as", "alice", "--org", "op-7", "delete", &id]));
+    let gone = jobs(d, &["--as", "alice", "--org", "op-7", "show", &id]);
     assert_eq!(gone.status.code(), Some(2));
 
     // The audit log sits in the same database.
@@ -172,4 +187,138 @@ fn missing_scope_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("export.fly"));
     let out = jobs(dir.path(), &["list"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_typo_in_the_request_json_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let refusal = |request: &str| {
+        let args = [
+            "--as",
+            "alice",
+            "--operator",
+            "123",
+            "create",
+            "--request-json",
+            request,
+        ];
+        let out = jobs(d, &args);
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let request = r#"{"schema":"trip","audience":"operator","format":"csv","filters":{"operators":[123]},"feilds":{"include":["journey_id"]}}"#;
+    let err = refusal(request);
+    assert!(
+        err.contains("unknown field `feilds`, expected one of `schema`"),
+        "{err}"
+    );
+    // The issue's request, with `operator` for `operators`: the filter typo is named.
+    let err = refusal(&request.replace("\"operators\"", "\"operator\""));
+    assert!(
+        err.contains("unknown field `operator`, expected one of `operators`"),
+        "{err}"
+    );
+    let list = ok(&jobs(d, &["--as", "alice", "--operator", "123", "list"]));
+    assert_eq!(list.lines().count(), 1, "only the header: {list}");
+}
+
+#[test]
+fn the_same_user_in_another_organisation_is_a_stranger() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let create = [
+        "--as",
+        "alice",
+        "--org",
+        "org1",
+        "create",
+        "--audience",
+        "opendata",
+        "--format",
+        "xlsx",
+    ];
+    let id = ok(&jobs(d, &create)).trim().to_string();
+    for command in ["show", "status", "cancel", "delete"] {
+        let out = jobs(d, &["--as", "alice", "--org", "org2", command, &id]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim(),
+            format!("error: job `{id}` not found"),
+            "{command}"
+        );
+    }
+    let list = ok(&jobs(d, &["--as", "alice", "--org", "org2", "list"]));
+    assert!(!list.contains(&id), "{list}");
+    let list = ok(&jobs(d, &["--as", "alice", "list"]));
+    assert!(!list.contains(&id), "without organisation: {list}");
+    ok(&jobs(d, &["--as", "alice", "--org", "org1", "show", &id]));
+}
+
+#[test]
+fn the_access_policy_applies_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let request = r#"{"schema":"trip","version":"v3","audience":"operator","format":"xlsx","filters":{"operators":[456]}}"#;
+    let other = [
+        "--as",
+        "olga",
+        "--operator",
+        "123",
+        "create",
+        "--request-json",
+        request,
+    ];
+    let out = jobs(d, &other);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: forbidden: user `olga` of operator 123 may not export the trips of operator 456; scope `export.admin` is required"
+    );
+    let out = jobs(
+        d,
+        &[
+            "--as",
+            "nina",
+            "create",
+            "--audience",
+            "territory",
+            "--format",
+            "xlsx",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("audience `territory` is not allowed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A territory user gets their territory; an administrator what they ask.
+    let id = ok(&jobs(
+        d,
+        &[
+            "--as",
+            "theo",
+            "--territory",
+            "75056",
+            "create",
+            "--audience",
+            "territory",
+            "--format",
+            "xlsx",
+        ],
+    ));
+    let show: serde_json::Value = serde_json::from_str(&ok(&jobs(
+        d,
+        &["--as", "theo", "--territory", "75056", "show", id.trim()],
+    )))
+    .unwrap();
+    assert_eq!(
+        show["request"]["filters"]["territories"],
+        serde_json::json!(["75056"])
+    );
+    assert_eq!(show["owner"]["organisation_id"], "territory-75056");
+    let mut admin = other.to_vec();
+    admin.insert(0, "--admin");
+    ok(&jobs(d, &admin));
 }

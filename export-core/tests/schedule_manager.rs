@@ -18,6 +18,7 @@ use export_core::schedule::{
     ScheduleManager, ScheduleStore, ScheduleTarget, Scheduler, SchedulerConfig,
     SqliteScheduleStore, Trigger,
 };
+use export_core::service::{Principal, Scope};
 use export_core::storage::{MemoryStorage, Storage, StorageKey};
 use export_core::worker::{SampleTripsProvider, Worker, WorkerConfig};
 use serde_json::json;
@@ -60,8 +61,17 @@ fn operator_csv() -> ExportRequest {
     r
 }
 
-fn actor() -> Owner {
-    Owner::in_organisation("admin-1", "registry")
+/// The registry's administrator: acts for any owner.
+fn actor() -> Principal {
+    Principal::new("admin-1", Some("registry"))
+        .with_all_scopes()
+        .with_scope(Scope::Admin)
+}
+
+fn registry_bot() -> Principal {
+    Principal::new("registry-bot", None)
+        .with_all_scopes()
+        .with_scope(Scope::Admin)
 }
 
 fn details(audit: &MemoryAuditLog) -> Vec<(AuditAction, String)> {
@@ -350,9 +360,7 @@ fn the_monthly_opendata_export_runs_from_the_scheduler_with_a_fake_clock() {
         registry.clone(),
         clock.clone(),
     );
-    let installed = manager
-        .install_monthly_opendata(&Owner::user("registry-bot"))
-        .unwrap();
+    let installed = manager.install_monthly_opendata(&registry_bot()).unwrap();
     assert_eq!(installed.len(), 2);
     // 1 November 05:00 CET = 04:00 UTC.
     for s in &installed {
@@ -360,7 +368,7 @@ fn the_monthly_opendata_export_runs_from_the_scheduler_with_a_fake_clock() {
     }
     assert!(
         manager
-            .install_monthly_opendata(&Owner::user("registry-bot"))
+            .install_monthly_opendata(&registry_bot())
             .unwrap()
             .is_empty(),
         "installing twice changes nothing"

@@ -153,7 +153,7 @@ fn a_due_schedule_creates_one_job_with_its_settings() {
     assert!(rig.tick().fired.is_empty());
     assert_eq!(
         rig.jobs
-            .list("u-1", &Default::default())
+            .list(&Owner::user("u-1"), &Default::default())
             .unwrap()
             .jobs
             .len(),
@@ -381,7 +381,7 @@ fn a_job_created_before_a_crash_is_not_created_twice() {
     assert_eq!(report.fired.len(), 1);
     assert_eq!(
         rig.jobs
-            .list("u-1", &Default::default())
+            .list(&Owner::user("u-1"), &Default::default())
             .unwrap()
             .jobs
             .len(),
@@ -567,7 +567,7 @@ fn simulate(stores: Vec<Handles>, start: DateTime<Utc>, end: DateTime<Utc>) {
     let mut in_store = 0;
     let mut query = export_core::job::ListQuery::default().limit(1000);
     loop {
-        let page = jobs.list("sim", &query).unwrap();
+        let page = jobs.list(&Owner::user("sim"), &query).unwrap();
         in_store += page.jobs.len();
         match page.next_cursor {
             Some(c) => query = query.after(c),
@@ -711,7 +711,7 @@ fn run_forever_sleeps_until_the_next_fire_time_not_the_poll_interval() {
     let shutdown = AtomicBool::new(false);
     let started = Instant::now();
     let count = || {
-        jobs.list("u-1", &export_core::job::ListQuery::default())
+        jobs.list(&Owner::user("u-1"), &export_core::job::ListQuery::default())
             .unwrap()
             .jobs
             .len()

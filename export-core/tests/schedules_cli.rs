@@ -122,6 +122,8 @@ fn platforms_and_schedules_from_the_command_line() {
             "nightly",
             "--as",
             "ops",
+            "--operator",
+            "7",
             "--cron",
             "0 2 * * *",
             "--platform",
@@ -238,6 +240,7 @@ fn platforms_and_schedules_from_the_command_line() {
         true
     );
     assert_eq!(json["schedule"]["owner"]["user_id"], "ops");
+    assert_eq!(json["schedule"]["owner"]["organisation_id"], "operator-7");
 
     let out = ok(&cli(d, &["schedules", "install-opendata"]));
     assert!(out.contains("opendata-monthly-xlsx next run"), "{out}");
@@ -249,7 +252,21 @@ fn platforms_and_schedules_from_the_command_line() {
         serde_json::from_str(&ok(&cli(d, &["scheduler", "--once"]))).unwrap();
     assert_eq!(tick["fired"], serde_json::json!([]));
 
-    ok(&cli(d, &["schedules", "delete", "nightly", "--as", "ops"]));
+    // The owner is (ops, operator-7): ops without the organisation is someone else.
+    let err = fails(&cli(d, &["schedules", "delete", "nightly", "--as", "ops"]));
+    assert_eq!(err, "error: schedule `nightly` not found\n");
+    ok(&cli(
+        d,
+        &[
+            "schedules",
+            "delete",
+            "nightly",
+            "--as",
+            "ops",
+            "--operator",
+            "7",
+        ],
+    ));
     ok(&cli(d, &["platforms", "delete", "op-csv"]));
     let err = fails(&cli(d, &["schedules", "show", "nightly"]));
     assert_eq!(err, "error: schedule `nightly` not found\n");
@@ -326,9 +343,9 @@ fn a_scheduled_operator_export_gets_the_retention_policy_and_is_purged() {
             "schedules",
             "create",
             "minutely",
-            "--as",
+            "--owner",
             "ops",
-            "--org",
+            "--owner-org",
             "op-7",
             "--every-minutes",
             "1",
@@ -434,4 +451,151 @@ fn a_scheduled_operator_export_gets_the_retention_policy_and_is_purged() {
             .all(|e| e.actor_user_id != "ops" && e.actor_organisation_id.as_deref() != Some("op-7")),
         "{events:?}"
     );
+}
+
+#[test]
+fn another_user_cannot_touch_someone_elses_schedules_and_platforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let alice = ["--as", "alice", "--org", "org1"];
+    let bob = ["--as", "bob", "--org", "org2"];
+    let with = |who: &[&str], args: &[&str]| -> Vec<String> {
+        args.iter().chain(who).map(|s| s.to_string()).collect()
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli(d, &args)
+    };
+    ok(&run(with(
+        &alice,
+        &[
+            "platforms",
+            "create",
+            "alice-od",
+            "--audience",
+            "opendata",
+            "--format",
+            "xlsx",
+        ],
+    )));
+    ok(&run(with(
+        &alice,
+        &[
+            "schedules",
+            "create",
+            "nightly",
+            "--cron",
+            "0 2 * * *",
+            "--platform",
+            "alice-od",
+        ],
+    )));
+
+    // bob@org2 neither sees nor changes them; what he gets is "not found".
+    for args in [
+        vec!["schedules", "show", "nightly"],
+        vec!["schedules", "update", "nightly", "--cron", "0 3 * * *"],
+        vec!["schedules", "toggle", "nightly", "--off"],
+        vec!["schedules", "delete", "nightly"],
+    ] {
+        let err = fails(&run(with(&bob, &args)));
+        assert_eq!(err, "error: schedule `nightly` not found\n", "{args:?}");
+    }
+    let err = fails(&run(with(
+        &bob,
+        &[
+            "platforms",
+            "create",
+            "alice-od",
+            "--replace",
+            "--audience",
+            "opendata",
+            "--format",
+            "xlsx",
+            "--description",
+            "bob's",
+        ],
+    )));
+    assert_eq!(err, "error: platform `alice-od` not found\n");
+    let err = fails(&run(with(&bob, &["platforms", "delete", "alice-od"])));
+    assert_eq!(err, "error: platform `alice-od` not found\n");
+    let list = ok(&run(with(&bob, &["schedules", "list"])));
+    assert!(!list.contains("nightly"), "{list}");
+    let list = ok(&run(with(&bob, &["platforms", "list"])));
+    assert!(!list.contains("alice-od"), "{list}");
+    // Creating for alice needs the administrator scope.
+    let err = fails(&run(with(
+        &bob,
+        &[
+            "schedules",
+            "create",
+            "for-alice",
+            "--owner",
+            "alice",
+            "--owner-org",
+            "org1",
+            "--cron",
+            "0 2 * * *",
+            "--audience",
+            "opendata",
+            "--format",
+            "xlsx",
+        ],
+    )));
+    assert!(
+        err.contains("may not create a schedule for another owner") && err.contains("export.admin"),
+        "{err}"
+    );
+    // install-opendata is for administrators.
+    let err = fails(&run(with(&bob, &["schedules", "install-opendata"])));
+    assert_eq!(err, "error: forbidden: scope `export.admin` is required\n");
+
+    // Alice's schedule is untouched; an administrator (--admin) may act on it.
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&run(with(&alice, &["schedules", "show", "nightly"])))).unwrap();
+    assert_eq!(show["schedule"]["enabled"], true);
+    assert_eq!(show["schedule"]["trigger"]["expression"], "0 2 * * *");
+    let mut admin = with(&bob, &["schedules", "toggle", "nightly", "--off"]);
+    admin.push("--admin".into());
+    assert!(ok(&run(admin)).contains("disabled"));
+}
+
+#[test]
+fn an_override_with_an_unknown_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&cli(
+        d,
+        &[
+            "platforms",
+            "create",
+            "od",
+            "--audience",
+            "opendata",
+            "--format",
+            "xlsx",
+        ],
+    ));
+    let out = cli(
+        d,
+        &[
+            "schedules",
+            "create",
+            "typo",
+            "--cron",
+            "0 2 * * *",
+            "--platform",
+            "od",
+            "--overrides",
+            r#"{"options":{"bogus":true}}"#,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown field `bogus`, expected one of `bom`"),
+        "{err}"
+    );
+    let list = ok(&cli(d, &["schedules", "list"]));
+    assert!(!list.contains("typo"), "{list}");
 }

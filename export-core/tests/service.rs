@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use export_core::ExportError;
 use export_core::audit::{AuditAction, AuditLog, AuditQuery, MemoryAuditLog, RiskLevel};
 use export_core::clock::ManualClock;
-use export_core::job::{JobResult, JobStatus, JobStore, ListQuery, MemoryJobStore};
+use export_core::job::{JobResult, JobStatus, JobStore, ListQuery, MemoryJobStore, Owner};
 use export_core::registry::SchemaRegistry;
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
 use export_core::service::{ExportService, Principal, Scope, ServiceConfig};
@@ -63,15 +63,28 @@ fn request(audience: Audience) -> ExportRequest {
 }
 
 fn owner() -> Principal {
-    Principal::new("alice", Some("op-7")).with_all_scopes()
+    Principal::new("alice", Some("op-7"))
+        .operator(7)
+        .with_all_scopes()
 }
 
 fn colleague() -> Principal {
-    Principal::new("bob", Some("op-7")).with_all_scopes()
+    Principal::new("bob", Some("op-7"))
+        .operator(7)
+        .with_all_scopes()
+}
+
+/// The owner's user id in another organisation: another owner.
+fn same_user_other_org() -> Principal {
+    Principal::new("alice", Some("op-9"))
+        .operator(9)
+        .with_all_scopes()
 }
 
 fn stranger() -> Principal {
-    Principal::new("carol", Some("op-9")).with_all_scopes()
+    Principal::new("carol", Some("op-9"))
+        .operator(9)
+        .with_all_scopes()
 }
 
 /// Simulates a worker: claims the job, writes `content` to storage, completes it.
@@ -172,6 +185,11 @@ fn permission_matrix() {
             ("owner", owner(), Outcome::Ok),
             ("same organisation", colleague(), Outcome::NotFound),
             ("other user", stranger(), Outcome::NotFound),
+            (
+                "same user, other organisation",
+                same_user_other_org(),
+                Outcome::NotFound,
+            ),
             ("missing scope", missing_scope, Outcome::Forbidden),
         ];
         for (who, principal, expected) in actors {
@@ -321,7 +339,10 @@ fn requests_are_validated_before_a_job_exists() {
 
     assert!(
         env.store
-            .list("alice", &ListQuery::default())
+            .list(
+                &Owner::in_organisation("alice", "op-7"),
+                &ListQuery::default()
+            )
             .unwrap()
             .jobs
             .is_empty()
@@ -455,7 +476,12 @@ fn retention_follows_the_audience() {
     let env = env();
     let personal = env
         .service
-        .create(&owner(), request(Audience::Territory))
+        .create(
+            &Principal::new("tess", Some("aom-1"))
+                .territory("217500016")
+                .with_all_scopes(),
+            request(Audience::Territory),
+        )
         .unwrap();
     assert_eq!(personal.retention, Some(Duration::days(7)));
     let open = env

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::store::{HeartbeatAck, JobStore, ListQuery, Page};
-use super::{ExportJob, JobError, JobResult, NewJob, Progress, ops};
+use super::{ExportJob, JobError, JobResult, NewJob, Owner, Progress, ops};
 use crate::error::{ExportError, Result};
 
 const BACKEND: &str = "memory";
@@ -102,8 +102,8 @@ impl JobStore for MemoryJobStore {
             .ok_or_else(|| not_found(id))
     }
 
-    fn list(&self, owner_user_id: &str, query: &ListQuery) -> Result<Page> {
-        ops::check_owner(owner_user_id)?;
+    fn list(&self, owner: &Owner, query: &ListQuery) -> Result<Page> {
+        ops::check_owner(&owner.user_id)?;
         ops::check_query(query)?;
         let after = query
             .cursor
@@ -114,7 +114,7 @@ impl JobStore for MemoryJobStore {
         let mut rows: Vec<(i64, i64, &ExportJob)> = state
             .jobs
             .values()
-            .filter(|(_, job)| job.owner.user_id == owner_user_id)
+            .filter(|(_, job)| job.owner == *owner)
             .filter(|(_, job)| query.status.is_none_or(|s| job.status == s))
             .map(|(seq, job)| (job.created_at.timestamp_micros(), *seq, job))
             .filter(|(t, seq, _)| after.is_none_or(|a| (*t, *seq) < a))

@@ -86,6 +86,7 @@ pub const MAX_ATTEMPTS: u32 = 1000;
 /// assert_eq!(Owner::user("u-1").organisation_id, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Owner {
     /// The user who created the job; empty once the job is anonymised.
     pub user_id: String,

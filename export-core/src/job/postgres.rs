@@ -434,16 +434,23 @@ impl JobStore for PgJobStore {
         read_row(&row).map(|(_, job)| job)
     }
 
-    fn list(&self, owner_user_id: &str, query: &ListQuery) -> Result<Page> {
-        ops::check_owner(owner_user_id)?;
+    fn list(&self, owner: &Owner, query: &ListQuery) -> Result<Page> {
+        ops::check_owner(&owner.user_id)?;
         ops::check_query(query)?;
         let after = query
             .cursor
             .as_deref()
             .map(ops::decode_cursor)
             .transpose()?;
-        let mut sql = format!("SELECT {COLUMNS} FROM export_jobs WHERE owner_user_id = $1");
-        let mut values: Vec<Param> = vec![Box::new(owner_user_id.to_string())];
+        // NULL organisations compare equal; the owner index still narrows by user.
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM export_jobs WHERE owner_user_id = $1 \
+             AND owner_organisation_id IS NOT DISTINCT FROM $2"
+        );
+        let mut values: Vec<Param> = vec![
+            Box::new(owner.user_id.clone()),
+            Box::new(owner.organisation_id.clone()),
+        ];
         if let Some(status) = query.status {
             values.push(Box::new(status.as_str()));
             sql.push_str(&format!(" AND status = ${}", values.len()));

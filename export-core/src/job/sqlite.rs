@@ -565,16 +565,22 @@ impl JobStore for SqliteJobStore {
         select_one(&conn, id)?.ok_or_else(|| not_found(id))
     }
 
-    fn list(&self, owner_user_id: &str, query: &ListQuery) -> Result<Page> {
-        ops::check_owner(owner_user_id)?;
+    fn list(&self, owner: &Owner, query: &ListQuery) -> Result<Page> {
+        ops::check_owner(&owner.user_id)?;
         ops::check_query(query)?;
         let after = query
             .cursor
             .as_deref()
             .map(ops::decode_cursor)
             .transpose()?;
-        let mut sql = format!("SELECT {COLUMNS} FROM export_jobs WHERE owner_user_id = ?1");
-        let mut params = vec![Value::Text(owner_user_id.to_string())];
+        // `IS` compares NULL organisations as equal; the owner index still narrows by user.
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM export_jobs WHERE owner_user_id = ?1 AND owner_organisation_id IS ?2"
+        );
+        let mut params = vec![
+            Value::Text(owner.user_id.clone()),
+            opt_text(owner.organisation_id.as_deref()),
+        ];
         if let Some(status) = query.status {
             params.push(Value::Text(status.as_str().into()));
             sql.push_str(&format!(" AND status = ?{}", params.len()));

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::status::JobStatus;
-use super::{ExportJob, JobError, JobResult, NewJob, Progress};
+use super::{ExportJob, JobError, JobResult, NewJob, Owner, Progress};
 use crate::error::Result;
 
 /// The largest page [`JobStore::list`] returns.
@@ -39,7 +39,7 @@ pub const DEFAULT_LIST_LIMIT: u32 = 50;
 /// assert_eq!(query.cursor, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ListQuery {
     /// Only jobs in this status.
     pub status: Option<JobStatus>,
@@ -175,7 +175,11 @@ pub trait JobStore: Send + Sync {
     /// [`ExportError::Store`]: crate::ExportError::Store
     fn get(&self, id: Uuid) -> Result<ExportJob>;
 
-    /// The jobs of user `owner_user_id`, newest first (by creation instant), one page at a time.
+    /// The jobs of `owner`, newest first (by creation instant), one page at a time.
+    ///
+    /// The owner is the pair (user, organisation): a job matches when both its user id and its
+    /// organisation id (`None` only matches `None`) equal the owner's, so the same user in
+    /// another organisation sees none of them.
     ///
     /// # Errors
     ///
@@ -192,19 +196,20 @@ pub trait JobStore: Send + Sync {
     /// for _ in 0..3 {
     ///     store.create(NewJob::new(Owner::user("u-1"), ExportRequest::new("trip", Format::Csv)))?;
     /// }
-    /// let first = store.list("u-1", &ListQuery::default().limit(2))?;
+    /// let first = store.list(&Owner::user("u-1"), &ListQuery::default().limit(2))?;
     /// assert_eq!(first.jobs.len(), 2);
     /// let cursor = first.next_cursor.expect("more");
-    /// let second = store.list("u-1", &ListQuery::default().limit(2).after(cursor))?;
+    /// let second = store.list(&Owner::user("u-1"), &ListQuery::default().limit(2).after(cursor))?;
     /// assert_eq!(second.jobs.len(), 1);
     /// assert_eq!(second.next_cursor, None);
-    /// assert!(store.list("u-2", &ListQuery::default())?.jobs.is_empty());
+    /// assert!(store.list(&Owner::user("u-2"), &ListQuery::default())?.jobs.is_empty());
+    /// assert!(store.list(&Owner::in_organisation("u-1", "org2"), &ListQuery::default())?.jobs.is_empty());
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     ///
     /// [`ExportError::InvalidRequest`]: crate::ExportError::InvalidRequest
     /// [`ExportError::Store`]: crate::ExportError::Store
-    fn list(&self, owner_user_id: &str, query: &ListQuery) -> Result<Page>;
+    fn list(&self, owner: &Owner, query: &ListQuery) -> Result<Page>;
 
     /// Claims for `worker_id` the oldest pending job (by creation instant) whose `not_before` has
     /// passed at `now`: it becomes running, leased until `now + lease`, with `started_at = now`,

@@ -22,6 +22,7 @@ use crate::error::Result;
 /// assert!(strict.grace < MisfirePolicy::default().grace);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MisfirePolicy {
     /// How long after its fire time a run may still start (serialised in whole seconds as
     /// `grace_seconds`).

@@ -60,7 +60,7 @@ pub fn check_id(field: &str, id: &str) -> Result<()> {
 /// {"kind": "request", "request": {"schema": "trip", "format": "csv"}}
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScheduleTarget {
     /// A saved [export platform](crate::platform::Platform), looked up when the schedule fires
     /// (so editing the platform changes the next runs), with optional overrides: a JSON merge
@@ -177,7 +177,7 @@ impl PeriodRule {
 /// assert_eq!(policy.delay_before(4), Duration::minutes(20));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Jobs per run, `1..=`[`MAX_ATTEMPTS`] (1: no retry). Default 3.
     pub max_attempts: u32,
@@ -320,7 +320,7 @@ impl std::str::FromStr for RunStatus {
 
 /// Run statistics of a schedule.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ScheduleStats {
     /// Fire times that started a run (retries are not counted again).
     pub runs: u64,
@@ -343,6 +343,7 @@ pub struct ScheduleStats {
 /// Created with [`NewSchedule`] through a [`ScheduleManager`](super::ScheduleManager) (which
 /// validates and audits) or directly in a [`ScheduleStore`](super::ScheduleStore).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// Identifier (see [`check_id`]).
     pub id: String,
@@ -645,6 +646,7 @@ impl NewSchedule {
 /// One fire time of a schedule and what came of it. The store keeps one per
 /// (schedule, fire time): that unique key is what makes a fire time run once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleRun {
     /// The schedule.
     pub schedule_id: String,

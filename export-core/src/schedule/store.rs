@@ -22,7 +22,7 @@ pub const MAX_RUNS_LIMIT: u32 = 1000;
 /// assert_eq!(q.owner_user_id.as_deref(), Some("u-1"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ScheduleQuery {
     /// Only schedules of this owner.
     pub owner_user_id: Option<String>,
@@ -75,7 +75,7 @@ impl ScheduleQuery {
 /// assert!(RunQuery::history("nightly").limit(5).schedule_id.is_some());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RunQuery {
     /// Only runs of this schedule.
     pub schedule_id: Option<String>,

@@ -576,7 +576,7 @@ impl IntervalTrigger {
 
 /// The serialised form of [`Trigger`].
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 enum TriggerRepr {
     Cron {
         expression: String,

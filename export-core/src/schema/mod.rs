@@ -48,6 +48,7 @@ pub const META_SHEET: &str = "export:sheet";
 /// assert_eq!(price.header, "Price (EUR)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Column {
     /// Stable name used in selections, renames and filters; also the input field it is read from
     /// in schemas without a derivation step.
@@ -135,6 +136,7 @@ impl Column {
 
 /// A named group of columns: an XLSX sheet, or the whole of a CSV or JSON file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Sheet {
     /// Sheet name (at most 31 characters in XLSX).
     pub name: String,
@@ -161,7 +163,7 @@ impl Sheet {
 /// Names refer to [`Column::name`]. An empty `include` keeps every column; `exclude` then
 /// removes some; `rename` maps a name to a new header label.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FieldSelection {
     /// Columns to keep, in schema order (empty: all).
     pub include: Vec<String>,
@@ -200,6 +202,7 @@ impl FieldSelection {
 /// assert_eq!(err, "unknown field `colour` in schema `products`; valid fields are: sku, name, price");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExportSchema {
     name: String,
     sheets: Vec<Sheet>,

@@ -170,7 +170,12 @@ pub fn create_rejects_bad_input(h: &Harness) {
         code(s.create(new_job("u", t0()).retention(secs(-1)))),
         "INVALID_REQUEST"
     );
-    assert!(s.list("u", &ListQuery::default()).unwrap().jobs.is_empty());
+    assert!(
+        s.list(&Owner::user("u"), &ListQuery::default())
+            .unwrap()
+            .jobs
+            .is_empty()
+    );
 }
 
 pub fn claim_empty_queue(h: &Harness) {
@@ -518,7 +523,7 @@ pub fn list_pages_newest_first(h: &Harness) {
     let mut query = ListQuery::default().limit(3);
     let mut pages = 0;
     loop {
-        let page = s.list("u-1", &query).unwrap();
+        let page = s.list(&Owner::user("u-1"), &query).unwrap();
         pages += 1;
         assert!(page.jobs.len() <= 3);
         seen.extend(page.jobs.iter().map(|j| j.id));
@@ -531,16 +536,20 @@ pub fn list_pages_newest_first(h: &Harness) {
     assert_eq!(seen, ids);
 
     // An exact multiple of the page size ends without an empty page.
-    let all = s.list("u-1", &ListQuery::default().limit(7)).unwrap();
+    let all = s
+        .list(&Owner::user("u-1"), &ListQuery::default().limit(7))
+        .unwrap();
     assert_eq!(all.jobs.len(), 7);
     assert_eq!(all.next_cursor, None);
 
     // Jobs created after the first page was read do not shift the following pages.
-    let first = s.list("u-1", &ListQuery::default().limit(3)).unwrap();
+    let first = s
+        .list(&Owner::user("u-1"), &ListQuery::default().limit(3))
+        .unwrap();
     s.create(new_job("u-1", t0() + secs(100))).unwrap();
     let second = s
         .list(
-            "u-1",
+            &Owner::user("u-1"),
             &ListQuery::default()
                 .limit(3)
                 .after(first.next_cursor.unwrap()),
@@ -562,7 +571,7 @@ pub fn list_filters_status_and_owner(h: &Harness) {
     s.request_cancel(b.id, t0() + secs(5)).unwrap();
 
     let ids = |user: &str, query: ListQuery| -> Vec<Uuid> {
-        s.list(user, &query)
+        s.list(&Owner::user(user), &query)
             .unwrap()
             .jobs
             .into_iter()
@@ -588,10 +597,30 @@ pub fn list_filters_status_and_owner(h: &Harness) {
     // Owner ids are compared exactly.
     assert!(ids("U-1", ListQuery::default()).is_empty());
 
+    // The owner is the pair (user, organisation): the same user id in an organisation, or in
+    // another one, is another owner.
+    let org1 = s
+        .create(
+            NewJob::new(Owner::in_organisation("u-1", "org1"), request())
+                .created_at(t0() + secs(4)),
+        )
+        .unwrap();
+    let pair = |owner: Owner| -> Vec<Uuid> {
+        s.list(&owner, &ListQuery::default())
+            .unwrap()
+            .jobs
+            .into_iter()
+            .map(|j| j.id)
+            .collect()
+    };
+    assert_eq!(pair(Owner::in_organisation("u-1", "org1")), vec![org1.id]);
+    assert!(pair(Owner::in_organisation("u-1", "org2")).is_empty());
+    assert_eq!(ids("u-1", ListQuery::default()), vec![c.id, b.id, a.id]);
+
     // Status filter and pages together.
     let page = s
         .list(
-            "u-1",
+            &Owner::user("u-1"),
             &ListQuery::default().status(JobStatus::Pending).limit(1),
         )
         .unwrap();
@@ -601,17 +630,20 @@ pub fn list_filters_status_and_owner(h: &Harness) {
 
 pub fn list_rejects_bad_query(h: &Harness) {
     let s = &*h.store;
-    assert_eq!(code(s.list("", &ListQuery::default())), "INVALID_REQUEST");
     assert_eq!(
-        code(s.list("u", &ListQuery::default().limit(0))),
+        code(s.list(&Owner::user(""), &ListQuery::default())),
         "INVALID_REQUEST"
     );
     assert_eq!(
-        code(s.list("u", &ListQuery::default().limit(1001))),
+        code(s.list(&Owner::user("u"), &ListQuery::default().limit(0))),
+        "INVALID_REQUEST"
+    );
+    assert_eq!(
+        code(s.list(&Owner::user("u"), &ListQuery::default().limit(1001))),
         "INVALID_REQUEST"
     );
     for cursor in ["", "x", "12", "1.x", "x.1"] {
-        match s.list("u", &ListQuery::default().after(cursor)) {
+        match s.list(&Owner::user("u"), &ListQuery::default().after(cursor)) {
             Err(ExportError::InvalidRequest { field, .. }) => assert_eq!(field, "cursor"),
             other => panic!("cursor {cursor:?}: expected InvalidRequest, got {other:?}"),
         }
@@ -634,7 +666,7 @@ pub fn delete_removes(h: &Harness) {
         code(s.complete(job.id, "w-1", result(1), None, t0())),
         "NOT_FOUND"
     );
-    let listed = s.list("u-1", &ListQuery::default()).unwrap();
+    let listed = s.list(&Owner::user("u-1"), &ListQuery::default()).unwrap();
     assert_eq!(listed.jobs.len(), 1);
     assert_eq!(listed.jobs[0].id, keep.id);
 }
@@ -763,7 +795,7 @@ pub fn expire_and_anonymise(h: &Harness) {
 
     // Anonymised jobs no longer appear in their former owner's list.
     let listed: Vec<Uuid> = s
-        .list("u-1", &ListQuery::default())
+        .list(&Owner::user("u-1"), &ListQuery::default())
         .unwrap()
         .jobs
         .into_iter()

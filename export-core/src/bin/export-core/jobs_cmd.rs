@@ -13,7 +13,7 @@ use export_core::output::AtomicFile;
 use export_core::registry::SchemaRegistry;
 use export_core::request::ExportRequest;
 use export_core::schema::trip;
-use export_core::service::{ExportService, Principal, parse_job_id};
+use export_core::service::{ExportService, Principal, Scope, parse_job_id};
 use export_core::{ExportError, Result};
 use sha2::{Digest, Sha256};
 
@@ -29,9 +29,8 @@ pub struct JobsArgs {
     /// Act as this user (required).
     #[arg(long = "as", global = true, value_name = "USER")]
     as_user: Option<String>,
-    /// The user's organisation.
-    #[arg(long, global = true)]
-    org: Option<String>,
+    #[command(flatten)]
+    who: PrincipalArgs,
     /// Scopes of the principal (comma-separated; READ_EXPORTS and WRITE_EXPORTS accepted).
     #[arg(long, global = true, default_value = ALL_SCOPES)]
     scopes: String,
@@ -70,8 +69,9 @@ struct UrlArgs {
 
 #[derive(Args)]
 struct CreateArgs {
-    /// The request as JSON, from a file or `-` for standard input (instead of the flags).
-    #[arg(long, value_name = "FILE|-")]
+    /// The request as JSON, inline (`{...}`), from a file or `-` for standard input (instead
+    /// of the flags). Unknown keys are refused.
+    #[arg(long, value_name = "JSON|FILE|-")]
     request_json: Option<String>,
     #[command(flatten)]
     request: RequestArgs,
@@ -105,6 +105,48 @@ struct DownloadArgs {
     out: PathBuf,
 }
 
+/// The organisation of the acting principal and the administrator scope, shared by `jobs`,
+/// `schedules` and `platforms`.
+#[derive(Args, Clone, Default)]
+pub struct PrincipalArgs {
+    /// The user's organisation (with the user, the owner of what they create).
+    #[arg(long, global = true)]
+    pub org: Option<String>,
+    /// The organisation is this carpool operator (id as in `filters.operators`): its users
+    /// export only its trips. The organisation defaults to `operator-ID`.
+    #[arg(long, global = true, value_name = "ID", conflicts_with = "territory")]
+    pub operator: Option<i64>,
+    /// The organisation is this territory (id as in `filters.territories`): its users export
+    /// only its trips. The organisation defaults to `territory-ID`.
+    #[arg(long, global = true, value_name = "ID")]
+    pub territory: Option<String>,
+    /// Add the administrator scope `export.admin` (any data, other owners).
+    #[arg(long, global = true)]
+    pub admin: bool,
+}
+
+impl PrincipalArgs {
+    /// The principal `user` with these organisation flags and `scopes`.
+    pub fn principal(&self, user: &str, scopes: &str) -> Result<Principal> {
+        let org = self
+            .org
+            .clone()
+            .or_else(|| self.operator.map(|id| format!("operator-{id}")))
+            .or_else(|| self.territory.as_ref().map(|id| format!("territory-{id}")));
+        let mut principal = Principal::new(user, org.as_deref()).with_scopes(scopes)?;
+        if let Some(id) = self.operator {
+            principal = principal.operator(id);
+        }
+        if let Some(id) = &self.territory {
+            principal = principal.territory(id.clone());
+        }
+        if self.admin {
+            principal = principal.with_scope(Scope::Admin);
+        }
+        Ok(principal)
+    }
+}
+
 pub fn run(mut args: JobsArgs) -> Result<()> {
     // Only `create` may start a new database; the others look for existing jobs.
     args.backend.must_exist = !matches!(args.command, JobsCommand::Create(_));
@@ -113,7 +155,7 @@ pub fn run(mut args: JobsArgs) -> Result<()> {
         .clone()
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| ExportError::request("as", "--as USER is required"))?;
-    let principal = Principal::new(user, args.org.as_deref()).with_scopes(&args.scopes)?;
+    let principal = args.who.principal(&user, &args.scopes)?;
     let service = open_service(&args)?;
     match args.command {
         JobsCommand::Create(create) => {
@@ -215,10 +257,14 @@ pub(crate) fn read_request(source: &str) -> Result<ExportRequest> {
     read_json(source, "an export request")
 }
 
-/// Reads JSON from a file or `-` (standard input), naming the source in errors.
+/// Reads JSON given inline (text starting with `{`), from a file, or `-` (standard input),
+/// naming the source in errors. Unknown keys are refused (the message names the key and the
+/// valid ones).
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(source: &str, what: &str) -> Result<T> {
     let mut text = String::new();
-    if source == "-" {
+    if source.trim_start().starts_with('{') {
+        text = source.to_string();
+    } else if source == "-" {
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(ExportError::from)?;
@@ -228,6 +274,8 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(source: &str, what: &str
     serde_json::from_str(&text).map_err(|e| ExportError::InvalidInput {
         source_name: if source == "-" {
             "stdin".into()
+        } else if source.trim_start().starts_with('{') {
+            "inline JSON".into()
         } else {
             source.into()
         },

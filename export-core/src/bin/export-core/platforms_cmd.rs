@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use export_core::Result;
 use export_core::platform::Platform;
 use export_core::schedule::{ScheduleManager, ScheduleQuery};
+use export_core::service::Principal;
 
 use crate::jobs_cmd::{print_json, read_request};
 use crate::request_args::RequestArgs;
@@ -37,8 +38,8 @@ struct CreateArgs {
     /// What it is for.
     #[arg(long, default_value = "")]
     description: String,
-    /// The request as JSON, from a file or `-` (instead of the request flags).
-    #[arg(long, value_name = "FILE|-")]
+    /// The request as JSON (inline, from a file or `-`) (instead of the request flags).
+    #[arg(long, value_name = "JSON|FILE|-")]
     request_json: Option<String>,
     /// Replace the platform of that name (its linked schedules are checked again).
     #[arg(long)]
@@ -57,7 +58,7 @@ pub fn run(mut args: PlatformsArgs) -> Result<()> {
     // Only a creation may start a new database.
     args.admin.backend.must_exist = !matches!(args.command, PlatformsCommand::Create(_));
     let manager = args.admin.manager()?;
-    let actor = args.admin.actor();
+    let actor = args.admin.principal()?;
     match args.command {
         PlatformsCommand::Create(create) => {
             let request = match &create.request_json {
@@ -79,7 +80,7 @@ pub fn run(mut args: PlatformsArgs) -> Result<()> {
                 "{:<28}  {:<8}  {:<4}  {:<9}  {:<6}  {:>9}  DESCRIPTION",
                 "NAME", "SCHEMA", "VER", "AUDIENCE", "FORMAT", "SCHEDULES"
             );
-            for p in manager.platforms().list_platforms()? {
+            for p in manager.list_platforms(&actor)? {
                 let r = &p.request;
                 println!(
                     "{:<28}  {:<8}  {:<4}  {:<9}  {:<6}  {:>9}  {}",
@@ -88,14 +89,14 @@ pub fn run(mut args: PlatformsArgs) -> Result<()> {
                     r.version.map_or("-".into(), |v| v.to_string()),
                     r.audience.map_or("-".into(), |a| a.to_string()),
                     r.format.to_string(),
-                    linked_schedules(&manager, &p.name)?.len(),
+                    linked_schedules(&manager, &actor, &p.name)?.len(),
                     p.description
                 );
             }
         }
         PlatformsCommand::Show(name) => {
-            let platform = manager.platforms().get_platform(&name.name)?;
-            let schedules = linked_schedules(&manager, &platform.name)?;
+            let platform = manager.get_platform(&actor, &name.name)?;
+            let schedules = linked_schedules(&manager, &actor, &platform.name)?;
             print_json(&serde_json::json!({ "platform": platform, "schedules": schedules }))?;
         }
         PlatformsCommand::Delete(name) => {
@@ -106,12 +107,15 @@ pub fn run(mut args: PlatformsArgs) -> Result<()> {
     Ok(())
 }
 
-/// The ids of the schedules that export platform `name`.
-fn linked_schedules(manager: &ScheduleManager, name: &str) -> Result<Vec<String>> {
+/// The ids of the schedules `actor` may see that export platform `name`.
+fn linked_schedules(
+    manager: &ScheduleManager,
+    actor: &Principal,
+    name: &str,
+) -> Result<Vec<String>> {
     let query = ScheduleQuery::default().platform(name);
     Ok(manager
-        .schedules()
-        .list(&query)?
+        .list_schedules(actor, &query)?
         .into_iter()
         .map(|s| s.id)
         .collect())

@@ -9,38 +9,45 @@ use export_core::clock::SystemClock;
 use export_core::job::Owner;
 use export_core::registry::SchemaRegistry;
 use export_core::schedule::{
-    MisfirePolicy, NewSchedule, PeriodRule, RetryPolicy, RunQuery, Schedule, ScheduleChanges,
+    MisfirePolicy, NewSchedule, PeriodRule, RetryPolicy, Schedule, ScheduleChanges,
     ScheduleManager, ScheduleQuery, ScheduleTarget, Trigger,
 };
+use export_core::service::{Principal, Scope};
 use export_core::{ExportError, Result};
 
 use crate::backend::BackendArgs;
-use crate::jobs_cmd::{print_json, read_request};
+use crate::jobs_cmd::{PrincipalArgs, print_json, read_request};
 use crate::request_args::RequestArgs;
 
-/// Who makes a change (recorded in the audit log), shared by `schedules` and `platforms`.
+/// Who acts (checked by `ScheduleManager`, recorded in the audit log), shared by `schedules`
+/// and `platforms`.
 #[derive(Args, Clone)]
 pub struct AdminArgs {
     #[command(flatten)]
     pub backend: BackendArgs,
-    /// Act as this user (recorded in the audit log).
-    #[arg(
-        long = "as",
-        global = true,
-        value_name = "USER",
-        default_value = "admin"
-    )]
-    pub as_user: String,
-    /// The acting user's organisation.
-    #[arg(long, global = true)]
-    pub org: Option<String>,
+    /// Act as this user, with --scopes (and --admin). Without it, the console's administrator:
+    /// user `admin` with every scope, `export.admin` included.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub as_user: Option<String>,
+    #[command(flatten)]
+    pub who: PrincipalArgs,
+    /// Scopes of the acting user given with --as (comma-separated; READ_EXPORTS and
+    /// WRITE_EXPORTS accepted).
+    #[arg(long, global = true, default_value = "READ_EXPORTS,WRITE_EXPORTS")]
+    pub scopes: String,
 }
 
 impl AdminArgs {
-    pub fn actor(&self) -> Owner {
-        Owner {
-            user_id: self.as_user.clone(),
-            organisation_id: self.org.clone(),
+    /// The acting principal.
+    pub fn principal(&self) -> Result<Principal> {
+        match self.as_user.as_deref().map(str::trim) {
+            Some("") => Err(ExportError::request("as", "--as USER must not be empty")),
+            Some(user) => self.who.principal(user, &self.scopes),
+            None => Ok(self
+                .who
+                .principal("admin", &self.scopes)?
+                .with_all_scopes()
+                .with_scope(Scope::Admin)),
         }
     }
 
@@ -141,8 +148,8 @@ struct CreateArgs {
     /// JSON merge patch applied to the platform's request, e.g. '{"options":{"bom":true}}'.
     #[arg(long, requires = "platform")]
     overrides: Option<String>,
-    /// The request as JSON, from a file or `-` (instead of --platform or the request flags).
-    #[arg(long, value_name = "FILE|-")]
+    /// The request as JSON (inline, from a file or `-`) (instead of --platform or the request flags).
+    #[arg(long, value_name = "JSON|FILE|-")]
     request_json: Option<String>,
     /// Period of each run: as-requested, previous-day, previous-week or previous-month.
     #[arg(long, default_value = "as-requested")]
@@ -185,8 +192,8 @@ struct UpdateArgs {
     /// New JSON merge patch on the platform's request (`null` for none).
     #[arg(long, conflicts_with = "request_json")]
     overrides: Option<String>,
-    /// Export this inline request from now on (JSON, from a file or `-`).
-    #[arg(long, value_name = "FILE|-")]
+    /// Export this inline request from now on (JSON inline, from a file or `-`).
+    #[arg(long, value_name = "JSON|FILE|-")]
     request_json: Option<String>,
     /// Period of each run: as-requested, previous-day, previous-week or previous-month.
     #[arg(long)]
@@ -270,11 +277,11 @@ pub fn run(mut args: SchedulesArgs) -> Result<()> {
         SchedulesCommand::Create(_) | SchedulesCommand::InstallOpendata
     );
     let manager = args.admin.manager()?;
-    let actor = args.admin.actor();
+    let actor = args.admin.principal()?;
     match args.command {
         SchedulesCommand::Next(_) => Ok(()),
         SchedulesCommand::Create(create) => {
-            let new = new_schedule(&create, &actor)?;
+            let new = new_schedule(&create, &actor.owner())?;
             let schedule = manager.create_schedule(&actor, new)?;
             println!("{} next run {}", schedule.id, next_run(&schedule));
             Ok(())
@@ -285,7 +292,7 @@ pub fn run(mut args: SchedulesArgs) -> Result<()> {
                 platform: list.platform,
                 ..ScheduleQuery::default()
             };
-            let schedules = manager.schedules().list(&query)?;
+            let schedules = manager.list_schedules(&actor, &query)?;
             println!(
                 "{:<24}  {:<8}  {:<28}  {:<20}  {:>5}  {:>4}  {:>4}  LAST",
                 "ID", "ENABLED", "TRIGGER", "NEXT RUN (UTC)", "RUNS", "OK", "FAIL"
@@ -306,14 +313,12 @@ pub fn run(mut args: SchedulesArgs) -> Result<()> {
             Ok(())
         }
         SchedulesCommand::Show(show) => {
-            let schedule = manager.schedules().get(&show.id)?;
-            let runs = manager
-                .schedules()
-                .runs(&RunQuery::history(show.id.clone()).limit(show.runs))?;
+            let schedule = manager.get_schedule(&actor, &show.id)?;
+            let runs = manager.schedule_runs(&actor, &show.id, show.runs)?;
             print_json(&serde_json::json!({ "schedule": schedule, "runs": runs }))
         }
         SchedulesCommand::Update(update) => {
-            let current = manager.schedules().get(&update.id)?;
+            let current = manager.get_schedule(&actor, &update.id)?;
             let changes = schedule_changes(&update, &current)?;
             if changes == ScheduleChanges::default() {
                 return Err(ExportError::request(
