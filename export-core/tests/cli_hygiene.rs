@@ -8,10 +8,24 @@
 use std::io::{BufRead, BufReader, Cursor};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+/// The binary, run in a scratch directory: `export` audits into `./export-core.db` by default,
+/// which must not land in the source tree.
 fn cli() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_export-core"))
+    static SCRATCH: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let scratch = SCRATCH.get_or_init(|| tempfile::tempdir().unwrap());
+    // One directory per command, so parallel tests never share an audit database.
+    let dir = scratch
+        .path()
+        .join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
+    std::fs::create_dir(&dir).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_export-core"));
+    cmd.current_dir(dir);
+    cmd
 }
 
 fn export(format: &str, rows: &str) -> Command {
@@ -265,7 +279,7 @@ fn a_closed_standard_output_ends_quietly_with_status_0() {
     let db = dir.path().join("jobs.db");
     let create = jobs(
         &db,
-        &["create", "--audience", "operator", "--format", "csv"],
+        &["create", "--audience", "opendata", "--format", "csv"],
     )
     .output()
     .unwrap();
@@ -322,7 +336,7 @@ fn read_only_commands_refuse_a_missing_database_and_create_none() {
     // Creating a job may start the database.
     let create = jobs(
         &db,
-        &["create", "--audience", "operator", "--format", "csv"],
+        &["create", "--audience", "opendata", "--format", "csv"],
     )
     .output()
     .unwrap();
