@@ -60,6 +60,9 @@ struct Backend {
     audit: Arc<dyn AuditLog>,
 }
 
+/// The operator whose user exports its trips (the access policy allows nothing else).
+const OPERATOR: i64 = 1;
+
 /// Creates an operator export as `who`, runs it, downloads it, then lets 8 days pass and
 /// purges. `before_purge` sees the stores while the job is still identifiable.
 fn create_download_purge(
@@ -78,9 +81,12 @@ fn create_download_purge(
         clock.clone(),
     );
     let principal =
-        Principal::new(who.user.clone(), Some(who.organisation.as_str())).with_all_scopes();
+        Principal::new(who.user.clone(), Some(who.organisation.as_str()))
+            .operator(OPERATOR)
+            .with_all_scopes();
     let mut request = ExportRequest::new("trip", Format::Csv);
     request.audience = Some(Audience::Operator);
+    request.filters.operators = vec![OPERATOR];
     let job = service.create(&principal, request).unwrap();
     let worker = Worker::new(
         WorkerConfig::default(),
