@@ -36,7 +36,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use export_core::clock::SystemClock;
+//! use export_core::clock::ManualClock;
 //! use export_core::job::{JobStatus, JobStore, MemoryJobStore, NewJob, Owner};
 //! use export_core::registry::SchemaRegistry;
 //! use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
@@ -57,7 +57,9 @@
 //!     storage.clone(),
 //!     Arc::new(SampleTripsProvider { rows: 1_000, seed: 7 }),
 //!     Arc::new(SchemaRegistry::new()),
-//!     Arc::new(SystemClock),
+//!     // A fixed clock for a fixed period: on the system clock, October 2026 would one day be
+//!     // older than the trip schema allows.
+//!     Arc::new(ManualClock::new("2026-11-23T10:00:00Z".parse().expect("an instant"))),
 //! );
 //! let outcome = worker.run_once()?.expect("one pending job");
 //! assert_eq!(outcome.job_id, job.id);

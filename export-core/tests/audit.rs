@@ -1,6 +1,9 @@
 //! One suite for every AuditLog: memory, SQLite, JSON Lines and PostgreSQL
 //! (`EXPORT_CORE_PG_URL`, else SKIPPED).
 
+#[path = "common/services.rs"]
+mod services;
+
 use chrono::{DateTime, Duration, Utc};
 use export_core::audit::{
     AuditAction, AuditEvent, AuditLog, AuditQuery, JsonlAuditLog, MemoryAuditLog, Pseudonymiser,
@@ -257,8 +260,7 @@ fn jsonl_appenders_follow_a_rewrite_by_another_handle() {
 #[cfg(feature = "postgres")]
 #[test]
 fn postgres() {
-    let Ok(url) = std::env::var("EXPORT_CORE_PG_URL") else {
-        println!("SKIPPED: EXPORT_CORE_PG_URL is not set");
+    let Some(url) = services::pg_url() else {
         return;
     };
     // Its own schema: the suite's audit retention deletes every event before its cut-off.

@@ -3,6 +3,9 @@
 //! PostgreSQL tests need a server: `eval "$(scripts/pg-server.sh)"` exports `EXPORT_CORE_PG_URL`;
 //! without it they print a SKIPPED line and pass. Each PostgreSQL test works in its own schema.
 
+#[path = "common/services.rs"]
+mod services;
+
 #[macro_use]
 #[path = "common/job_store_suite.rs"]
 mod job_store_suite;
@@ -129,13 +132,7 @@ mod postgres {
 
     /// The server URL, or `None` (after saying so) when the tests must be skipped.
     fn url() -> Option<String> {
-        match std::env::var("EXPORT_CORE_PG_URL") {
-            Ok(url) if !url.trim().is_empty() => Some(url),
-            _ => {
-                eprintln!("SKIPPED postgres job-store tests: EXPORT_CORE_PG_URL is unset");
-                None
-            }
-        }
+        crate::services::pg_url()
     }
 
     fn drop_schema(url: &str, schema: &str) {

@@ -1,6 +1,9 @@
 //! `export-core jobs`: create → list → show → status → cancel → delete on a temporary SQLite
 //! database, and the errors of a missing scope and a foreign job.
 
+#[path = "common/periods.rs"]
+mod periods;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -134,8 +137,14 @@ fn create_list_show_cancel_delete() {
 fn request_json_and_jsonl_audit() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let request = r#"{"schema":"trip","version":"v2","audience":"opendata","format":"csv",
-        "period":{"start":"2026-09-01T00:00:00Z","end":"2026-10-01T00:00:00Z","time_zone":"Europe/Paris"}}"#;
+    // A month the age limit accepts today, whatever today is.
+    let month = periods::recent_month();
+    let request = format!(
+        r#"{{"schema":"trip","version":"v2","audience":"opendata","format":"csv",
+        "period":{{"start":"{}","end":"{}","time_zone":"Europe/Paris"}}}}"#,
+        month.start.to_rfc3339(),
+        month.end.to_rfc3339()
+    );
     std::fs::write(d.join("request.json"), request).unwrap();
     let audit = d.join("audit.jsonl");
     let id = ok(&jobs(

@@ -3,12 +3,12 @@
 
 use std::io::Cursor;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Fields};
+use arrow_schema::{DataType, Field, Fields, SchemaRef};
 use calamine::{Data, Reader, Xlsx};
 use chrono::{DateTime, Utc};
 use export_core::ExportError;
@@ -16,6 +16,7 @@ use export_core::export::Exporter;
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
 use export_core::schema::trip;
 use export_core::schema::{Column, ExportSchema, FieldSelection, Sheet};
+use export_core::source::Source;
 use export_core::source::iter::IterSource;
 use export_core::source::sample::{SampleConfig, SampleTrips};
 
@@ -271,12 +272,44 @@ fn multi_sheet_catalogue_workbook() {
     assert_eq!(err.code(), "INVALID_REQUEST");
 }
 
+/// A source that counts the batches taken from it.
+struct Counted<S> {
+    inner: S,
+    taken: Arc<AtomicUsize>,
+}
+
+impl<S: Source> Source for Counted<S> {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn next_batch(&mut self) -> export_core::Result<Option<RecordBatch>> {
+        let batch = self.inner.next_batch()?;
+        if batch.is_some() {
+            self.taken.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(batch)
+    }
+
+    fn rows_hint(&self) -> Option<u64> {
+        self.inner.rows_hint()
+    }
+}
+
 #[test]
 fn progress_is_reported_per_batch_and_cancel_stops_within_one_batch() {
     let dir = tempfile::tempdir().unwrap();
+    let taken = Arc::new(AtomicUsize::new(0));
+    // (rows read, batches taken from the source) at each progress report.
     let seen = Arc::new(Mutex::new(Vec::new()));
+    let cancelled_at = Arc::new(Mutex::new(None));
     let cancel = Arc::new(AtomicBool::new(false));
-    let (seen2, cancel2) = (seen.clone(), cancel.clone());
+    let (seen2, cancel2, taken2, cancelled_at2) = (
+        seen.clone(),
+        cancel.clone(),
+        taken.clone(),
+        cancelled_at.clone(),
+    );
     let exporter = Exporter::builder(trip_request(
         SchemaVersion::V3,
         Audience::Operator,
@@ -284,25 +317,34 @@ fn progress_is_reported_per_batch_and_cancel_stops_within_one_batch() {
     ))
     .now(now())
     .progress(Arc::new(move |p| {
-        seen2.lock().unwrap().push(p.rows_read);
-        if p.rows_read >= 20_000 {
-            cancel2.store(true, Ordering::Relaxed);
+        let batches = taken2.load(Ordering::SeqCst);
+        seen2.lock().unwrap().push((p.rows_read, batches));
+        if p.rows_read >= 20_000 && !cancel2.swap(true, Ordering::SeqCst) {
+            *cancelled_at2.lock().unwrap() = Some(batches);
         }
     }))
     .cancel_flag(cancel)
     .build()
     .unwrap();
     let path = dir.path().join("trips.csv");
-    let err = exporter
-        .run_to_path(&mut sample(1_000_000), &path)
-        .unwrap_err();
+    let mut source = Counted {
+        inner: sample(1_000_000),
+        taken: taken.clone(),
+    };
+    let err = exporter.run_to_path(&mut source, &path).unwrap_err();
     assert!(matches!(err, ExportError::Cancelled), "{err}");
     let seen = seen.lock().unwrap();
-    assert!(seen.windows(2).all(|w| w[0] < w[1]), "progress grows");
-    let last = *seen.last().unwrap();
-    assert!(
-        last < 20_000 + 16_384,
-        "stopped within one batch of the cancel, read {last}"
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "progress grows");
+    assert!(seen.iter().all(|(rows, _)| rows % 8192 == 0), "{seen:?}");
+    // The cancel came during the 3rd batch of 8,192 rows (24,576 read): that batch is the last
+    // one taken from the source and reported; not one more is read.
+    let cancelled_at = cancelled_at.lock().unwrap().expect("the cancel was set");
+    assert_eq!(cancelled_at, 3);
+    assert_eq!(*seen.last().unwrap(), (24_576, 3), "{seen:?}");
+    assert_eq!(
+        taken.load(Ordering::SeqCst),
+        3,
+        "batches read after the cancel"
     );
     assert_no_files(dir.path());
 }
@@ -495,16 +537,35 @@ fn gzip_and_zip_wrapping_for_json_lines_and_csv() {
         assert!(v.get("journey_id").is_some());
     }
 
-    let mut r = trip_request(SchemaVersion::V2, Audience::Territory, Format::Csv);
-    r.options.compression = export_core::request::Compression::Zip;
-    let exporter = Exporter::builder(r).now(now()).build().unwrap();
-    let (_, out) = exporter
-        .run(&mut sample(200), Cursor::new(Vec::new()))
-        .unwrap();
-    let mut archive = zip::ZipArchive::new(Cursor::new(out.into_inner())).unwrap();
+    // The zip entry holds exactly the CSV the same export writes uncompressed.
+    let run = |compression| {
+        let mut r = trip_request(SchemaVersion::V2, Audience::Territory, Format::Csv);
+        r.options.compression = compression;
+        let exporter = Exporter::builder(r)
+            .now(now())
+            .hash_key(b"k".to_vec())
+            .build()
+            .unwrap();
+        let (report, out) = exporter
+            .run(&mut sample(200), Cursor::new(Vec::new()))
+            .unwrap();
+        (report, out.into_inner())
+    };
+    let (plain_report, plain) = run(export_core::request::Compression::None);
+    let (zip_report, zipped) = run(export_core::request::Compression::Zip);
+    assert_eq!(zip_report.rows_written, plain_report.rows_written);
+    assert!(plain_report.rows_written > 0);
+    assert_ne!(zipped, plain);
+    let mut archive = zip::ZipArchive::new(Cursor::new(zipped)).unwrap();
     assert_eq!(archive.len(), 1);
-    let entry = archive.by_index(0).unwrap();
+    let mut entry = archive.by_index(0).unwrap();
     assert_eq!(entry.name().unwrap(), "trips-v2-territory-2026-10.csv");
+    let mut content = Vec::new();
+    entry.read_to_end(&mut content).unwrap();
+    assert_eq!(
+        String::from_utf8(content).unwrap(),
+        String::from_utf8(plain).unwrap()
+    );
 }
 
 #[test]

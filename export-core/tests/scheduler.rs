@@ -5,6 +5,9 @@
 //! PostgreSQL tests need `EXPORT_CORE_PG_URL` (`eval "$(scripts/pg-server.sh start)"`); without
 //! it they print a SKIPPED line and pass.
 
+#[path = "common/services.rs"]
+mod services;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -317,7 +320,17 @@ fn late_within_the_grace_still_runs_once() {
     }));
     rig.clock.set(utc(2026, 11, 2, 2, 29));
     let report = rig.tick();
+    assert_eq!(report.fired.len(), 1, "{report:?}");
     assert_eq!(report.fired[0].fire_time, utc(2026, 11, 2, 2, 0));
+    assert!(report.missed.is_empty(), "{report:?}");
+    // Once: a second tick at the same instant, and one later still within the grace, fire
+    // nothing, and the schedule waits for the next night.
+    assert!(rig.tick().is_empty());
+    rig.clock.set(utc(2026, 11, 2, 2, 30));
+    assert!(rig.tick().is_empty());
+    let s = rig.schedules.get("nightly").unwrap();
+    assert_eq!(s.next_run, Some(utc(2026, 11, 3, 2, 0)));
+    assert_eq!((s.stats.runs, s.stats.misfires), (1, 0));
 }
 
 /// The first run of `s` at `fire`, claimed but not started: what a scheduler that died right
@@ -660,8 +673,7 @@ fn three_schedulers_on_memory_stores_fire_once_across_the_spring_change() {
 fn three_schedulers_on_one_postgres_schema_fire_once_per_fire_time_for_a_month() {
     use export_core::job::{PgJobStore, PgOptions};
     use export_core::schedule::PgScheduleStore;
-    let Ok(url) = std::env::var("EXPORT_CORE_PG_URL") else {
-        eprintln!("SKIPPED postgres scheduler test: EXPORT_CORE_PG_URL is unset");
+    let Some(url) = services::pg_url() else {
         return;
     };
     let schema = format!("test_{}", uuid::Uuid::new_v4().simple());

@@ -602,11 +602,15 @@ fn audit_events_are_recorded_with_their_risk() {
     assert_eq!(actions, vec![AuditAction::Create, AuditAction::Cancel]);
     assert!(events.iter().all(|e| e.risk == RiskLevel::Low));
 
-    // Refused operations are not audited.
+    // Refused operations are not audited: another user's job answers like a missing one.
     let before = env.audit.events().len();
-    let _ = env.service.get(&colleague(), open.id);
-    let _ = env.service.delete(&colleague(), open.id);
+    let refused = env.service.get(&colleague(), open.id).unwrap_err();
+    assert_eq!(refused.code(), "NOT_FOUND", "{refused}");
+    let refused = env.service.delete(&colleague(), open.id).unwrap_err();
+    assert_eq!(refused.code(), "NOT_FOUND", "{refused}");
     assert_eq!(env.audit.events().len(), before);
+    // The job is still there for its owner.
+    assert_eq!(env.service.get(&owner(), open.id).unwrap().id, open.id);
 }
 
 #[test]

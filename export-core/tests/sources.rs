@@ -162,12 +162,33 @@ fn channel_applies_backpressure_and_ends_when_senders_drop() {
             }
         });
     });
-    // Nothing is consumed yet: the producer stops once the channel is full (capacity 2, plus
-    // one slot per sender).
+    // Nothing is consumed yet: the producer fills the channel (capacity 2, plus one slot per
+    // sender, which holds the 3rd batch while that send waits): 2 sends complete, then it
+    // blocks.
+    let sent_now = || sent.load(std::sync::atomic::Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sent_now() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the producer did not start: {} sent",
+            sent_now()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     std::thread::sleep(Duration::from_millis(200));
-    let before = sent.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(before <= 4, "producer ran ahead: {before} batches sent");
-    let out = drain(&mut source).unwrap();
+    assert_eq!(sent_now(), 2, "the producer ran past the bound");
+    assert!(!producer.is_finished(), "the producer is blocked, not done");
+    // Taking one batch frees one slot: exactly one more send completes.
+    let first = source.next_batch().unwrap().expect("a batch");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sent_now() < 3 {
+        assert!(Instant::now() < deadline, "the producer stayed blocked");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(sent_now(), 3, "one slot freed, one send completed");
+    let mut out = vec![first];
+    out.extend(drain(&mut source).unwrap());
     producer.join().unwrap();
     assert_eq!(rows(&out), 60);
     let ids: Vec<i64> = out

@@ -4,6 +4,11 @@
 //! PostgreSQL tests need a server: `eval "$(scripts/pg-server.sh)"` exports `EXPORT_CORE_PG_URL`;
 //! without it they print SKIPPED and pass.
 
+#[path = "common/periods.rs"]
+mod periods;
+#[path = "common/services.rs"]
+mod services;
+
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,21 +22,24 @@ use export_core::job::{
     ExportJob, JobStatus, JobStore, MemoryJobStore, NewJob, Owner, SqliteJobStore,
 };
 use export_core::registry::SchemaRegistry;
-use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
+use export_core::request::{Audience, ExportRequest, Format, SchemaVersion};
 use export_core::source::Source;
 use export_core::storage::{LocalStorage, MemoryStorage, ObjectInfo, Storage, StorageKey, Upload};
 use export_core::worker::{INTERNAL, SampleTripsProvider, SourceProvider, Worker, WorkerConfig};
 use export_core::{ExportError, Result};
 
+/// The start of the manual clocks: 3 weeks after the month of [`request`] ended. Some tests run
+/// on the system clock instead, so the periods come from the real clock ([`periods`]), never
+/// from a fixed date that the age limit would one day refuse.
 fn now() -> DateTime<Utc> {
-    "2026-11-23T10:00:00Z".parse().expect("a valid instant")
+    periods::recent_month().end + Duration::days(22) + Duration::hours(10)
 }
 
 fn request(format: Format) -> ExportRequest {
     let mut request = ExportRequest::new("trip", format);
     request.version = Some(SchemaVersion::V3);
     request.audience = Some(Audience::Operator);
-    request.period = Some(Period::parse("2026-10-01", "2026-10-02", None).expect("a period"));
+    request.period = Some(periods::recent_day());
     request
 }
 
@@ -257,7 +265,7 @@ fn cancel_stops_a_million_row_export_within_one_batch() {
     let store = Arc::new(MemoryJobStore::new());
     let storage = Arc::new(MemoryStorage::new().expect("storage"));
     let mut big = request(Format::Csv);
-    big.period = Some(Period::parse("2026-10-01", "2026-11-01", None).expect("period"));
+    big.period = Some(periods::recent_month());
     let job = store
         .create(NewJob::new(Owner::user("u-1"), big))
         .expect("create");
@@ -517,11 +525,7 @@ fn four_threads_drain_200_jobs_on_sqlite() {
 #[test]
 fn four_threads_drain_200_jobs_on_postgres() {
     use export_core::job::{PgJobStore, PgOptions};
-    let Some(url) = std::env::var("EXPORT_CORE_PG_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    else {
-        eprintln!("SKIPPED postgres worker test: EXPORT_CORE_PG_URL is unset");
+    let Some(url) = services::pg_url() else {
         return;
     };
     let schema = format!("worker_{}", uuid::Uuid::new_v4().simple());

@@ -4,6 +4,11 @@
 //! PostgreSQL tests need a server: `eval "$(scripts/pg-server.sh)"` exports `EXPORT_CORE_PG_URL`;
 //! without it they print SKIPPED and pass.
 
+#[path = "common/periods.rs"]
+mod periods;
+#[path = "common/services.rs"]
+mod services;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,11 +23,13 @@ use export_core::storage::{LocalStorage, Storage, StorageKey};
 
 const BIN: &str = env!("CARGO_BIN_EXE_export-core");
 
-fn request(start: &str, end: &str) -> ExportRequest {
+/// A trip request for `period`: the workers run on the system clock, so the periods come from it
+/// ([`periods`]) and stay within the age limit whatever today is.
+fn request(period: Period) -> ExportRequest {
     let mut request = ExportRequest::new("trip", Format::Csv);
     request.version = Some(SchemaVersion::V3);
     request.audience = Some(Audience::Operator);
-    request.period = Some(Period::parse(start, end, None).expect("a period"));
+    request.period = Some(period);
     request
 }
 
@@ -74,7 +81,7 @@ fn drain_200(store: Arc<dyn JobStore>, store_args: &[String]) {
             store
                 .create(NewJob::new(
                     Owner::user("u-1"),
-                    request("2026-10-01", "2026-10-02"),
+                    request(periods::recent_day()),
                 ))
                 .expect("create")
                 .id
@@ -138,11 +145,7 @@ fn four_processes_drain_200_jobs_on_sqlite() {
 #[test]
 fn four_processes_drain_200_jobs_on_postgres() {
     use export_core::job::{PgJobStore, PgOptions};
-    let Some(url) = std::env::var("EXPORT_CORE_PG_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    else {
-        eprintln!("SKIPPED postgres worker-process test: EXPORT_CORE_PG_URL is unset");
+    let Some(url) = services::pg_url() else {
         return;
     };
     let schema = format!("worker_{}", uuid::Uuid::new_v4().simple());
@@ -171,7 +174,7 @@ fn a_killed_worker_leaves_nothing_and_its_job_is_reclaimed() {
     let db = dir.path().join("jobs.db");
     let files = dir.path().join("files");
     let store = SqliteJobStore::open(&db).expect("sqlite");
-    let request = request("2026-10-01", "2026-11-01");
+    let request = request(periods::recent_month());
     let file_name = SchemaRegistry::new()
         .exporter(request.clone(), Utc::now())
         .expect("a valid request")

@@ -763,6 +763,19 @@ fn unwritable_tempdir_is_an_io_error_naming_it() {
     }
 }
 
+/// Files this process holds open below `dir`, as `/proc/self/fd` names them. The sink's
+/// temporary files are unlinked at once (they never show in a listing), but stay open.
+#[cfg(target_os = "linux")]
+fn open_files_below(dir: &std::path::Path) -> usize {
+    let dir = dir.canonicalize().unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(&dir))
+        .count()
+}
+
+#[cfg(target_os = "linux")]
 #[test]
 fn a_custom_tempdir_is_used() {
     let dir = tempfile::tempdir().unwrap();
@@ -770,8 +783,30 @@ fn a_custom_tempdir_is_used() {
         None,
         vec![("x", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef)],
     );
-    let (summary, _) = export(&XlsxSinkBuilder::new().tempdir(dir.path()), &[b]);
+    assert_eq!(open_files_below(dir.path()), 0);
+    let mut sink = XlsxSinkBuilder::new()
+        .tempdir(dir.path())
+        .build(Cursor::new(Vec::new()));
+    sink.write(&b).unwrap();
+    // The worksheet is spooled to a temporary file in the directory given, during the write.
+    assert!(
+        open_files_below(dir.path()) >= 1,
+        "no temporary file in {}",
+        dir.path().display()
+    );
+    let summary = sink.finish().unwrap();
     assert_eq!(summary.rows, 2);
+    let bytes = sink.into_inner().unwrap().into_inner();
+    assert_eq!(open_files_below(dir.path()), 0, "temporary files closed");
+    let mut book = open(&bytes);
+    let range = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(range.height(), 3);
+
+    // Without the option, nothing goes there.
+    let mut sink = XlsxSinkBuilder::new().build(Cursor::new(Vec::new()));
+    sink.write(&b).unwrap();
+    assert_eq!(open_files_below(dir.path()), 0);
+    sink.finish().unwrap();
 }
 
 #[test]
