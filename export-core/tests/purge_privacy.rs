@@ -5,7 +5,11 @@
 //!
 //! PostgreSQL tests need `EXPORT_CORE_PG_URL` and read the server's data files, so they must run
 //! on the server's machine as a user who can read its data directory; without the URL they
-//! print SKIPPED and pass.
+//! print SKIPPED and pass
+//! (under `scripts/test` they must run: see `common/services.rs`).
+
+#[path = "common/services.rs"]
+mod services;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -278,8 +282,7 @@ mod postgres {
 
     #[test]
     fn postgres_tables_keep_no_identity_after_a_purge() {
-        let Ok(url) = std::env::var("EXPORT_CORE_PG_URL") else {
-            println!("SKIPPED: EXPORT_CORE_PG_URL is not set");
+        let Some(url) = services::pg_url() else {
             return;
         };
         let schema = format!("test_{}", Uuid::new_v4().simple());
