@@ -84,10 +84,9 @@ fn create_download_purge(
         Arc::new(SchemaRegistry::new()),
         clock.clone(),
     );
-    let principal =
-        Principal::new(who.user.clone(), Some(who.organisation.as_str()))
-            .operator(OPERATOR)
-            .with_all_scopes();
+    let principal = Principal::new(who.user.clone(), Some(who.organisation.as_str()))
+        .operator(OPERATOR)
+        .with_all_scopes();
     let mut request = ExportRequest::new("trip", Format::Csv);
     request.audience = Some(Audience::Operator);
     request.filters.operators = vec![OPERATOR];
