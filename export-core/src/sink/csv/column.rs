@@ -75,6 +75,33 @@ enum Zone {
     Fixed(FixedOffset),
 }
 
+impl Zone {
+    /// `Some(None)` for naive values, `Some(Some(seconds east))` for UTC and fixed offsets,
+    /// `None` for zones whose offset changes.
+    #[inline]
+    fn constant_offset(self) -> Option<Option<i32>> {
+        match self {
+            Zone::Naive => Some(None),
+            Zone::Named(Tz::UTC | Tz::Etc__UTC) => Some(Some(0)),
+            Zone::Fixed(off) => Some(Some(off.local_minus_utc())),
+            Zone::Named(_) => None,
+        }
+    }
+}
+
+/// A timestamp as whole seconds since the epoch (floored) and nanoseconds.
+#[inline]
+fn split_epoch(value: i64, unit: TimeUnit) -> (i64, u32) {
+    let per_second: i64 = match unit {
+        TimeUnit::Second => return (value, 0),
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
+    };
+    let nanos = value.rem_euclid(per_second) * (1_000_000_000 / per_second);
+    (value.div_euclid(per_second), nanos as u32)
+}
+
 /// A column downcast once per batch.
 pub(crate) struct Encoder<'a> {
     name: &'a str,
@@ -331,6 +358,44 @@ impl<'a> Encoder<'a> {
         }
     }
 
+    /// Appends a non-null integer or float cell straight to `out` (no scratch copy) and returns
+    /// true; returns false, writing nothing, for every other cell. Only for dialects where a
+    /// number is written as it is (never quoted).
+    #[inline]
+    pub fn push_number(&self, row: usize, decimal: u8, out: &mut Vec<u8>) -> bool {
+        if let Some(nulls) = self.nulls
+            && nulls.is_null(row)
+        {
+            return false;
+        }
+        macro_rules! int {
+            ($v:expr) => {{
+                let mut b = itoa::Buffer::new();
+                out.extend_from_slice(b.format($v[row]).as_bytes());
+                true
+            }};
+        }
+        match &self.kind {
+            Kind::I8(v) => int!(v),
+            Kind::I16(v) => int!(v),
+            Kind::I32(v) => int!(v),
+            Kind::I64(v) => int!(v),
+            Kind::U8(v) => int!(v),
+            Kind::U16(v) => int!(v),
+            Kind::U32(v) => int!(v),
+            Kind::U64(v) => int!(v),
+            Kind::F32(v) => {
+                push_float32(out, v[row], decimal);
+                true
+            }
+            Kind::F64(v) => {
+                push_float64(out, v[row], decimal);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Formats the cell at `row`. Numbers, booleans and formatted values are written to
     /// `scratch` (cleared first); strings are borrowed.
     ///
@@ -421,6 +486,19 @@ impl<'a> Encoder<'a> {
                 self.time(scratch, t, fmt)?
             }
             Kind::Timestamp(v, unit, zone) => {
+                if fmt.timestamp.is_none()
+                    && let Some(offset) = zone.constant_offset()
+                {
+                    // UTC, fixed offsets and naive values: no zone lookup, no chrono.
+                    let (secs, nanos) = split_epoch(v[row], *unit);
+                    let local = secs.saturating_add(i64::from(offset.unwrap_or(0)));
+                    if text::push_epoch_datetime(scratch, local, nanos) {
+                        if let Some(offset) = offset {
+                            text::push_offset(scratch, offset);
+                        }
+                        return Ok(Cell::Formatted);
+                    }
+                }
                 let utc = timestamp_to_utc(v[row], *unit)
                     .ok_or_else(|| self.out_of_range(row, "timestamp"))?;
                 self.timestamp(scratch, utc, *zone, fmt)?
