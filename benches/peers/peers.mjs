@@ -68,5 +68,7 @@ for (let i = 0; i < reps; i++) {
   await run(input);
   best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
 }
-const rss = process.resourceUsage().maxRSS;
+// VmHWM of this process: maxRSS would include the parent's peak (kept across exec).
+const hwm = /VmHWM:\s+(\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"));
+const rss = hwm ? Number(hwm[1]) : 0;
 console.log(`RESULT ${input.length} ${best} ${fs.statSync(out).size} ${rss}`);

@@ -53,6 +53,10 @@ fn batch(first: i64, n: usize) -> RecordBatch {
             .map(|i| (i % 17 != 0).then_some(1_790_812_800_000 + i * 61_001)),
     )
     .with_timezone("Europe/Paris");
+    let instants = TimestampMillisecondArray::from_iter(
+        ids.iter()
+            .map(|i| (i % 19 != 0).then_some(i * 86_400_123 - 5_000_000_000_000)),
+    );
     let dec = Decimal128Array::from_iter(ids.iter().map(|i| Some(i128::from(*i) * 37 - 9_999)))
         .with_precision_and_scale(20, 2)
         .unwrap();
@@ -79,6 +83,14 @@ fn batch(first: i64, n: usize) -> RecordBatch {
         ("flag", Arc::new(flag) as ArrayRef),
         ("date", Arc::new(date) as ArrayRef),
         ("ts", Arc::new(ts) as ArrayRef),
+        (
+            "utc",
+            Arc::new(instants.clone().with_timezone("UTC")) as ArrayRef,
+        ),
+        (
+            "fixed",
+            Arc::new(instants.with_timezone("+05:30")) as ArrayRef,
+        ),
         ("dec", Arc::new(dec) as ArrayRef),
         ("dict", Arc::new(dict) as ArrayRef),
         ("tags", Arc::new(tags.finish()) as ArrayRef),
@@ -270,5 +282,28 @@ fn json_bad_value_names_the_row_of_the_batch() {
         assert_eq!(sink.rows(), 15_000);
         let out = sink.into_inner().unwrap();
         assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 15_000);
+    }
+}
+
+#[test]
+fn fast_utc_and_fixed_offset_timestamps_match_chrono() {
+    // Instants from 1811 to 2000, before and after the epoch.
+    let only: Vec<RecordBatch> = [batch(0, 9_000), batch(60_000, 9_000)]
+        .iter()
+        .map(|b| {
+            let schema = b.schema();
+            b.project(&[
+                schema.index_of("utc").unwrap(),
+                schema.index_of("fixed").unwrap(),
+            ])
+            .unwrap()
+        })
+        .collect();
+    let mut chrono_path = CsvSinkBuilder::new();
+    chrono_path.timestamp_format(Some("%Y-%m-%dT%H:%M:%S%.f%:z".into()));
+    for threads in [1, 2] {
+        let fast = csv_with(&CsvSinkBuilder::new(), threads, &only);
+        let slow = csv_with(&chrono_path, threads, &only);
+        assert!(fast == slow, "{threads} threads");
     }
 }

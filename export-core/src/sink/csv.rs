@@ -454,6 +454,8 @@ impl CsvSinkBuilder {
             .iter()
             .chain([&self.decimal_separator])
             .any(|b| needs_quote[*b as usize]);
+        let plain_datetimes = matches!(self.quote_style, QuoteStyle::Necessary | QuoteStyle::Never)
+            && !b"0123456789-:T+.".iter().any(|b| needs_quote[*b as usize]);
         CsvSink {
             dialect: Dialect {
                 delimiter: self.delimiter,
@@ -463,6 +465,7 @@ impl CsvSinkBuilder {
                 guard: self.formula_guard,
                 needs_quote,
                 plain_numbers,
+                plain_datetimes,
             },
             formats,
             has_headers: self.has_headers,
@@ -496,6 +499,9 @@ struct Dialect {
     /// True when no byte of a formatted number needs quoting (the delimiter is not a digit,
     /// sign, dot, letter of `NaN`/`inf`/`e`, or the decimal separator).
     plain_numbers: bool,
+    /// True when default-format date-times (`2026-10-03T08:20:00.5+02:00`) are never quoted:
+    /// quoting only when necessary (or never), and none of their bytes is special.
+    plain_datetimes: bool,
 }
 
 impl Dialect {
@@ -885,6 +891,9 @@ fn write_row(
             buf.push(dialect.delimiter);
         }
         if direct && enc.push_number(row, formats.csv.decimal, buf) {
+            continue;
+        }
+        if dialect.plain_datetimes && enc.push_plain_timestamp(row, &formats.csv, buf) {
             continue;
         }
         let cell = enc.cell(row, formats, false, scratch)?;

@@ -396,6 +396,31 @@ impl<'a> Encoder<'a> {
         }
     }
 
+    /// Appends a non-null timestamp of a UTC, fixed-offset or zone-less column in the default
+    /// format straight to `out` and returns true; returns false, writing nothing, otherwise.
+    /// Only for dialects where such text is never quoted.
+    #[inline]
+    pub fn push_plain_timestamp(&self, row: usize, fmt: &CellFormat, out: &mut Vec<u8>) -> bool {
+        let Kind::Timestamp(v, unit, zone) = &self.kind else {
+            return false;
+        };
+        if fmt.timestamp.is_some() || self.nulls.is_some_and(|n| n.is_null(row)) {
+            return false;
+        }
+        let Some(offset) = zone.constant_offset() else {
+            return false;
+        };
+        let (secs, nanos) = split_epoch(v[row], *unit);
+        let local = secs.saturating_add(i64::from(offset.unwrap_or(0)));
+        if !text::push_epoch_datetime(out, local, nanos) {
+            return false;
+        }
+        if let Some(offset) = offset {
+            text::push_offset(out, offset);
+        }
+        true
+    }
+
     /// Formats the cell at `row`. Numbers, booleans and formatted values are written to
     /// `scratch` (cleared first); strings are borrowed.
     ///
@@ -418,13 +443,6 @@ impl<'a> Encoder<'a> {
         {
             return Ok(Cell::Null);
         }
-        macro_rules! int {
-            ($v:expr) => {{
-                let mut b = itoa::Buffer::new();
-                scratch.extend_from_slice(b.format($v[row]).as_bytes());
-                Cell::Number
-            }};
-        }
         let cell = match &self.kind {
             Kind::Null => Cell::Null,
             Kind::Bool(a) => {
@@ -436,17 +454,20 @@ impl<'a> Encoder<'a> {
                 scratch.extend_from_slice(text.as_bytes());
                 Cell::Bool
             }
-            Kind::I8(v) => int!(v),
-            Kind::I16(v) => int!(v),
-            Kind::I32(v) => int!(v),
-            Kind::I64(v) => int!(v),
-            Kind::U8(v) => int!(v),
-            Kind::U16(v) => int!(v),
-            Kind::U32(v) => int!(v),
-            Kind::U64(v) => int!(v),
+            Kind::I8(_)
+            | Kind::I16(_)
+            | Kind::I32(_)
+            | Kind::I64(_)
+            | Kind::U8(_)
+            | Kind::U16(_)
+            | Kind::U32(_)
+            | Kind::U64(_)
+            | Kind::F32(_)
+            | Kind::F64(_) => {
+                self.push_number(row, fmt.decimal, scratch);
+                Cell::Number
+            }
             Kind::F16(v) => push_float32(scratch, v[row].to_f32(), fmt.decimal),
-            Kind::F32(v) => push_float32(scratch, v[row], fmt.decimal),
-            Kind::F64(v) => push_float64(scratch, v[row], fmt.decimal),
             Kind::Dec32(v, s) => push_decimal(scratch, i128::from(v[row]), *s, fmt.decimal),
             Kind::Dec64(v, s) => push_decimal(scratch, i128::from(v[row]), *s, fmt.decimal),
             Kind::Dec128(v, s) => push_decimal(scratch, v[row], *s, fmt.decimal),
