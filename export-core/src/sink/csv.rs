@@ -40,6 +40,8 @@ use arrow_schema::{Schema, SchemaRef};
 
 use self::column::{Cell, CellFormat, Encoder, Formats};
 use super::compress::CompressedWriter;
+use super::parallel::default_threads;
+use super::parallel::{MIN_PARALLEL_ROWS, OrderedPool, offset_row};
 use super::{CountingWriter, Sink, Summary, is_formula_like};
 use crate::error::{ExportError, Result};
 use crate::request::Compression;
@@ -170,6 +172,7 @@ pub struct CsvSinkBuilder {
     compression: Compression,
     archive_entry_name: String,
     zip64: bool,
+    threads: usize,
 }
 
 impl Default for CsvSinkBuilder {
@@ -198,6 +201,7 @@ impl CsvSinkBuilder {
             compression: Compression::None,
             archive_entry_name: "export.csv".into(),
             zip64: false,
+            threads: default_threads(),
         }
     }
 
@@ -377,6 +381,35 @@ impl CsvSinkBuilder {
         self
     }
 
+    /// Threads that format rows: batches of a few thousand rows or more are cut into row
+    /// ranges formatted on this many worker threads, and written in order, so the output is
+    /// byte for byte the same whatever the count. `1` formats on the caller's thread only.
+    /// Default: every core ([`crate::sink::default_threads`]); `0` counts as 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{Int64Array, RecordBatch};
+    /// use export_core::sink::Sink;
+    /// use export_core::sink::csv::CsvSinkBuilder;
+    ///
+    /// let batch = RecordBatch::try_from_iter([
+    ///     ("n", Arc::new(Int64Array::from_iter_values(0..100_000)) as _),
+    /// ])?;
+    /// let write = |threads| -> export_core::Result<Vec<u8>> {
+    ///     let mut sink = CsvSinkBuilder::new().threads(threads).build(Vec::new());
+    ///     sink.write(&batch)?;
+    ///     sink.into_inner()
+    /// };
+    /// assert_eq!(write(1)?, write(4)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn threads(&mut self, threads: usize) -> &mut Self {
+        self.threads = threads.max(1);
+        self
+    }
+
     /// Makes a sink writing to `writer`. Nothing is written until the first
     /// [`CsvSink::write`], [`CsvSink::write_header`] or [`Sink::finish`]; buffering is internal
     /// (64 KiB), so `writer` need not be buffered.
@@ -421,6 +454,8 @@ impl CsvSinkBuilder {
             .iter()
             .chain([&self.decimal_separator])
             .any(|b| needs_quote[*b as usize]);
+        let plain_datetimes = matches!(self.quote_style, QuoteStyle::Necessary | QuoteStyle::Never)
+            && !b"0123456789-:T+.".iter().any(|b| needs_quote[*b as usize]);
         CsvSink {
             dialect: Dialect {
                 delimiter: self.delimiter,
@@ -430,6 +465,7 @@ impl CsvSinkBuilder {
                 guard: self.formula_guard,
                 needs_quote,
                 plain_numbers,
+                plain_datetimes,
             },
             formats,
             has_headers: self.has_headers,
@@ -437,6 +473,8 @@ impl CsvSinkBuilder {
             compression: self.compression,
             entry_name: self.archive_entry_name.clone(),
             zip64: self.zip64,
+            threads: self.threads,
+            pool: None,
             config_error,
             state: State::Pending(writer),
             schema: None,
@@ -450,6 +488,7 @@ impl CsvSinkBuilder {
 }
 
 /// The quoting-related part of the dialect.
+#[derive(Clone)]
 struct Dialect {
     delimiter: u8,
     style: QuoteStyle,
@@ -460,6 +499,9 @@ struct Dialect {
     /// True when no byte of a formatted number needs quoting (the delimiter is not a digit,
     /// sign, dot, letter of `NaN`/`inf`/`e`, or the decimal separator).
     plain_numbers: bool,
+    /// True when default-format date-times (`2026-10-03T08:20:00.5+02:00`) are never quoted:
+    /// quoting only when necessary (or never), and none of their bytes is special.
+    plain_datetimes: bool,
 }
 
 impl Dialect {
@@ -553,6 +595,9 @@ pub struct CsvSink<W: Write> {
     compression: Compression,
     entry_name: String,
     zip64: bool,
+    threads: usize,
+    /// The formatting threads, started by the first batch large enough to share.
+    pool: Option<OrderedPool>,
     config_error: Option<(&'static str, String)>,
     state: State<W>,
     schema: Option<SchemaRef>,
@@ -788,16 +833,105 @@ impl<W: Write> CsvSink<W> {
     #[inline]
     fn row(&mut self, row: usize, encoders: &[Encoder<'_>], lone: bool) -> Result<()> {
         let (buf, scratch) = (&mut self.buf, &mut self.scratch);
-        for (i, enc) in encoders.iter().enumerate() {
-            if i > 0 {
-                buf.push(self.dialect.delimiter);
-            }
-            let cell = enc.cell(row, &self.formats, false, scratch)?;
-            self.dialect.field(buf, cell, scratch, lone);
-        }
-        buf.extend_from_slice(self.dialect.terminator);
-        Ok(())
+        write_row(
+            &self.dialect,
+            &self.formats,
+            encoders,
+            row,
+            lone,
+            buf,
+            scratch,
+        )
     }
+
+    /// Writes the batch's rows on the formatting threads, in order.
+    fn rows_parallel(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut pool = match self.pool.take() {
+            Some(pool) => pool,
+            None => {
+                let (dialect, formats) = (self.dialect.clone(), self.formats.clone());
+                let format = move |slice: &RecordBatch, first: usize, buf: &mut Vec<u8>| {
+                    format_slice(&dialect, &formats, slice, first, buf)
+                };
+                OrderedPool::new(self.threads, std::sync::Arc::new(format))
+            }
+        };
+        // The header and BOM go first.
+        let flushed = self.flush_buf();
+        let (rows, result) = match flushed {
+            Ok(()) => {
+                let state = &mut self.state;
+                pool.run(batch, |bytes| match state {
+                    State::Open(w) => Ok(w.write_all(bytes)?),
+                    _ => Ok(()),
+                })
+            }
+            Err(e) => (0, Err(e)),
+        };
+        self.pool = Some(pool);
+        self.rows += rows;
+        result
+    }
+}
+
+/// Appends one row (without flushing).
+#[inline]
+fn write_row(
+    dialect: &Dialect,
+    formats: &Formats,
+    encoders: &[Encoder<'_>],
+    row: usize,
+    lone: bool,
+    buf: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    let direct = dialect.plain_numbers && dialect.style != QuoteStyle::Always;
+    for (i, enc) in encoders.iter().enumerate() {
+        if i > 0 {
+            buf.push(dialect.delimiter);
+        }
+        if direct && enc.push_number(row, formats.csv.decimal, buf) {
+            continue;
+        }
+        if dialect.plain_datetimes && enc.push_plain_timestamp(row, &formats.csv, buf) {
+            continue;
+        }
+        let cell = enc.cell(row, formats, false, scratch)?;
+        dialect.field(buf, cell, scratch, lone);
+    }
+    buf.extend_from_slice(dialect.terminator);
+    Ok(())
+}
+
+/// Formats every row of `slice` (rows `first..` of the caller's batch) on a worker thread.
+fn format_slice(
+    dialect: &Dialect,
+    formats: &Formats,
+    slice: &RecordBatch,
+    first: usize,
+    buf: &mut Vec<u8>,
+) -> (usize, Result<()>) {
+    let schema = slice.schema();
+    let encoders = match slice
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| Encoder::new(c.as_ref(), f.name()))
+        .collect::<Result<Vec<_>>>()
+    {
+        Ok(encoders) => encoders,
+        Err(e) => return (0, Err(e)),
+    };
+    let lone = encoders.len() == 1;
+    let mut scratch = Vec::with_capacity(256);
+    for row in 0..slice.num_rows() {
+        let start = buf.len();
+        if let Err(err) = write_row(dialect, formats, &encoders, row, lone, buf, &mut scratch) {
+            buf.truncate(start);
+            return (row, Err(offset_row(err, first)));
+        }
+    }
+    (slice.num_rows(), Ok(()))
 }
 
 impl<W: Write + Send> Sink for CsvSink<W> {
@@ -830,6 +964,10 @@ impl<W: Write + Send> Sink for CsvSink<W> {
         self.header(&schema)?;
         if self.schema.is_none() {
             self.schema = Some(schema.clone());
+        }
+        if self.threads > 1 && batch.num_rows() >= MIN_PARALLEL_ROWS {
+            drop(encoders);
+            return self.rows_parallel(batch);
         }
         self.rows_of(batch, &encoders)?;
         self.flush_if_full()

@@ -12,7 +12,10 @@
 pub mod compress;
 pub mod csv;
 pub mod json;
+mod parallel;
 pub mod xlsx;
+
+pub use parallel::default_threads;
 
 use std::borrow::Cow;
 use std::io::{self, Write};

@@ -19,6 +19,7 @@ macro_rules! println {
 }
 
 mod backend;
+mod convert_cmd;
 mod export_cmd;
 mod jobs_cmd;
 mod platforms_cmd;
@@ -50,6 +51,8 @@ struct Cli {
 enum Command {
     /// Run one export to a file (sample trips, or an Arrow IPC / CSV input).
     Export(Box<export_cmd::ExportArgs>),
+    /// Convert an Arrow IPC, Parquet or CSV file to CSV, XLSX, JSON or JSON Lines.
+    Convert(Box<convert_cmd::ConvertArgs>),
     /// Print the columns of a trip schema version and audience.
     Schema(schema_cmd::SchemaArgs),
     /// Run background export jobs from a SQLite file (--db) or PostgreSQL (--pg-url).
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Export(args) => export_cmd::run(*args),
+        Command::Convert(args) => convert_cmd::run(*args),
         Command::Schema(args) => schema_cmd::run(args),
         Command::Worker(args) => worker_cmd::run(*args),
         Command::Jobs(args) => jobs_cmd::run(*args),

@@ -75,6 +75,33 @@ enum Zone {
     Fixed(FixedOffset),
 }
 
+impl Zone {
+    /// `Some(None)` for naive values, `Some(Some(seconds east))` for UTC and fixed offsets,
+    /// `None` for zones whose offset changes.
+    #[inline]
+    fn constant_offset(self) -> Option<Option<i32>> {
+        match self {
+            Zone::Naive => Some(None),
+            Zone::Named(Tz::UTC | Tz::Etc__UTC) => Some(Some(0)),
+            Zone::Fixed(off) => Some(Some(off.local_minus_utc())),
+            Zone::Named(_) => None,
+        }
+    }
+}
+
+/// A timestamp as whole seconds since the epoch (floored) and nanoseconds.
+#[inline]
+fn split_epoch(value: i64, unit: TimeUnit) -> (i64, u32) {
+    let per_second: i64 = match unit {
+        TimeUnit::Second => return (value, 0),
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
+    };
+    let nanos = value.rem_euclid(per_second) * (1_000_000_000 / per_second);
+    (value.div_euclid(per_second), nanos as u32)
+}
+
 /// A column downcast once per batch.
 pub(crate) struct Encoder<'a> {
     name: &'a str,
@@ -331,6 +358,69 @@ impl<'a> Encoder<'a> {
         }
     }
 
+    /// Appends a non-null integer or float cell straight to `out` (no scratch copy) and returns
+    /// true; returns false, writing nothing, for every other cell. Only for dialects where a
+    /// number is written as it is (never quoted).
+    #[inline]
+    pub fn push_number(&self, row: usize, decimal: u8, out: &mut Vec<u8>) -> bool {
+        if let Some(nulls) = self.nulls
+            && nulls.is_null(row)
+        {
+            return false;
+        }
+        macro_rules! int {
+            ($v:expr) => {{
+                let mut b = itoa::Buffer::new();
+                out.extend_from_slice(b.format($v[row]).as_bytes());
+                true
+            }};
+        }
+        match &self.kind {
+            Kind::I8(v) => int!(v),
+            Kind::I16(v) => int!(v),
+            Kind::I32(v) => int!(v),
+            Kind::I64(v) => int!(v),
+            Kind::U8(v) => int!(v),
+            Kind::U16(v) => int!(v),
+            Kind::U32(v) => int!(v),
+            Kind::U64(v) => int!(v),
+            Kind::F32(v) => {
+                push_float32(out, v[row], decimal);
+                true
+            }
+            Kind::F64(v) => {
+                push_float64(out, v[row], decimal);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Appends a non-null timestamp of a UTC, fixed-offset or zone-less column in the default
+    /// format straight to `out` and returns true; returns false, writing nothing, otherwise.
+    /// Only for dialects where such text is never quoted.
+    #[inline]
+    pub fn push_plain_timestamp(&self, row: usize, fmt: &CellFormat, out: &mut Vec<u8>) -> bool {
+        let Kind::Timestamp(v, unit, zone) = &self.kind else {
+            return false;
+        };
+        if fmt.timestamp.is_some() || self.nulls.is_some_and(|n| n.is_null(row)) {
+            return false;
+        }
+        let Some(offset) = zone.constant_offset() else {
+            return false;
+        };
+        let (secs, nanos) = split_epoch(v[row], *unit);
+        let local = secs.saturating_add(i64::from(offset.unwrap_or(0)));
+        if !text::push_epoch_datetime(out, local, nanos) {
+            return false;
+        }
+        if let Some(offset) = offset {
+            text::push_offset(out, offset);
+        }
+        true
+    }
+
     /// Formats the cell at `row`. Numbers, booleans and formatted values are written to
     /// `scratch` (cleared first); strings are borrowed.
     ///
@@ -353,13 +443,6 @@ impl<'a> Encoder<'a> {
         {
             return Ok(Cell::Null);
         }
-        macro_rules! int {
-            ($v:expr) => {{
-                let mut b = itoa::Buffer::new();
-                scratch.extend_from_slice(b.format($v[row]).as_bytes());
-                Cell::Number
-            }};
-        }
         let cell = match &self.kind {
             Kind::Null => Cell::Null,
             Kind::Bool(a) => {
@@ -371,17 +454,20 @@ impl<'a> Encoder<'a> {
                 scratch.extend_from_slice(text.as_bytes());
                 Cell::Bool
             }
-            Kind::I8(v) => int!(v),
-            Kind::I16(v) => int!(v),
-            Kind::I32(v) => int!(v),
-            Kind::I64(v) => int!(v),
-            Kind::U8(v) => int!(v),
-            Kind::U16(v) => int!(v),
-            Kind::U32(v) => int!(v),
-            Kind::U64(v) => int!(v),
+            Kind::I8(_)
+            | Kind::I16(_)
+            | Kind::I32(_)
+            | Kind::I64(_)
+            | Kind::U8(_)
+            | Kind::U16(_)
+            | Kind::U32(_)
+            | Kind::U64(_)
+            | Kind::F32(_)
+            | Kind::F64(_) => {
+                self.push_number(row, fmt.decimal, scratch);
+                Cell::Number
+            }
             Kind::F16(v) => push_float32(scratch, v[row].to_f32(), fmt.decimal),
-            Kind::F32(v) => push_float32(scratch, v[row], fmt.decimal),
-            Kind::F64(v) => push_float64(scratch, v[row], fmt.decimal),
             Kind::Dec32(v, s) => push_decimal(scratch, i128::from(v[row]), *s, fmt.decimal),
             Kind::Dec64(v, s) => push_decimal(scratch, i128::from(v[row]), *s, fmt.decimal),
             Kind::Dec128(v, s) => push_decimal(scratch, v[row], *s, fmt.decimal),
@@ -421,6 +507,19 @@ impl<'a> Encoder<'a> {
                 self.time(scratch, t, fmt)?
             }
             Kind::Timestamp(v, unit, zone) => {
+                if fmt.timestamp.is_none()
+                    && let Some(offset) = zone.constant_offset()
+                {
+                    // UTC, fixed offsets and naive values: no zone lookup, no chrono.
+                    let (secs, nanos) = split_epoch(v[row], *unit);
+                    let local = secs.saturating_add(i64::from(offset.unwrap_or(0)));
+                    if text::push_epoch_datetime(scratch, local, nanos) {
+                        if let Some(offset) = offset {
+                            text::push_offset(scratch, offset);
+                        }
+                        return Ok(Cell::Formatted);
+                    }
+                }
                 let utc = timestamp_to_utc(v[row], *unit)
                     .ok_or_else(|| self.out_of_range(row, "timestamp"))?;
                 self.timestamp(scratch, utc, *zone, fmt)?

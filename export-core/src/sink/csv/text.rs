@@ -80,6 +80,33 @@ pub(crate) fn push_datetime(out: &mut Vec<u8>, dt: NaiveDateTime) {
     push_time(out, dt.time());
 }
 
+/// `%Y-%m-%dT%H:%M:%S%.f` of `secs` seconds and `nanos` nanoseconds after the Unix epoch, without
+/// chrono (the JSON sink's civil-date arithmetic). Returns false, writing nothing,
+/// when the year is outside 0000-9999: the caller then takes chrono's path.
+#[inline]
+pub(crate) fn push_epoch_datetime(out: &mut Vec<u8>, secs: i64, nanos: u32) -> bool {
+    let of_day = secs.rem_euclid(86_400) as u32;
+    let (year, month, day) = crate::sink::json::civil_from_days(secs.div_euclid(86_400));
+    if !(0..=9999).contains(&year) {
+        return false;
+    }
+    let y = year as u32;
+    push2(out, y / 100);
+    push2(out, y % 100);
+    out.push(b'-');
+    push2(out, month);
+    out.push(b'-');
+    push2(out, day);
+    out.push(b'T');
+    push2(out, of_day / 3600);
+    out.push(b':');
+    push2(out, of_day / 60 % 60);
+    out.push(b':');
+    push2(out, of_day % 60);
+    push_fraction(out, nanos);
+    true
+}
+
 /// An RFC 3339 offset: `+02:00`, `-05:00`, `+00:00` (with `:SS` when the offset has seconds,
 /// as historical local mean times do).
 #[inline]
@@ -225,6 +252,38 @@ mod tests {
         assert_eq!(s(|o| push_time(o, t)), "01:02:03.000001");
         let t = NaiveTime::from_hms_nano_opt(1, 2, 3, 7).unwrap();
         assert_eq!(s(|o| push_time(o, t)), t.format("%H:%M:%S%.f").to_string());
+    }
+
+    #[test]
+    fn epoch_datetimes_match_chrono() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values: Vec<i64> =
+            vec![0, -1, 86_399, 86_400, -86_400, 951_782_400, 253_402_300_799];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Years 0000-9999.
+            values.push((x % 315_537_897_600) as i64 - 62_167_219_200);
+        }
+        for secs in values {
+            for nanos in [0, 1_000_000, 123_456_000, 999_999_999] {
+                let dt = chrono::DateTime::from_timestamp(secs, nanos)
+                    .unwrap()
+                    .naive_utc();
+                let mut fast = Vec::new();
+                assert!(push_epoch_datetime(&mut fast, secs, nanos));
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    s(|o| push_datetime(o, dt)),
+                    "{secs}"
+                );
+            }
+        }
+        let mut out = Vec::new();
+        assert!(!push_epoch_datetime(&mut out, -62_167_219_201, 0)); // year -1
+        assert!(!push_epoch_datetime(&mut out, 253_402_300_800, 0)); // year 10000
+        assert!(out.is_empty());
     }
 
     #[test]
