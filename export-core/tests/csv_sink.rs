@@ -705,6 +705,33 @@ fn formula_guard_on_and_off() {
     }
 }
 
+/// Found by the `csv_roundtrip` fuzz target: with `'` as the delimiter, the guard's `'` prefix
+/// split the field in two (`'=` read back as two fields).
+#[test]
+fn formula_guard_prefix_is_quoted_when_the_delimiter_is_a_single_quote() {
+    let b = batch(vec![
+        ("=", col(StringArray::from(vec!["=1+1", "ok", "-x"]))),
+        ("n", col(Int64Array::from(vec![1, 2, 3]))),
+    ]);
+    for style in [QuoteStyle::Necessary, QuoteStyle::NonNumeric] {
+        let text = to_string(
+            CsvSinkBuilder::new().delimiter(b'\'').quote_style(style),
+            std::slice::from_ref(&b),
+        );
+        let (header, rows) = read_back(&text, b'\'');
+        assert_eq!(header, ["'=", "n"], "{style:?}: {text:?}");
+        assert_eq!(
+            rows,
+            [["'=1+1", "1"], ["ok", "2"], ["'-x", "3"]],
+            "{style:?}: {text:?}"
+        );
+    }
+    // A lone guarded field too.
+    let lone = batch(vec![("x", col(StringArray::from(vec!["@a"])))]);
+    let text = to_string(CsvSinkBuilder::new().delimiter(b'\''), &[lone]);
+    assert_eq!(text, "x\n\"'@a\"\n");
+}
+
 #[test]
 fn always_quotes_empty_fields_and_nulls() {
     let b = batch(vec![

@@ -529,7 +529,11 @@ impl Dialect {
             QuoteStyle::Never => false,
             QuoteStyle::NonNumeric if !numeric => true,
             QuoteStyle::NonNumeric | QuoteStyle::Necessary => {
-                self.special(bytes) || (lone && bytes.is_empty() && !prefix)
+                // The guard's `'` is part of the field: with `'` as the delimiter it must be
+                // quoted too (found by the `csv_roundtrip` fuzz target).
+                self.special(bytes)
+                    || (prefix && self.needs_quote[b'\'' as usize])
+                    || (lone && bytes.is_empty() && !prefix)
             }
         };
         if !quote {
