@@ -479,7 +479,7 @@ impl World {
             // Newest first; equal creation instants in reverse creation order.
             want.sort_by_key(|j| std::cmp::Reverse((j.created_at, self.seq[&j.id])));
             let want: Vec<Uuid> = want.iter().map(|j| j.id).collect();
-            assert_eq!(listed, want, "jobs of {user}");
+            assert_eq!(listed, want, "jobs of {owner:?}");
         }
         self.live = after;
     }
