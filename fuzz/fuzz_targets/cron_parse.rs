@@ -38,13 +38,19 @@ fuzz_target!(|data: &[u8]| {
     let Ok(trigger) = Trigger::cron(expression, zone) else {
         return;
     };
-    assert!(parsed.is_ok(), "{expression:?}: the trigger accepted what the parser refused");
+    assert!(
+        parsed.is_ok(),
+        "{expression:?}: the trigger accepted what the parser refused"
+    );
     for after in probes() {
         let next = match trigger.next_after(after) {
             Ok(Some(next)) => next,
             other => panic!("{expression:?} in {zone}: next_after({after}) = {other:?}"),
         };
-        assert!(next > after, "{expression:?} in {zone}: {next} is not after {after}");
+        assert!(
+            next > after,
+            "{expression:?} in {zone}: {next} is not after {after}"
+        );
         match trigger.next_after(next) {
             Ok(Some(then)) => assert!(then > next, "{expression:?} in {zone}: {then} <= {next}"),
             other => panic!("{expression:?} in {zone}: next_after({next}) = {other:?}"),

@@ -460,7 +460,10 @@ impl World {
         }
         // Owners are (user, organisation): each pair lists its own jobs only.
         let owners = USERS.iter().enumerate().flat_map(|(i, user)| {
-            [Owner::user(*user), Owner::in_organisation(*user, format!("org{i}"))]
+            [
+                Owner::user(*user),
+                Owner::in_organisation(*user, format!("org{i}")),
+            ]
         });
         for owner in owners {
             let mut listed = Vec::new();
@@ -474,8 +477,7 @@ impl World {
                 }
                 assert!(listed.len() <= self.ids.len(), "the pages do not end");
             }
-            let mut want: Vec<&ExportJob> =
-                after.values().filter(|j| j.owner == owner).collect();
+            let mut want: Vec<&ExportJob> = after.values().filter(|j| j.owner == owner).collect();
             // Newest first; equal creation instants in reverse creation order.
             want.sort_by_key(|j| std::cmp::Reverse((j.created_at, self.seq[&j.id])));
             let want: Vec<Uuid> = want.iter().map(|j| j.id).collect();
