@@ -732,6 +732,41 @@ fn formula_guard_prefix_is_quoted_when_the_delimiter_is_a_single_quote() {
     assert_eq!(text, "x\n\"'@a\"\n");
 }
 
+/// Found by the `csv_roundtrip` fuzz target: a first cell starting with U+FEFF put a
+/// byte-order mark at the start of the file, which readers drop with the mark.
+#[test]
+fn a_leading_zero_width_no_break_space_survives_the_read_back() {
+    let b = batch(vec![
+        (
+            "\u{feff}name",
+            col(StringArray::from(vec!["\u{feff}x", "y"])),
+        ),
+        ("n", col(Int64Array::from(vec![1, 2]))),
+    ]);
+    // Header off: the first data cell opens the file.
+    let text = to_string(
+        CsvSinkBuilder::new().has_headers(false),
+        std::slice::from_ref(&b),
+    );
+    assert_eq!(text, "\"\u{feff}x\",1\ny,2\n");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let first = reader.records().next().unwrap().unwrap();
+    assert_eq!(&first[0], "\u{feff}x");
+    // Header on: the header label opens it; data cells further on are left alone.
+    let text = to_string(&CsvSinkBuilder::new(), std::slice::from_ref(&b));
+    assert_eq!(text, "\"\u{feff}name\",n\n\u{feff}x,1\ny,2\n");
+    let (header, rows) = read_back(&text, b',');
+    assert_eq!(header, ["\u{feff}name", "n"]);
+    assert_eq!(rows[0], ["\u{feff}x", "1"]);
+    // After a real BOM, nothing needs quoting: readers drop only the first mark.
+    let text = to_string(CsvSinkBuilder::new().bom(true), &[b]);
+    assert_eq!(text, "\u{feff}\u{feff}name,n\n\u{feff}x,1\ny,2\n");
+    let (header, _) = read_back(&text, b',');
+    assert_eq!(header, ["\u{feff}name", "n"]);
+}
+
 #[test]
 fn always_quotes_empty_fields_and_nulls() {
     let b = batch(vec![

@@ -264,8 +264,14 @@ fuzz_target!(|data: &[u8]| {
     // a float's text may hold makes the output ambiguous too.
     let float_clash = case.kinds.iter().any(|k| matches!(k, Kind::Float))
         && b"0123456789+-.eEinfNa".contains(&case.delimiter);
+    // And a first field starting with U+FEFF reads as a byte-order mark, which `Never` cannot
+    // quote away.
+    let leading_mark = !case.bom
+        && expected
+            .first()
+            .is_some_and(|r| r[0].starts_with("\u{feff}".as_bytes()));
     if case.style == QuoteStyle::Never
-        && (float_clash || !expected.iter().all(|r| unquoted_readable(&case, r)))
+        && (float_clash || leading_mark || !expected.iter().all(|r| unquoted_readable(&case, r)))
     {
         return;
     }
@@ -315,7 +321,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(
                     String::from_utf8_lossy(g),
                     String::from_utf8_lossy(w),
-                    "record {i} field {j} of {:?}",
+                    "record {i} field {j} of {:?} for {case:?}",
                     String::from_utf8_lossy(body)
                 );
             }
