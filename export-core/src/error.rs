@@ -165,6 +165,59 @@ pub enum ExportError {
     #[error("conflict: {0}")]
     Conflict(String),
 
+    /// Something with this identity already exists (a job id, a schedule id, a platform name,
+    /// an audit event id). Creating it again is safe to treat as done when it is the same thing.
+    #[error("{kind} `{id}` already exists")]
+    AlreadyExists {
+        /// What was being created (`job`, `schedule`, `platform`, `audit event`).
+        kind: &'static str,
+        /// Its identifier or name.
+        id: String,
+    },
+
+    /// A worker's lease on a job is gone: it expired and another worker may hold the job, or
+    /// the job was released. The worker must stop working on it and publish nothing.
+    #[error("job `{job}` is no longer leased to worker `{worker}`")]
+    LeaseLost {
+        /// The job identifier.
+        job: String,
+        /// The worker that lost it.
+        worker: String,
+    },
+
+    /// Too many requests; try again after `retry_after` when it is known.
+    #[error("rate limited: {reason}{}", retry_after.map(|d| format!("; retry after {} s", d.as_secs().max(1))).unwrap_or_default())]
+    RateLimited {
+        /// Which limit was hit.
+        reason: String,
+        /// How long to wait before the request can succeed.
+        retry_after: Option<std::time::Duration>,
+    },
+
+    /// The thing is in a state where this event is not allowed (cancel a finished job,
+    /// download a running one, pause a deleted schedule).
+    #[error("{kind} `{id}` is {state}: cannot {event}")]
+    InvalidState {
+        /// What it is (`job`, `schedule`).
+        kind: &'static str,
+        /// Its identifier.
+        id: String,
+        /// The state it is in.
+        state: String,
+        /// What was asked of it.
+        event: String,
+    },
+
+    /// The engine's configuration is invalid; `field` names the setting (`job_store.url`,
+    /// `storage.url`, `runtime`, ...).
+    #[error("invalid configuration `{field}`: {reason}")]
+    Config {
+        /// The setting, as a dotted path in the configuration file.
+        field: String,
+        /// What was wrong, quoting the bad value.
+        reason: String,
+    },
+
     /// The job or audit store failed.
     #[error("store ({backend}): {reason}")]
     Store {
@@ -210,6 +263,11 @@ impl ExportError {
             ExportError::Gone { .. } => "GONE",
             ExportError::InvalidTransition { .. } => "INVALID_TRANSITION",
             ExportError::Conflict(_) => "CONFLICT",
+            ExportError::AlreadyExists { .. } => "ALREADY_EXISTS",
+            ExportError::LeaseLost { .. } => "LEASE_LOST",
+            ExportError::RateLimited { .. } => "RATE_LIMITED",
+            ExportError::InvalidState { .. } => "INVALID_STATE",
+            ExportError::Config { .. } => "CONFIG",
             ExportError::Store { .. } => "STORE",
             ExportError::Storage(_) => "STORAGE",
         }
@@ -220,6 +278,14 @@ impl ExportError {
         ExportError::Io {
             path: Some(path.into()),
             source,
+        }
+    }
+
+    /// Builds an [`ExportError::Config`].
+    pub fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ExportError::Config {
+            field: field.into(),
+            reason: reason.into(),
         }
     }
 

@@ -28,6 +28,7 @@
 //! - [`schedule`]: cron and interval triggers in a time zone, schedules, their stores and the
 //!   scheduler that turns them into jobs exactly once per fire time.
 //! - [`platform`]: export platforms, named presets that schedules and jobs refer to.
+//! - [`runtime`]: the one tokio runtime that drives I/O, and how blocking code waits on it.
 //! - [`clock`]: time as the library reads it (a manual clock for tests).
 //! - [`error`]: [`ExportError`] and [`Result`].
 
@@ -46,6 +47,7 @@ pub mod privacy;
 pub mod registry;
 pub mod request;
 pub mod retention;
+pub mod runtime;
 pub mod schedule;
 pub mod schema;
 pub mod service;
