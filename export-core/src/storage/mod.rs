@@ -105,7 +105,8 @@ pub const MAX_SIGNED_URL_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 ///
 /// Implemented by [`LocalStorage`], [`MemoryStorage`] and (feature `s3`) [`S3Storage`]; shared as
 /// `Arc<dyn Storage>` between threads. All methods are synchronous and may block on I/O; see the
-/// [module documentation](self) for the rule on async runtimes.
+/// [module documentation](self#execution-model): they may be called from any thread, async
+/// runtimes included, without panicking.
 pub trait Storage: Send + Sync + fmt::Debug {
     /// An URL naming this storage (`file:///var/exports`, `memory://`, `s3://bucket/prefix`),
     /// for logs and messages. It never contains credentials.
@@ -424,10 +425,13 @@ impl Download {
         }
     }
 
-    /// Drives the download with `io` instead of the runtime it was opened with (or
-    /// [`IoRuntime::shared`] for a local file).
+    /// Reads a reader-backed download (a local file) for [`Download::into_async_stream`] on
+    /// `io`'s blocking pool instead of [`IoRuntime::shared`]'s. A stream-backed download keeps
+    /// the runtime its stream was built on.
     pub fn with_runtime(mut self, io: &IoRuntime) -> Download {
-        self.io = Some(io.clone());
+        if matches!(self.body, Body::Reader(_)) {
+            self.io = Some(io.clone());
+        }
         self
     }
 
