@@ -444,7 +444,6 @@ fn the_monthly_opendata_export_runs_from_the_scheduler_with_a_fake_clock() {
         storage
             .open(&StorageKey::parse(&result.storage_key).unwrap())
             .unwrap()
-            .reader
             .read_to_end(&mut bytes)
             .unwrap();
         assert_eq!(bytes.len() as u64, result.size_bytes);

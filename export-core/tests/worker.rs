@@ -97,7 +97,6 @@ fn check_published(store: &dyn JobStore, storage: &dyn Storage, job: &ExportJob)
     storage
         .open(&key)
         .expect("open")
-        .reader
         .read_to_string(&mut text)
         .expect("utf-8 csv");
     assert_eq!(
