@@ -1,7 +1,7 @@
 //! `export-core worker`: runs background export jobs from a SQLite file or a PostgreSQL store.
 //!
-//! SIGTERM and Ctrl-C (SIGINT) stop the worker gracefully: the job being run is finished and
-//! recorded first.
+//! SIGTERM and Ctrl-C (SIGINT) stop the worker promptly: the job being run stops before its next
+//! batch and is released (pending again at once, for another worker).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
