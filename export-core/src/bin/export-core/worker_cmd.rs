@@ -84,6 +84,8 @@ pub fn run(args: WorkerArgs) -> Result<()> {
                 .unwrap_or_default();
             let lost = if outcome.lease_lost {
                 " (lease lost)"
+            } else if outcome.released {
+                " (released at shutdown)"
             } else {
                 ""
             };
@@ -94,14 +96,14 @@ pub fn run(args: WorkerArgs) -> Result<()> {
         }
     };
     if args.once {
-        if let Some(outcome) = worker.run_once()? {
+        if let Some(outcome) = worker.run_once_until_shutdown(&SHUTDOWN)? {
             report(&outcome);
         }
         return Ok(());
     }
     if args.exit_when_idle {
         while !SHUTDOWN.load(Ordering::SeqCst) {
-            match worker.run_once()? {
+            match worker.run_once_until_shutdown(&SHUTDOWN)? {
                 Some(outcome) => report(&outcome),
                 None => break,
             }
