@@ -3,6 +3,13 @@
 //! Every failure is an [`ExportError`] that names what was wrong with which input, so that a CLI
 //! can print it on one line and a binding can map it to its own exception or error code
 //! ([`ExportError::code`]).
+//!
+//! Callers branch on the variant (or the code), never on the message: duplicates are
+//! [`ExportError::AlreadyExists`], a worker's lost lease [`ExportError::LeaseLost`], an event its
+//! state does not allow [`ExportError::InvalidState`], a rate limit [`ExportError::RateLimited`]
+//! with its `retry_after`; [`ExportError::is_retryable`] says whether trying again can help.
+//! `docs/errors.md` lists every code with its cause and what to do; a unit test keeps that table
+//! and this enum in step.
 
 use std::path::PathBuf;
 
