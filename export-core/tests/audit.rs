@@ -156,7 +156,7 @@ fn memory() {
     suite(&log, &actor());
     let e = AuditEvent::new(AuditAction::Create, "u", None, t0());
     log.record(&e).unwrap();
-    assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
+    assert_eq!(log.record(&e).unwrap_err().code(), "ALREADY_EXISTS");
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn sqlite_in_the_job_store_file() {
     suite(&log, &actor());
     let e = AuditEvent::new(AuditAction::Create, "u", None, t0());
     log.record(&e).unwrap();
-    assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
+    assert_eq!(log.record(&e).unwrap_err().code(), "ALREADY_EXISTS");
     // The job store still works beside it, and both reopen (migrations recorded once each).
     store
         .create(NewJob::new(
@@ -270,7 +270,7 @@ fn postgres() {
     suite(&log, &actor());
     let e = AuditEvent::new(AuditAction::Create, actor(), None, t0());
     log.record(&e).unwrap();
-    assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
+    assert_eq!(log.record(&e).unwrap_err().code(), "ALREADY_EXISTS");
     // A second connection migrates nothing and sees the events.
     let again = export_core::audit::PgAuditLog::connect_with(&url, options).unwrap();
     assert_eq!(

@@ -516,7 +516,7 @@ pub trait AuditLog: Send + Sync {
     /// # Errors
     ///
     /// [`ExportError::Store`] (or [`ExportError::Io`] for files) when it cannot be written;
-    /// [`ExportError::Conflict`] when an event with the same id exists.
+    /// [`ExportError::AlreadyExists`] (kind `audit event`) when an event with the same id exists.
     ///
     /// # Examples
     ///
@@ -678,7 +678,7 @@ pub(crate) fn select(
 }
 
 pub(crate) fn duplicate(id: Uuid) -> ExportError {
-    ExportError::Conflict(format!("audit event `{id}` already recorded"))
+    ExportError::already_exists("audit event", id.to_string())
 }
 
 /// The migrations of the SQLite audit table, oldest first.

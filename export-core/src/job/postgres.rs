@@ -378,9 +378,9 @@ fn insert(client: &mut impl GenericClient, job: &ExportJob) -> Result<()> {
     );
     match client.execute(&sql, &params(&fields)) {
         Ok(_) => Ok(()),
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(ExportError::Conflict(
-            format!("job `{}` already exists", job.id),
-        )),
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            Err(ExportError::already_exists("job", job.id.to_string()))
+        }
         Err(e) => Err(store_error(e)),
     }
 }

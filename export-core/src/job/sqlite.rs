@@ -516,10 +516,7 @@ fn insert(conn: &Connection, job: &ExportJob) -> Result<()> {
         Err(rusqlite::Error::SqliteFailure(e, _))
             if e.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
-            Err(ExportError::Conflict(format!(
-                "job `{}` already exists",
-                job.id
-            )))
+            Err(ExportError::already_exists("job", job.id.to_string()))
         }
         Err(e) => Err(store_error(e)),
     }

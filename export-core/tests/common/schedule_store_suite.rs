@@ -194,11 +194,8 @@ pub fn insert_get_and_duplicate(h: &Harness) {
     let mut again = s.clone();
     again.name = "another".into();
     let err = h.store.insert(&again).unwrap_err();
-    assert_eq!(err.code(), "CONFLICT");
-    assert_eq!(
-        err.to_string(),
-        "conflict: a schedule with id `nightly` already exists"
-    );
+    assert_eq!(err.code(), "ALREADY_EXISTS");
+    assert_eq!(err.to_string(), "schedule `nightly` already exists");
     assert_eq!(h.store.get("nightly").unwrap(), s, "the first one stays");
     assert_not_found(h.store.get("missing"), "schedule", "missing");
 }
@@ -835,11 +832,8 @@ pub fn platforms_crud(h: &Harness) {
     );
 
     let err = h.store.insert_platform(&platform("a-xlsx")).unwrap_err();
-    assert_eq!(err.code(), "CONFLICT");
-    assert_eq!(
-        err.to_string(),
-        "conflict: a platform named `a-xlsx` already exists"
-    );
+    assert_eq!(err.code(), "ALREADY_EXISTS");
+    assert_eq!(err.to_string(), "platform `a-xlsx` already exists");
 
     let mut changed = a.clone();
     changed.description = "changed".into();
@@ -881,10 +875,10 @@ pub fn delete_platform_refused_while_linked(h: &Harness) {
         .unwrap();
 
     let err = h.store.delete_platform("shared").unwrap_err();
-    assert_eq!(err.code(), "CONFLICT");
+    assert_eq!(err.code(), "INVALID_STATE");
     assert_eq!(
         err.to_string(),
-        "conflict: platform `shared` is used by schedule(s) a-user, z-user; delete or move them first"
+        "platform `shared` is used by schedule(s) a-user, z-user: cannot delete"
     );
     assert_eq!(h.store.get_platform("shared").unwrap(), p, "still there");
 
@@ -897,13 +891,13 @@ pub fn delete_platform_refused_while_linked(h: &Harness) {
         .unwrap();
     assert_eq!(
         code(h.store.delete_platform("shared")),
-        "CONFLICT",
+        "INVALID_STATE",
         "a-user still uses it"
     );
     h.store.delete("a-user").unwrap();
     assert_eq!(h.store.delete_platform("shared").unwrap(), p);
     assert_not_found(h.store.get_platform("shared"), "platform", "shared");
-    assert_eq!(code(h.store.delete_platform("other")), "CONFLICT");
+    assert_eq!(code(h.store.delete_platform("other")), "INVALID_STATE");
 }
 
 pub fn handles_see_each_other(h: &Harness) {
@@ -914,7 +908,10 @@ pub fn handles_see_each_other(h: &Harness) {
     h.store.insert_platform(&platform("p")).unwrap();
     assert_eq!(other.get("s").unwrap(), h.store.get("s").unwrap());
     assert_eq!(other.get_platform("p").unwrap(), platform("p"));
-    assert_eq!(code(other.insert(&h.store.get("s").unwrap())), "CONFLICT");
+    assert_eq!(
+        code(other.insert(&h.store.get("s").unwrap())),
+        "ALREADY_EXISTS"
+    );
 
     assert!(claim(&*other, "s", t0()));
     assert!(!claim(&*h.store, "s", t0()), "the other handle claimed it");

@@ -1,7 +1,7 @@
 //! `export-core worker`: runs background export jobs from a SQLite file or a PostgreSQL store.
 //!
-//! SIGTERM and Ctrl-C (SIGINT) stop the worker gracefully: the job being run is finished and
-//! recorded first.
+//! SIGTERM and Ctrl-C (SIGINT) stop the worker promptly: the job being run stops before its next
+//! batch and is released (pending again at once, for another worker).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -82,6 +82,8 @@ pub fn run(args: WorkerArgs) -> Result<()> {
                 .unwrap_or_default();
             let lost = if outcome.lease_lost {
                 " (lease lost)"
+            } else if outcome.released {
+                " (released at shutdown)"
             } else {
                 ""
             };
@@ -92,14 +94,14 @@ pub fn run(args: WorkerArgs) -> Result<()> {
         }
     };
     if args.once {
-        if let Some(outcome) = worker.run_once()? {
+        if let Some(outcome) = worker.run_once_until_shutdown(&SHUTDOWN)? {
             report(&outcome);
         }
         return Ok(());
     }
     if args.exit_when_idle {
         while !SHUTDOWN.load(Ordering::SeqCst) {
-            match worker.run_once()? {
+            match worker.run_once_until_shutdown(&SHUTDOWN)? {
                 Some(outcome) => report(&outcome),
                 None => break,
             }
