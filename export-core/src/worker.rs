@@ -333,11 +333,26 @@ impl Worker {
     /// an empty worker id or a non-positive lease; the audit log's error when the `fail` event
     /// of a failed run cannot be recorded ([`Worker::with_audit`]).
     pub fn run_once(&self) -> Result<Option<JobOutcome>> {
+        let _worker = tracing::info_span!("worker", worker_id = %self.config.id).entered();
         let now = self.clock.now();
-        self.store.reclaim_expired_leases(now)?;
+        let reclaimed = self.store.reclaim_expired_leases(now)?;
+        if !reclaimed.is_empty() {
+            tracing::info!(
+                jobs = reclaimed.len(),
+                "expired leases reclaimed: jobs back to pending"
+            );
+        }
         let Some(job) = self.store.claim(&self.config.id, self.config.lease, now)? else {
+            tracing::trace!("no pending job");
             return Ok(None);
         };
+        let _job = tracing::info_span!("job", job_id = %job.id, attempt = job.attempts).entered();
+        let started = Instant::now();
+        tracing::info!(
+            schema = %job.request.schema,
+            format = %job.request.format.extension(),
+            "job claimed"
+        );
         let beat = Beat {
             cancel: Arc::new(AtomicBool::new(false)),
             lost: AtomicBool::new(false),
@@ -365,12 +380,17 @@ impl Worker {
                         None,
                         self.clock.now(),
                     );
+                    tracing::error!(%message, rows, "the export panicked");
                     self.audit_failure(&job, &error, &done)?;
-                    return self.recorded(job.id, done, rows, Some(error)).map(Some);
+                    let outcome = self.recorded(job.id, done, rows, Some(error));
+                    trace_outcome(&outcome, started);
+                    return outcome.map(Some);
                 }
             }
         };
-        self.record(&job, end).map(Some)
+        let outcome = self.record(&job, end);
+        trace_outcome(&outcome, started);
+        outcome.map(Some)
     }
 
     /// Records how a run ended on the job.
@@ -429,6 +449,16 @@ impl Worker {
                 if let Err(ExportError::Conflict(_)) = done {
                     return Ok(self.lost(job.id, self.store.get(job.id).ok(), rows));
                 }
+                if let (Some(delay), Ok(done)) = (retry, &done)
+                    && done.status == JobStatus::Pending
+                {
+                    tracing::info!(
+                        kind = %error.kind,
+                        retry_in_ms = delay.num_milliseconds(),
+                        next_attempt = job.attempts + 1,
+                        "retry scheduled"
+                    );
+                }
                 self.audit_failure(job, &error, &done)?;
                 self.recorded(job.id, done, rows, Some(error))
             }
@@ -461,7 +491,9 @@ impl Worker {
             "worker {}, attempt {}: {} ({next})",
             self.config.id, job.attempts, error.kind
         ));
-        audit.record(&event)
+        audit
+            .record(&event)
+            .inspect_err(|e| crate::audit::trace_failure(&event, e))
     }
 
     fn recorded(
@@ -520,6 +552,8 @@ impl Worker {
             let lease = self.config.lease;
             let every = self.config.heartbeat_every;
             let job_id = job.id;
+            // The exporter may call back from another thread: its events belong to this run.
+            let span = tracing::Span::current();
             Arc::new(move |p: &crate::export::Progress| {
                 beat.rows.store(p.rows_read, Ordering::Relaxed);
                 {
@@ -530,15 +564,24 @@ impl Worker {
                     *last = Some(Instant::now());
                 }
                 let progress = Progress::new(p.rows_read, p.rows_expected);
+                let _run = span.enter();
                 match store.heartbeat(job_id, &worker_id, progress, lease, clock.now()) {
-                    Ok(ack) if ack.cancel_requested => beat.cancel.store(true, Ordering::Relaxed),
-                    Ok(_) => {}
-                    Err(ExportError::Conflict(_)) | Err(ExportError::NotFound { .. }) => {
-                        beat.lost.store(true, Ordering::Relaxed);
+                    Ok(ack) if ack.cancel_requested => {
+                        if !beat.cancel.swap(true, Ordering::Relaxed) {
+                            tracing::info!(rows = p.rows_read, "cancel requested: stopping");
+                        }
+                    }
+                    Ok(_) => tracing::trace!(rows = p.rows_read, "heartbeat"),
+                    Err(e @ (ExportError::Conflict(_) | ExportError::NotFound { .. })) => {
+                        if !beat.lost.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(error = %e, rows = p.rows_read, "heartbeat refused: lease lost");
+                        }
                         beat.cancel.store(true, Ordering::Relaxed);
                     }
                     // A transient store error: keep going, the next heartbeat renews the lease.
-                    Err(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "heartbeat failed; trying again at the next batch")
+                    }
                 }
             })
         };
@@ -611,7 +654,8 @@ impl Worker {
                 return RunEnd::Cancelled(report.rows_read);
             }
             Ok(_) => {}
-            Err(ExportError::Conflict(_)) | Err(ExportError::NotFound { .. }) => {
+            Err(e @ (ExportError::Conflict(_) | ExportError::NotFound { .. })) => {
+                tracing::warn!(error = %e, "heartbeat refused before publishing: lease lost");
                 let _ = upload.abort();
                 return RunEnd::LeaseLost(report.rows_read);
             }
@@ -643,8 +687,8 @@ impl Worker {
     /// queue is empty. Shutdown is graceful: a job being run is finished (and recorded)
     /// first; an idle worker notices the flag within 50 ms. Returns the number of jobs run.
     ///
-    /// Store errors do not stop the loop: they are reported on standard error and the worker
-    /// tries again after a poll interval.
+    /// Store errors do not stop the loop: they are emitted as `tracing` error events (the
+    /// CLI writes them to standard error) and the worker tries again after a poll interval.
     ///
     /// # Examples
     ///
@@ -675,7 +719,11 @@ impl Worker {
                     continue;
                 }
                 Ok(None) => {}
-                Err(e) => eprintln!("worker {}: {e}", self.config.id),
+                Err(e) => tracing::error!(
+                    worker_id = %self.config.id,
+                    error = %e,
+                    "worker: job store error; trying again after the poll interval"
+                ),
             }
             let until = Instant::now() + self.config.poll_interval;
             while !shutdown.load(Ordering::SeqCst) {
@@ -687,6 +735,36 @@ impl Worker {
             }
         }
         jobs
+    }
+}
+
+/// Emits the event that ends a job run: completed, cancelled, failed or lease lost, with the
+/// rows and the duration of the run.
+fn trace_outcome(outcome: &Result<JobOutcome>, started: Instant) {
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match outcome {
+        Ok(o) if o.lease_lost => tracing::warn!(
+            rows = o.rows,
+            duration_ms,
+            "lease lost: another worker owns the job; nothing published"
+        ),
+        Ok(o) => match (&o.error, o.status) {
+            (None, JobStatus::Succeeded) => {
+                tracing::info!(rows = o.rows, duration_ms, "job completed")
+            }
+            (None, status) => tracing::info!(rows = o.rows, duration_ms, %status, "job ended"),
+            // A lifecycle event like the others (a request can fail for good); the worker's
+            // own trouble (lease lost, store errors) is at `warn` and `error`.
+            (Some(error), status) => tracing::info!(
+                rows = o.rows,
+                duration_ms,
+                %status,
+                kind = %error.kind,
+                error = %error.message,
+                "job failed"
+            ),
+        },
+        Err(e) => tracing::error!(duration_ms, error = %e, "job run not recorded"),
     }
 }
 
