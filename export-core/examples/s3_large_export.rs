@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! eval "$(scripts/s3-server.sh start)"
-//! cargo run --release -p export-core --example s3_large_export -- 3000000
+//! cargo run --release -p export-core --features s3 --example s3_large_export -- 3000000
 //! ```
 
 use std::sync::Arc;

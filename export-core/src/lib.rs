@@ -33,6 +33,20 @@
 //! - [`runtime`]: the one tokio runtime that drives I/O, and how blocking code waits on it.
 //! - [`clock`]: time as the library reads it (a manual clock for tests).
 //! - [`error`]: [`ExportError`] and [`Result`].
+//!
+//! # Cargo features
+//!
+//! The default features are empty: the embedded engine (SQLite stores, bundled; local and
+//! in-memory storage; CSV, XLSX, JSON and JSON Lines; Arrow IPC and CSV input). Opt in to
+//! `postgres` (PostgreSQL job, schedule and audit stores), `s3` (S3-compatible storage),
+//! `parquet` (the Parquet source) and `cli` (the `export-core` binary, with all of these).
+//!
+//! # Diagnostics
+//!
+//! The library never prints: it emits [`tracing`](https://docs.rs/tracing) events, inside spans
+//! carrying `worker_id` and `job_id` (a worker's run of a job), `schedule_id` (a scheduler's
+//! fire of a schedule), `scheduler_id`, and `job_id` for the service's operations on a job.
+//! Install any subscriber to see them; the CLI's `-v` does.
 
 #![warn(missing_docs)]
 

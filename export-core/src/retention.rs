@@ -321,7 +321,9 @@ impl Purger {
     ///
     /// As [`Purger::due`].
     pub fn dry_run(&self) -> Result<PurgeReport> {
+        let _purge = tracing::info_span!("purge", dry_run = true).entered();
         let jobs = self.due()?;
+        tracing::info!(due = jobs.len(), "purge dry run: jobs due");
         Ok(PurgeReport {
             jobs: jobs.iter().map(|j| j.id).collect(),
             dry_run: true,
@@ -345,6 +347,7 @@ impl Purger {
     /// [`crate::ExportError::Io`] when a leftover upload cannot be removed or the JSON Lines
     /// audit log cannot be rewritten.
     pub fn purge(&self) -> Result<PurgeReport> {
+        let _purge = tracing::info_span!("purge", dry_run = false).entered();
         let mut report = PurgeReport::default();
         self.assign_missing_retention(&mut report)?;
         self.expire_due(&mut report)?;
@@ -360,6 +363,16 @@ impl Purger {
         report.abandoned_uploads = self
             .storage
             .sweep_abandoned(self.clock.now() - self.abandoned_after)?;
+        tracing::info!(
+            jobs_expired = report.jobs.len(),
+            files_deleted = report.files_deleted,
+            files_missing = report.files_missing,
+            retention_assigned = report.retention_assigned,
+            audit_pseudonymised = report.audit_pseudonymised,
+            audit_deleted = report.audit_deleted,
+            abandoned_uploads = report.abandoned_uploads,
+            "purge done"
+        );
         Ok(report)
     }
 
@@ -412,7 +425,10 @@ impl Purger {
         for (job, now) in expired {
             let event =
                 AuditEvent::new(AuditAction::Expire, RETENTION_ACTOR, None, now).with_job(&job);
-            self.audit.record(&event)?;
+            self.audit
+                .record(&event)
+                .inspect_err(|e| crate::audit::trace_failure(&event, e))?;
+            tracing::debug!(job_id = %job.id, "job expired: file deleted, job anonymised");
             report.jobs.push(job.id);
         }
         Ok(())

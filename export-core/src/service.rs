@@ -595,6 +595,7 @@ impl ExportService {
     ///
     /// See the [module example](self).
     pub fn create(&self, principal: &Principal, request: ExportRequest) -> Result<ExportJob> {
+        let span = tracing::info_span!("create", job_id = tracing::field::Empty).entered();
         principal.require(Scope::Create)?;
         let now = self.clock.now();
         // Before anything else is checked or stored: what may this principal export at all?
@@ -629,6 +630,7 @@ impl ExportService {
         if let Some(retention) = retention {
             new = new.retention(retention);
         }
+        span.record("job_id", tracing::field::display(new.id));
         let mut event = self
             .event(AuditAction::Create, principal)
             .with_request(&new.request);
@@ -636,9 +638,15 @@ impl ExportService {
         let created = self
             .audit
             .record(&event)
+            .inspect_err(|e| crate::audit::trace_failure(&event, e))
             .and_then(|()| self.store.create(new));
-        if created.is_err() {
-            self.release_rate_slot(&principal.user_id, now);
+        match &created {
+            Ok(job) => tracing::info!(
+                schema = %job.request.schema,
+                format = %job.request.format.extension(),
+                "export job created"
+            ),
+            Err(_) => self.release_rate_slot(&principal.user_id, now),
         }
         created
     }
@@ -686,14 +694,16 @@ impl ExportService {
     /// [`ExportError::InvalidState`] (event `cancel`) for a succeeded, failed or expired job; audit and
     /// store errors.
     pub fn cancel(&self, principal: &Principal, id: Uuid) -> Result<ExportJob> {
+        let _span = tracing::info_span!("cancel", job_id = %id).entered();
         principal.require(Scope::Cancel)?;
         let job = self.owned(principal, id)?;
         if job.status != JobStatus::Cancelled {
             crate::job::check_transition(id, job.status, JobStatus::Cancelled)?;
         }
-        self.audit
-            .record(&self.event(AuditAction::Cancel, principal).with_job(&job))?;
-        self.store.request_cancel(id, self.clock.now())
+        self.record(&self.event(AuditAction::Cancel, principal).with_job(&job))?;
+        let cancelled = self.store.request_cancel(id, self.clock.now())?;
+        tracing::info!(status = %cancelled.status, "cancel requested");
+        Ok(cancelled)
     }
 
     /// Opens the file of one of the principal's succeeded jobs, streamed, after recording a
@@ -706,6 +716,7 @@ impl ExportService {
     /// missing); [`ExportError::InvalidState`] (event `download`) for a pending, running, failed
     /// or cancelled job; storage, audit and store errors.
     pub fn download(&self, principal: &Principal, id: Uuid) -> Result<ExportDownload> {
+        let _span = tracing::info_span!("download", job_id = %id).entered();
         principal.require(Scope::Download)?;
         let job = self.owned(principal, id)?;
         let now = self.clock.now();
@@ -714,8 +725,8 @@ impl ExportService {
             ExportError::NotFound { .. } => gone(id, "its file is missing"),
             other => other,
         })?;
-        self.audit
-            .record(&self.event(AuditAction::Download, principal).with_job(&job))?;
+        self.record(&self.event(AuditAction::Download, principal).with_job(&job))?;
+        tracing::info!(rows = result.rows, bytes = reader.size, "download opened");
         Ok(ExportDownload {
             file_name: self.file_name(&job),
             content_type: result.content_type.clone(),
@@ -741,6 +752,7 @@ impl ExportService {
         id: Uuid,
         expires_in: Option<std::time::Duration>,
     ) -> Result<Option<String>> {
+        let _span = tracing::info_span!("download_url", job_id = %id).entered();
         principal.require(Scope::Download)?;
         let job = self.owned(principal, id)?;
         let now = self.clock.now();
@@ -749,8 +761,8 @@ impl ExportService {
             .ok_or_else(|| gone(id, "its retention has ended"))?;
         let url = self.storage.signed_url(&key, expiry)?;
         if url.is_some() {
-            self.audit
-                .record(&self.event(AuditAction::Download, principal).with_job(&job))?;
+            self.record(&self.event(AuditAction::Download, principal).with_job(&job))?;
+            tracing::info!(expires_in_s = expiry.as_secs(), "download link signed");
         }
         Ok(url)
     }
@@ -764,10 +776,10 @@ impl ExportService {
     /// [`ExportError::Forbidden`] without `export.delete`; [`ExportError::NotFound`]; storage,
     /// audit and store errors (the job stays when its file could not be deleted).
     pub fn delete(&self, principal: &Principal, id: Uuid) -> Result<()> {
+        let _span = tracing::info_span!("delete", job_id = %id).entered();
         principal.require(Scope::Delete)?;
         let job = self.owned(principal, id)?;
-        self.audit
-            .record(&self.event(AuditAction::Delete, principal).with_job(&job))?;
+        self.record(&self.event(AuditAction::Delete, principal).with_job(&job))?;
         if job.status == JobStatus::Running && !job.cancel_requested {
             self.store.request_cancel(id, self.clock.now())?;
         }
@@ -775,7 +787,16 @@ impl ExportService {
             let key = StorageKey::parse(&result.storage_key)?;
             self.storage.delete(&key)?;
         }
-        self.store.delete(id)
+        self.store.delete(id)?;
+        tracing::info!(status = %job.status, "export job deleted");
+        Ok(())
+    }
+
+    /// Records an audit event; a failure is also emitted as a `tracing` error event.
+    fn record(&self, event: &AuditEvent) -> Result<()> {
+        self.audit
+            .record(event)
+            .inspect_err(|e| crate::audit::trace_failure(event, e))
     }
 
     /// The job if it belongs to `principal`, else the same error as a missing id.
@@ -861,6 +882,12 @@ impl ExportService {
         if times.len() >= max as usize {
             // The oldest creation in the window leaves it at `retry`: one slot frees then.
             let retry = times.front().map(|t| *t + window).unwrap_or(now);
+            tracing::debug!(
+                max,
+                window_s = window.num_seconds(),
+                retry_after = %retry.to_rfc3339(),
+                "create refused: rate limit"
+            );
             return Err(ExportError::RateLimited {
                 reason: format!(
                     "at most {max} exports per {} s for user `{user}`",

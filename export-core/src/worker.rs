@@ -474,16 +474,36 @@ impl Worker {
     }
 
     fn run_job(&self, shutdown: Option<&AtomicBool>) -> Result<Option<JobOutcome>> {
+        let _worker = tracing::info_span!("worker", worker_id = %self.config.id).entered();
         let now = self.clock.now();
-        self.store.reclaim_expired_leases(now)?;
+        let reclaimed = self.store.reclaim_expired_leases(now)?;
+        if !reclaimed.is_empty() {
+            tracing::info!(
+                jobs = reclaimed.len(),
+                "expired leases reclaimed: jobs back to pending"
+            );
+        }
         let Some(job) = self.store.claim(&self.config.id, self.config.lease, now)? else {
+            tracing::trace!("no pending job");
             return Ok(None);
         };
+        let _job = tracing::info_span!("job", job_id = %job.id, attempt = job.attempts).entered();
+        let started = Instant::now();
+        tracing::info!(
+            schema = %job.request.schema,
+            format = %job.request.format.extension(),
+            "job claimed"
+        );
         let beat = Arc::new(Beat::new());
+        // The heartbeat thread's events belong to this run.
+        let span = tracing::Span::current();
         let ran = std::thread::scope(|s| {
             let heartbeats = std::thread::Builder::new()
                 .name(format!("heartbeat-{}", job.id))
-                .spawn_scoped(s, || self.heartbeat_loop(job.id, &beat, shutdown))?;
+                .spawn_scoped(s, || {
+                    let _run = span.enter();
+                    self.heartbeat_loop(job.id, &beat, shutdown)
+                })?;
             let end = catch_unwind(AssertUnwindSafe(|| self.execute(&job, &beat)));
             beat.finish();
             // The loop never panics; a panic there would only mean no more heartbeats.
@@ -523,12 +543,17 @@ impl Worker {
                         None,
                         self.clock.now(),
                     );
+                    tracing::error!(%message, rows, "the export panicked");
                     self.audit_failure(&job, &error, &done)?;
-                    return self.recorded(job.id, done, rows, Some(error)).map(Some);
+                    let outcome = self.recorded(job.id, done, rows, Some(error));
+                    trace_outcome(&outcome, started);
+                    return outcome.map(Some);
                 }
             }
         };
-        self.record(&job, end).map(Some)
+        let outcome = self.record(&job, end);
+        trace_outcome(&outcome, started);
+        outcome.map(Some)
     }
 
     /// Records how a run ended on the job.
@@ -602,6 +627,16 @@ impl Worker {
                 if let Err(ExportError::LeaseLost { .. } | ExportError::NotFound { .. }) = done {
                     return Ok(self.lost(job.id, self.store.get(job.id).ok(), rows));
                 }
+                if let (Some(delay), Ok(done)) = (retry, &done)
+                    && done.status == JobStatus::Pending
+                {
+                    tracing::info!(
+                        kind = %error.kind,
+                        retry_in_ms = delay.num_milliseconds(),
+                        next_attempt = job.attempts + 1,
+                        "retry scheduled"
+                    );
+                }
                 self.audit_failure(job, &error, &done)?;
                 self.recorded(job.id, done, rows, Some(error))
             }
@@ -634,7 +669,9 @@ impl Worker {
             "worker {}, attempt {}: {} ({next})",
             self.config.id, job.attempts, error.kind
         ));
-        audit.record(&event)
+        audit
+            .record(&event)
+            .inspect_err(|e| crate::audit::trace_failure(&event, e))
     }
 
     fn recorded(
@@ -712,17 +749,20 @@ impl Worker {
             );
             match beaten {
                 Ok(ack) if ack.cancel_requested => {
-                    beat.cancel_requested.store(true, Ordering::SeqCst);
+                    if !beat.cancel_requested.swap(true, Ordering::SeqCst) {
+                        tracing::info!(rows = beat.rows(), "cancel requested: stopping");
+                    }
                     beat.cancel.store(true, Ordering::SeqCst);
                 }
-                Ok(_) => {}
-                Err(ExportError::LeaseLost { .. } | ExportError::NotFound { .. }) => {
+                Ok(_) => tracing::trace!(rows = beat.rows(), "heartbeat"),
+                Err(e @ (ExportError::LeaseLost { .. } | ExportError::NotFound { .. })) => {
+                    tracing::warn!(error = %e, rows = beat.rows(), "heartbeat refused: lease lost");
                     beat.lost.store(true, Ordering::SeqCst);
                     beat.cancel.store(true, Ordering::SeqCst);
                     return;
                 }
                 // A transient store error: keep going, the next heartbeat renews the lease.
-                Err(_) => {}
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed; trying again"),
             }
         }
     }
@@ -876,8 +916,8 @@ impl Worker {
     /// notices the flag within 50 ms. Returns the number of jobs run to their end (released
     /// ones not counted).
     ///
-    /// Store errors do not stop the loop: they are reported on standard error and the worker
-    /// tries again after a poll interval.
+    /// Store errors do not stop the loop: they are emitted as `tracing` error events (the
+    /// CLI writes them to standard error) and the worker tries again after a poll interval.
     ///
     /// # Examples
     ///
@@ -908,7 +948,11 @@ impl Worker {
                     continue;
                 }
                 Ok(None) => {}
-                Err(e) => eprintln!("worker {}: {e}", self.config.id),
+                Err(e) => tracing::error!(
+                    worker_id = %self.config.id,
+                    error = %e,
+                    "worker: job store error; trying again after the poll interval"
+                ),
             }
             let until = Instant::now() + self.config.poll_interval;
             while !shutdown.load(Ordering::SeqCst) {
@@ -920,6 +964,36 @@ impl Worker {
             }
         }
         jobs
+    }
+}
+
+/// Emits the event that ends a job run: completed, cancelled, failed or lease lost, with the
+/// rows and the duration of the run.
+fn trace_outcome(outcome: &Result<JobOutcome>, started: Instant) {
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match outcome {
+        Ok(o) if o.lease_lost => tracing::warn!(
+            rows = o.rows,
+            duration_ms,
+            "lease lost: another worker owns the job; nothing published"
+        ),
+        Ok(o) => match (&o.error, o.status) {
+            (None, JobStatus::Succeeded) => {
+                tracing::info!(rows = o.rows, duration_ms, "job completed")
+            }
+            (None, status) => tracing::info!(rows = o.rows, duration_ms, %status, "job ended"),
+            // A lifecycle event like the others (a request can fail for good); the worker's
+            // own trouble (lease lost, store errors) is at `warn` and `error`.
+            (Some(error), status) => tracing::info!(
+                rows = o.rows,
+                duration_ms,
+                %status,
+                kind = %error.kind,
+                error = %error.message,
+                "job failed"
+            ),
+        },
+        Err(e) => tracing::error!(duration_ms, error = %e, "job run not recorded"),
     }
 }
 

@@ -367,8 +367,10 @@ fn a_worker_handle_runs_jobs_in_the_background_and_stops() {
 
 #[test]
 fn bad_configuration_is_a_config_error_naming_the_setting() {
-    let mut config = EngineConfig::default();
-    config.time_zone = "Mars/Olympus".into();
+    let config = EngineConfig {
+        time_zone: "Mars/Olympus".into(),
+        ..EngineConfig::default()
+    };
     let err = Engine::open(config).unwrap_err();
     assert_eq!(err.code(), "CONFIG");
     assert!(err.to_string().contains("`time_zone`"), "{err}");

@@ -104,6 +104,8 @@ impl ExportAudit {
         .with_row_count(rows);
         event.job_id = self.job_id;
         event.detail.clone_from(&self.detail);
-        self.log.record(&event)
+        self.log
+            .record(&event)
+            .inspect_err(|e| super::trace_failure(&event, e))
     }
 }

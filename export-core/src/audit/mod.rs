@@ -88,6 +88,19 @@ pub use postgres::PgAuditLog;
 pub use pseudonym::{MIN_SECRET_LEN, PSEUDONYM_PREFIX, Pseudonymiser, is_pseudonym};
 pub use sqlite::SqliteAuditLog;
 
+/// Emits the `tracing` error event of an audit event that could not be recorded (the caller
+/// still returns the error: what the event guards does not happen unaudited). Names the action
+/// and the job, never the actor.
+pub(crate) fn trace_failure(event: &AuditEvent, error: &ExportError) {
+    tracing::error!(
+        action = %event.action,
+        audit_event_id = %event.id,
+        job_id = event.job_id.map(tracing::field::display),
+        error = %error,
+        "audit event not recorded"
+    );
+}
+
 /// The component name of the audit log's migrations in `schema_migrations`.
 pub(crate) const COMPONENT: &str = "audit";
 

@@ -233,7 +233,9 @@ impl Scheduler {
     pub fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
         let mut report = TickReport::default();
         for schedule in self.schedules.due(now, self.config.batch)? {
+            let _schedule = tracing::info_span!("schedule", schedule_id = %schedule.id).entered();
             if let Err(e) = self.fire(&schedule, now, &mut report) {
+                tracing::warn!(error = %e, "schedule not fired");
                 report
                     .errors
                     .push(format!("schedule `{}`: {e}", schedule.id));
@@ -243,7 +245,15 @@ impl Scheduler {
             .schedules
             .runs(&RunQuery::open().limit(self.config.batch.clamp(1, 1000) as u32))?;
         for run in open {
+            let _run = tracing::info_span!(
+                "schedule_run",
+                schedule_id = %run.schedule_id,
+                fire_time = %run.fire_time.to_rfc3339(),
+                attempt = run.attempt
+            )
+            .entered();
             if let Err(e) = self.follow(run.clone(), now, &mut report) {
+                tracing::warn!(error = %e, "schedule run not followed");
                 report.errors.push(format!(
                     "schedule `{}` run {}: {e}",
                     run.schedule_id,
@@ -257,8 +267,9 @@ impl Scheduler {
     /// Ticks until `shutdown` is set, sleeping until the next due schedule, at most
     /// [`SchedulerConfig::poll_interval`]. Returns the number of jobs created.
     ///
-    /// Errors do not stop the loop: they are written to standard error and the tick is tried
-    /// again after a poll interval. The flag is noticed within 50 ms.
+    /// Errors do not stop the loop: they are emitted as `tracing` events (the CLI writes them
+    /// to standard error) and the tick is tried again after a poll interval. The flag is
+    /// noticed within 50 ms.
     ///
     /// # Examples
     ///
@@ -274,17 +285,27 @@ impl Scheduler {
     /// assert_eq!(scheduler.run_forever(&shutdown), 0);
     /// ```
     pub fn run_forever(&self, shutdown: &AtomicBool) -> u64 {
+        let _scheduler = tracing::info_span!("scheduler", scheduler_id = %self.config.id).entered();
         let mut created = 0;
         while !shutdown.load(Ordering::SeqCst) {
             let now = self.clock.now();
             match self.tick(now) {
                 Ok(report) => {
                     created += report.fired.len() as u64;
-                    for e in &report.errors {
-                        eprintln!("scheduler {}: {e}", self.config.id);
+                    if !report.fired.is_empty() || !report.finished.is_empty() {
+                        tracing::debug!(
+                            fired = report.fired.len(),
+                            finished = report.finished.len(),
+                            missed = report.missed.len(),
+                            errors = report.errors.len(),
+                            "tick"
+                        );
                     }
                 }
-                Err(e) => eprintln!("scheduler {}: {e}", self.config.id),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "scheduler: schedule store error; trying again after the poll interval"
+                ),
             }
             let wait = self.sleep_for(now);
             let until = Instant::now() + wait;
@@ -367,6 +388,11 @@ impl Scheduler {
                     s.stats.last_status = Some(RunStatus::Missed);
                 })?;
                 if won {
+                    tracing::info!(
+                        fire_time = %missed.to_rfc3339(),
+                        grace_s = schedule.misfire.grace.num_seconds(),
+                        "fire time missed: skipped"
+                    );
                     report.missed.push((schedule.id.clone(), missed));
                 }
                 Ok(())
@@ -426,7 +452,10 @@ impl Scheduler {
             match audit.record(&event) {
                 // Recorded by an earlier tick that died before creating the job.
                 Ok(()) | Err(ExportError::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    crate::audit::trace_failure(&event, &e);
+                    return Err(e);
+                }
             }
         }
         match self.jobs.create(new) {
@@ -447,6 +476,12 @@ impl Scheduler {
             },
         )?;
         if won {
+            tracing::info!(
+                %job_id,
+                fire_time = %fire_time.to_rfc3339(),
+                attempt = run.attempt,
+                "schedule fired: job enqueued"
+            );
             report.fired.push(FiredJob {
                 schedule_id: run.schedule_id,
                 fire_time,
@@ -521,7 +556,17 @@ impl Scheduler {
             },
         )?;
         match next {
-            Some(next) if won => self.start(next, now, report),
+            Some(next) if won => {
+                tracing::info!(
+                    failed_job_id = run.job_id.map(tracing::field::display),
+                    next_attempt = next.attempt,
+                    not_before = next
+                        .not_before
+                        .map(|t| tracing::field::display(t.to_rfc3339())),
+                    "schedule run's job failed: retry scheduled"
+                );
+                self.start(next, now, report)
+            }
             _ => Ok(()),
         }
     }
@@ -555,6 +600,12 @@ impl Scheduler {
             },
         )?;
         if won {
+            tracing::info!(
+                job_id = run.job_id.map(tracing::field::display),
+                status = %status.as_str(),
+                error = error.as_deref().map(tracing::field::display),
+                "schedule run finished"
+            );
             report.finished.push(FinishedRun {
                 schedule_id: run.schedule_id.clone(),
                 fire_time: run.fire_time,

@@ -1,17 +1,20 @@
 //! Where batches come from.
 //!
 //! A [`Source`] yields Arrow record batches one at a time, with an optional row-count hint for
-//! progress. Adapters cover iterators ([`iter`]), async streams ([`stream`]), Arrow IPC, Parquet and
-//! CSV files ([`ipc`], [`parquet`], [`csv_file`]), and a deterministic sample-trip generator ([`sample`]).
+//! progress. Adapters cover iterators ([`iter`]), async streams ([`stream`]), Arrow IPC and CSV
+//! files ([`ipc`], [`csv_file`]), Parquet files (`parquet`, cargo feature `parquet`), and a
+//! deterministic sample-trip generator ([`sample`]).
 
 mod bounded;
 pub mod csv_file;
 pub mod ipc;
 pub mod iter;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod sample;
 pub mod stream;
 
+#[cfg(feature = "parquet")]
 pub use self::parquet::{ParquetSource, ParquetSourceBuilder};
 pub use csv_file::{CsvFileSource, CsvFileSourceBuilder};
 pub use ipc::{IpcSource, IpcSpool};

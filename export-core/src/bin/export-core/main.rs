@@ -3,6 +3,11 @@
 //! Every failure prints one line, `error: ...`, and exits non-zero: 2 for bad input (a request,
 //! a field, a period, an input file), 1 for everything else.
 //!
+//! Diagnostics (the library's `tracing` events: jobs claimed, completed and failed, leases lost,
+//! schedules fired, purge counts, ...) go to standard error: warnings and errors only by default,
+//! so the normal output is unchanged; `-v` adds `info`, `-vv` `debug`, `-vvv` `trace` (of every
+//! crate); `RUST_LOG` (`RUST_LOG=export_core::worker=debug`), when set, overrides the flag.
+//!
 //! When standard output is a pipe closed by its reader (`export-core jobs list | head -1`), the
 //! command stops quietly with status 0, as `head`'s writer would want: no panic, no message.
 
@@ -43,6 +48,10 @@ use export_core::ExportError;
     about = "Streaming CSV, XLSX and JSON exports"
 )]
 struct Cli {
+    /// More diagnostics on standard error: -v info, -vv debug, -vvv trace (RUST_LOG, when set,
+    /// overrides this).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,6 +80,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Export(args) => export_cmd::run(*args),
         Command::Convert(args) => convert_cmd::run(*args),
@@ -91,6 +101,34 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// The filter of the diagnostics for `-v` given `verbose` times: the library's events from
+/// `info` (one `-v`) or `debug` (two) on, other crates' from `warn`; everything at three.
+fn default_filter(verbose: u8) -> &'static str {
+    match verbose {
+        0 => "warn",
+        1 => "warn,export_core=info",
+        2 => "warn,export_core=debug",
+        _ => "trace",
+    }
+}
+
+/// Installs the subscriber writing `tracing` events to standard error, filtered by `RUST_LOG`
+/// when it is set (an invalid one is reported and the `-v` level used), else by `-v`.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("warning: ignoring RUST_LOG `{spec}`: {e}");
+            EnvFilter::new(default_filter(verbose))
+        }),
+        _ => EnvFilter::new(default_filter(verbose)),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Writes one line to standard output; a closed pipe ends the process quietly (status 0), any
