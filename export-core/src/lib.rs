@@ -37,6 +37,7 @@
 pub mod access;
 pub mod audit;
 pub mod clock;
+pub mod db;
 pub mod error;
 pub mod export;
 pub mod filter;

@@ -224,7 +224,7 @@ pub trait PlatformStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ExportError::Conflict`] when the name is taken; [`ExportError::Store`].
+    /// [`ExportError::AlreadyExists`] when the name is taken; [`ExportError::Store`].
     fn insert_platform(&self, platform: &Platform) -> Result<()>;
 
     /// Platform `name`.
@@ -267,7 +267,10 @@ pub(crate) fn platform_not_found(name: &str) -> ExportError {
 
 /// The error for a taken platform name.
 pub(crate) fn duplicate_platform(name: &str) -> ExportError {
-    ExportError::Conflict(format!("a platform named `{name}` already exists"))
+    ExportError::AlreadyExists {
+        kind: "platform",
+        id: name.to_owned(),
+    }
 }
 
 /// The error for deleting a platform that schedules still use.

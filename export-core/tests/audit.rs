@@ -1,6 +1,9 @@
 //! One suite for every AuditLog: memory, SQLite, JSON Lines and PostgreSQL
 //! (`EXPORT_CORE_PG_URL`, else SKIPPED).
 
+#[cfg(feature = "postgres")]
+#[path = "common/pg_admin.rs"]
+mod pg_admin;
 #[path = "common/services.rs"]
 mod services;
 
@@ -156,7 +159,7 @@ fn memory() {
     suite(&log, &actor());
     let e = AuditEvent::new(AuditAction::Create, "u", None, t0());
     log.record(&e).unwrap();
-    assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
+    assert_eq!(log.record(&e).unwrap_err().code(), "ALREADY_EXISTS");
 }
 
 #[test]
@@ -168,7 +171,7 @@ fn sqlite_in_the_job_store_file() {
     suite(&log, &actor());
     let e = AuditEvent::new(AuditAction::Create, "u", None, t0());
     log.record(&e).unwrap();
-    assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
+    assert_eq!(log.record(&e).unwrap_err().code(), "ALREADY_EXISTS");
     // The job store still works beside it, and both reopen (migrations recorded once each).
     store
         .create(NewJob::new(
@@ -189,7 +192,8 @@ fn sqlite_in_the_job_store_file() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(components, vec!["audit", "jobs"]);
+    // One migration runner: opening any store of the file migrates every table.
+    assert_eq!(components, vec!["audit", "jobs", "schedules"]);
 }
 
 #[test]
@@ -270,7 +274,7 @@ fn postgres() {
     suite(&log, &actor());
     let e = AuditEvent::new(AuditAction::Create, actor(), None, t0());
     log.record(&e).unwrap();
-    assert_eq!(log.record(&e).unwrap_err().code(), "CONFLICT");
+    assert_eq!(log.record(&e).unwrap_err().code(), "ALREADY_EXISTS");
     // A second connection migrates nothing and sees the events.
     let again = export_core::audit::PgAuditLog::connect_with(&url, options).unwrap();
     assert_eq!(
@@ -279,7 +283,7 @@ fn postgres() {
             .unwrap(),
         vec![e]
     );
-    if let Ok(mut client) = ::postgres::Client::connect(&url, ::postgres::NoTls) {
+    if let Ok(mut client) = crate::pg_admin::Client::connect(&url) {
         let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 }

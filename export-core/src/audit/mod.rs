@@ -88,9 +88,6 @@ pub use postgres::PgAuditLog;
 pub use pseudonym::{MIN_SECRET_LEN, PSEUDONYM_PREFIX, Pseudonymiser, is_pseudonym};
 pub use sqlite::SqliteAuditLog;
 
-/// The component name of the audit log's migrations in `schema_migrations`.
-pub(crate) const COMPONENT: &str = "audit";
-
 /// Events [`AuditQuery::default`] returns at most.
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
 
@@ -516,7 +513,7 @@ pub trait AuditLog: Send + Sync {
     /// # Errors
     ///
     /// [`ExportError::Store`] (or [`ExportError::Io`] for files) when it cannot be written;
-    /// [`ExportError::Conflict`] when an event with the same id exists.
+    /// [`ExportError::AlreadyExists`] when an event with the same id exists.
     ///
     /// # Examples
     ///
@@ -678,37 +675,11 @@ pub(crate) fn select(
 }
 
 pub(crate) fn duplicate(id: Uuid) -> ExportError {
-    ExportError::Conflict(format!("audit event `{id}` already recorded"))
+    ExportError::AlreadyExists {
+        kind: "audit event",
+        id: id.to_string(),
+    }
 }
-
-/// The migrations of the SQLite audit table, oldest first.
-pub(crate) const SQLITE_MIGRATIONS: &[crate::job::migrate::Migration] = &[
-    crate::job::migrate::Migration {
-        version: 1,
-        name: "create_audit_events",
-        sql: include_str!("migrations/sqlite/0001_create_audit_events.sql"),
-    },
-    crate::job::migrate::Migration {
-        version: 2,
-        name: "add_audit_detail",
-        sql: include_str!("migrations/sqlite/0002_add_audit_detail.sql"),
-    },
-];
-
-/// The migrations of the PostgreSQL audit table, oldest first.
-#[cfg(feature = "postgres")]
-pub(crate) const POSTGRES_MIGRATIONS: &[crate::job::migrate::Migration] = &[
-    crate::job::migrate::Migration {
-        version: 1,
-        name: "create_audit_events",
-        sql: include_str!("migrations/postgres/0001_create_audit_events.sql"),
-    },
-    crate::job::migrate::Migration {
-        version: 2,
-        name: "add_audit_detail",
-        sql: include_str!("migrations/postgres/0002_add_audit_detail.sql"),
-    },
-];
 
 /// Parses a stored text column into `T`, as a store error naming the event.
 pub(crate) fn parse_stored<T: FromStr>(
@@ -717,8 +688,10 @@ pub(crate) fn parse_stored<T: FromStr>(
     column: &str,
     text: &str,
 ) -> Result<T> {
-    text.parse().map_err(|_| ExportError::Store {
-        backend,
-        reason: format!("audit event `{id}` has an unreadable {column}: `{text}`"),
+    text.parse().map_err(|_| {
+        ExportError::store(
+            backend,
+            format!("audit event `{id}` has an unreadable {column}: `{text}`"),
+        )
     })
 }

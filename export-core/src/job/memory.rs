@@ -45,9 +45,11 @@ impl MemoryJobStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        self.state.lock().map_err(|_| ExportError::Store {
-            backend: BACKEND,
-            reason: "the store's lock is poisoned (a thread panicked while holding it)".into(),
+        self.state.lock().map_err(|_| {
+            ExportError::store(
+                BACKEND,
+                "the store's lock is poisoned (a thread panicked while holding it)",
+            )
         })
     }
 
@@ -82,10 +84,10 @@ impl JobStore for MemoryJobStore {
         let job = ops::new_job(new)?;
         let mut state = self.lock()?;
         if state.jobs.contains_key(&job.id) {
-            return Err(ExportError::Conflict(format!(
-                "job `{}` already exists",
-                job.id
-            )));
+            return Err(ExportError::AlreadyExists {
+                kind: "job",
+                id: job.id.to_string(),
+            });
         }
         state.next_seq += 1;
         let seq = state.next_seq;

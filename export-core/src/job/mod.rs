@@ -51,10 +51,7 @@ use crate::error::ExportError;
 use crate::request::ExportRequest;
 
 pub mod memory;
-pub(crate) mod migrate;
 pub(crate) mod ops;
-#[cfg(feature = "postgres")]
-pub(crate) mod pg_pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;
@@ -62,9 +59,12 @@ pub mod sqlite;
 pub mod status;
 pub mod store;
 
+/// The PostgreSQL settings, also here beside the store they were first made for.
+#[cfg(feature = "postgres")]
+pub use crate::db::PgOptions;
 pub use memory::MemoryJobStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{PgJobStore, PgOptions};
+pub use postgres::PgJobStore;
 pub use sqlite::SqliteJobStore;
 pub use status::{JobEvent, JobStatus, check_transition, transition};
 pub use store::{HeartbeatAck, JobStore, ListQuery, Page};

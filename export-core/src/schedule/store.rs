@@ -155,7 +155,7 @@ pub trait ScheduleStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ExportError::Conflict`] when a schedule with the same id exists;
+    /// [`ExportError::AlreadyExists`] when a schedule with the same id exists;
     /// [`ExportError::Store`].
     fn insert(&self, schedule: &Schedule) -> Result<()>;
 
@@ -252,7 +252,10 @@ pub(crate) fn schedule_not_found(id: &str) -> ExportError {
 
 /// The error for a duplicate schedule id.
 pub(crate) fn duplicate_schedule(id: &str) -> ExportError {
-    ExportError::Conflict(format!("a schedule with id `{id}` already exists"))
+    ExportError::AlreadyExists {
+        kind: "schedule",
+        id: id.to_owned(),
+    }
 }
 
 /// The rule of [`ScheduleStore::claim_fire`] once the schedule is loaded: may the caller claim?

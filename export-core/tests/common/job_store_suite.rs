@@ -147,7 +147,7 @@ pub fn create_and_get(h: &Harness) {
     assert_eq!(job.created_at, t0() + Duration::microseconds(1234));
     assert_eq!(s.get(job.id).unwrap(), job);
 
-    assert_eq!(code(s.create(new)), "CONFLICT");
+    assert_eq!(code(s.create(new)), "ALREADY_EXISTS");
     match s.get(Uuid::new_v4()) {
         Err(ExportError::NotFound { kind: "job", .. }) => {}
         other => panic!("expected NotFound, got {other:?}"),

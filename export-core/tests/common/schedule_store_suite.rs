@@ -194,11 +194,8 @@ pub fn insert_get_and_duplicate(h: &Harness) {
     let mut again = s.clone();
     again.name = "another".into();
     let err = h.store.insert(&again).unwrap_err();
-    assert_eq!(err.code(), "CONFLICT");
-    assert_eq!(
-        err.to_string(),
-        "conflict: a schedule with id `nightly` already exists"
-    );
+    assert_eq!(err.code(), "ALREADY_EXISTS");
+    assert_eq!(err.to_string(), "schedule `nightly` already exists");
     assert_eq!(h.store.get("nightly").unwrap(), s, "the first one stays");
     assert_not_found(h.store.get("missing"), "schedule", "missing");
 }
@@ -835,11 +832,8 @@ pub fn platforms_crud(h: &Harness) {
     );
 
     let err = h.store.insert_platform(&platform("a-xlsx")).unwrap_err();
-    assert_eq!(err.code(), "CONFLICT");
-    assert_eq!(
-        err.to_string(),
-        "conflict: a platform named `a-xlsx` already exists"
-    );
+    assert_eq!(err.code(), "ALREADY_EXISTS");
+    assert_eq!(err.to_string(), "platform `a-xlsx` already exists");
 
     let mut changed = a.clone();
     changed.description = "changed".into();
@@ -914,7 +908,10 @@ pub fn handles_see_each_other(h: &Harness) {
     h.store.insert_platform(&platform("p")).unwrap();
     assert_eq!(other.get("s").unwrap(), h.store.get("s").unwrap());
     assert_eq!(other.get_platform("p").unwrap(), platform("p"));
-    assert_eq!(code(other.insert(&h.store.get("s").unwrap())), "CONFLICT");
+    assert_eq!(
+        code(other.insert(&h.store.get("s").unwrap())),
+        "ALREADY_EXISTS"
+    );
 
     assert!(claim(&*other, "s", t0()));
     assert!(!claim(&*h.store, "s", t0()), "the other handle claimed it");
