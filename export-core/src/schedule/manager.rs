@@ -528,7 +528,7 @@ impl ScheduleManager {
         let now = self.clock.now();
         for platform in super::builtin::monthly_opendata_platforms(now) {
             match self.create_platform(principal, platform) {
-                Ok(_) | Err(ExportError::Conflict(_)) => {}
+                Ok(_) | Err(ExportError::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -536,7 +536,7 @@ impl ScheduleManager {
         for new in super::builtin::monthly_opendata_schedules(principal.owner())? {
             match self.create_schedule(principal, new) {
                 Ok(s) => created.push(s),
-                Err(ExportError::Conflict(_)) => {}
+                Err(ExportError::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e),
             }
         }

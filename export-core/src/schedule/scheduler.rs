@@ -425,13 +425,13 @@ impl Scheduler {
             event.job_id = Some(job_id);
             match audit.record(&event) {
                 // Recorded by an earlier tick that died before creating the job.
-                Ok(()) | Err(ExportError::Conflict(_)) => {}
+                Ok(()) | Err(ExportError::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
         match self.jobs.create(new) {
-            // Conflict: this run's job exists already (an earlier tick died after creating it).
-            Ok(_) | Err(ExportError::Conflict(_)) => {}
+            // Already exists: this run's job exists already (an earlier tick died after creating it).
+            Ok(_) | Err(ExportError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
         }
         let fire_time = run.fire_time;
