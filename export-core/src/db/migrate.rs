@@ -119,92 +119,31 @@ fn too_new(backend: &'static str, component: &str, found: i64, known: i64) -> Ex
     )
 }
 
-/// Applies the pending SQLite migrations of every component in one `BEGIN IMMEDIATE`
-/// transaction, so processes opening the same file at once apply them exactly once.
-pub(crate) fn sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
-    let err = super::error::sqlite;
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(err)?;
-    tx.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             component  TEXT    NOT NULL,
-             version    INTEGER NOT NULL,
-             name       TEXT    NOT NULL,
-             applied_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-             PRIMARY KEY (component, version)
-         )",
-    )
-    .map_err(err)?;
-    for component in SQLITE {
-        let current: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?1",
-                [component.name],
-                |row| row.get(0),
-            )
-            .map_err(err)?;
-        let known = latest(component.migrations);
-        if current > known {
-            return Err(too_new("sqlite", component.name, current, known));
-        }
-        for m in component.migrations.iter().filter(|m| m.version > current) {
-            tx.execute_batch(m.sql).map_err(err)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (component, version, name) VALUES (?1, ?2, ?3)",
-                rusqlite::params![component.name, m.version, m.name],
-            )
-            .map_err(err)?;
-        }
-    }
-    tx.commit().map_err(err)
+/// Where migrations are applied: one backend's open transaction, which also holds the
+/// `schema_migrations` table.
+pub(crate) trait Applier {
+    /// The newest applied version of `component` (0 when none).
+    fn current_version(&self, component: &str) -> Result<i64>;
+    /// Runs `migration` of `component` and records it.
+    fn apply(&self, component: &str, migration: &Migration) -> Result<()>;
 }
 
-/// Applies the pending PostgreSQL migrations of every component in one transaction under an
-/// advisory lock (per schema), so databases connecting at once apply them exactly once.
-#[cfg(feature = "postgres")]
-pub(crate) fn postgres(conn: &mut super::pg::PgConnection) -> Result<()> {
-    use super::pg::PgClient;
-    let err = super::error::postgres;
-    let tx = conn.transaction().map_err(err)?;
-    // One lock for all export-core migrations in this database, qualified by the search
-    // path's first schema, so separate schemas migrate independently.
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('export-core:' || current_schema() || ':migrations'))",
-        &[],
-    )
-    .map_err(err)?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             component  TEXT        NOT NULL,
-             version    BIGINT      NOT NULL,
-             name       TEXT        NOT NULL,
-             applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-             PRIMARY KEY (component, version)
-         )",
-    )
-    .map_err(err)?;
-    for component in POSTGRES {
-        let current: i64 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations WHERE component = $1",
-                &[&component.name],
-            )
-            .map_err(err)?
-            .try_get(0)
-            .map_err(err)?;
+/// Applies the pending migrations of every component, oldest first, through `target`; refuses a
+/// component that a newer build migrated.
+pub(crate) fn apply_pending(
+    backend: &'static str,
+    components: &[Component],
+    target: &impl Applier,
+) -> Result<()> {
+    for component in components {
+        let current = target.current_version(component.name)?;
         let known = latest(component.migrations);
         if current > known {
-            return Err(too_new("postgres", component.name, current, known));
+            return Err(too_new(backend, component.name, current, known));
         }
         for m in component.migrations.iter().filter(|m| m.version > current) {
-            tx.batch_execute(m.sql).map_err(err)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)",
-                &[&component.name, &m.version, &m.name],
-            )
-            .map_err(err)?;
+            target.apply(component.name, m)?;
         }
     }
-    tx.commit().map_err(err)
+    Ok(())
 }

@@ -8,7 +8,6 @@
 //! run on that runtime; nothing else starts one.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,76 +19,12 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Row};
 
 use super::error::postgres as store_error;
+use super::migrate;
+pub use super::tls::{PgRoots, PgSslMode};
 use crate::error::{ExportError, Result};
 use crate::runtime::IoRuntime;
 
 const BACKEND: &str = "postgres";
-
-/// How a connection uses TLS: libpq's `sslmode` values, set by [`PgOptions::ssl_mode`] or the
-/// URL's `sslmode` parameter (see the table in [`PgOptions::ssl_mode`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PgSslMode {
-    /// Never TLS.
-    Disable,
-    /// TLS when the server offers it, without verifying its certificate (libpq's default).
-    #[default]
-    Prefer,
-    /// Always TLS; the certificate is verified only when a CA file is given (then as
-    /// [`PgSslMode::VerifyCa`]).
-    Require,
-    /// Always TLS; the certificate chain is verified against the roots, not the host name.
-    VerifyCa,
-    /// Always TLS; the certificate chain and the host name are verified.
-    VerifyFull,
-}
-
-impl PgSslMode {
-    /// The libpq name (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PgSslMode::Disable => "disable",
-            PgSslMode::Prefer => "prefer",
-            PgSslMode::Require => "require",
-            PgSslMode::VerifyCa => "verify-ca",
-            PgSslMode::VerifyFull => "verify-full",
-        }
-    }
-}
-
-impl FromStr for PgSslMode {
-    type Err = ExportError;
-
-    /// Parses a libpq `sslmode` name (`allow` is read as `prefer`).
-    fn from_str(s: &str) -> Result<PgSslMode> {
-        Ok(match s {
-            "disable" => PgSslMode::Disable,
-            "allow" | "prefer" => PgSslMode::Prefer,
-            "require" => PgSslMode::Require,
-            "verify-ca" => PgSslMode::VerifyCa,
-            "verify-full" => PgSslMode::VerifyFull,
-            other => {
-                return Err(ExportError::request(
-                    "url",
-                    format!(
-                        "unknown sslmode `{other}`; expected disable, prefer, require, verify-ca or verify-full"
-                    ),
-                ));
-            }
-        })
-    }
-}
-
-/// Which root certificates verify the server when no CA file is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PgRoots {
-    /// The operating system's store (`SSL_CERT_FILE` / `SSL_CERT_DIR` when set).
-    #[default]
-    System,
-    /// Mozilla's roots compiled into the crate (`webpki-roots`).
-    Webpki,
-}
 
 /// Settings of [`PgDatabase::connect`] (and of the stores' `connect_with`).
 ///
@@ -386,7 +321,7 @@ impl PgDatabase {
                     Err(e) => return Err(store_error(e)),
                 }
             }
-            super::migrate::postgres(&mut conn)?;
+            migrate(&mut conn)?;
         }
         Ok(db)
     }
@@ -463,6 +398,56 @@ impl PgDatabase {
             PoolError::Backend(e) => store_error(e),
             other => ExportError::store_with_source(BACKEND, other.to_string(), other),
         }
+    }
+}
+
+/// Applies the pending migrations of every component in one transaction under an advisory lock
+/// (per schema), so databases connecting at once apply them exactly once.
+fn migrate(conn: &mut PgConnection) -> Result<()> {
+    let tx = conn.transaction().map_err(store_error)?;
+    // One lock for all export-core migrations in this database, qualified by the search
+    // path's first schema, so separate schemas migrate independently.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('export-core:' || current_schema() || ':migrations'))",
+        &[],
+    )
+    .map_err(store_error)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             component  TEXT        NOT NULL,
+             version    BIGINT      NOT NULL,
+             name       TEXT        NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+             PRIMARY KEY (component, version)
+         )",
+    )
+    .map_err(store_error)?;
+    migrate::apply_pending(BACKEND, migrate::POSTGRES, &PgApplier(&tx))?;
+    tx.commit().map_err(store_error)
+}
+
+struct PgApplier<'a>(&'a PgTransaction<'a>);
+
+impl migrate::Applier for PgApplier<'_> {
+    fn current_version(&self, component: &str) -> Result<i64> {
+        self.0
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations WHERE component = $1",
+                &[&component],
+            )
+            .and_then(|row| row.try_get(0))
+            .map_err(store_error)
+    }
+
+    fn apply(&self, component: &str, m: &migrate::Migration) -> Result<()> {
+        self.0.batch_execute(m.sql).map_err(store_error)?;
+        self.0
+            .execute(
+                "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)",
+                &[&component, &m.version, &m.name],
+            )
+            .map_err(store_error)?;
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::sqlite as store_error;
+use super::migrate;
 use crate::error::{ExportError, Result};
 
 const BACKEND: &str = "sqlite";
@@ -124,7 +125,7 @@ impl SqliteDatabase {
     }
 
     fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteDatabase> {
-        super::migrate::sqlite(&mut conn)?;
+        migrate(&mut conn)?;
         Ok(SqliteDatabase {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
@@ -144,6 +145,51 @@ impl SqliteDatabase {
     /// transaction, which SQLite rolled back when the panicking thread's guard dropped it.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         self.inner.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Applies the pending migrations of every component in one `BEGIN IMMEDIATE` transaction, so
+/// processes opening the same file at once apply them exactly once.
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(store_error)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             component  TEXT    NOT NULL,
+             version    INTEGER NOT NULL,
+             name       TEXT    NOT NULL,
+             applied_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+             PRIMARY KEY (component, version)
+         )",
+    )
+    .map_err(store_error)?;
+    migrate::apply_pending(BACKEND, migrate::SQLITE, &SqliteApplier(&tx))?;
+    tx.commit().map_err(store_error)
+}
+
+struct SqliteApplier<'a>(&'a rusqlite::Transaction<'a>);
+
+impl migrate::Applier for SqliteApplier<'_> {
+    fn current_version(&self, component: &str) -> Result<i64> {
+        self.0
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?1",
+                [component],
+                |row| row.get(0),
+            )
+            .map_err(store_error)
+    }
+
+    fn apply(&self, component: &str, m: &migrate::Migration) -> Result<()> {
+        self.0.execute_batch(m.sql).map_err(store_error)?;
+        self.0
+            .execute(
+                "INSERT INTO schema_migrations (component, version, name) VALUES (?1, ?2, ?3)",
+                rusqlite::params![component, m.version, m.name],
+            )
+            .map_err(store_error)?;
+        Ok(())
     }
 }
 

@@ -13,6 +13,7 @@
 //! signature); they protect against passive eavesdropping, not against an active attacker.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
@@ -22,8 +23,74 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::pg::{PgRoots, PgSslMode};
 use crate::error::{ExportError, Result};
+
+/// How a connection uses TLS: libpq's `sslmode` values, set by
+/// [`PgOptions::ssl_mode`](super::PgOptions::ssl_mode) (which has a table of what each checks)
+/// or the URL's `sslmode` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PgSslMode {
+    /// Never TLS.
+    Disable,
+    /// TLS when the server offers it, without verifying its certificate (libpq's default).
+    #[default]
+    Prefer,
+    /// Always TLS; the certificate is verified only when a CA file is given (then as
+    /// [`PgSslMode::VerifyCa`]).
+    Require,
+    /// Always TLS; the certificate chain is verified against the roots, not the host name.
+    VerifyCa,
+    /// Always TLS; the certificate chain and the host name are verified.
+    VerifyFull,
+}
+
+impl PgSslMode {
+    /// The libpq name (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PgSslMode::Disable => "disable",
+            PgSslMode::Prefer => "prefer",
+            PgSslMode::Require => "require",
+            PgSslMode::VerifyCa => "verify-ca",
+            PgSslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+impl FromStr for PgSslMode {
+    type Err = ExportError;
+
+    /// Parses a libpq `sslmode` name (`allow` is read as `prefer`).
+    fn from_str(s: &str) -> Result<PgSslMode> {
+        Ok(match s {
+            "disable" => PgSslMode::Disable,
+            "allow" | "prefer" => PgSslMode::Prefer,
+            "require" => PgSslMode::Require,
+            "verify-ca" => PgSslMode::VerifyCa,
+            "verify-full" => PgSslMode::VerifyFull,
+            other => {
+                return Err(ExportError::request(
+                    "url",
+                    format!(
+                        "unknown sslmode `{other}`; expected disable, prefer, require, verify-ca or verify-full"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+/// Which root certificates verify the server when no CA file is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PgRoots {
+    /// The operating system's store (`SSL_CERT_FILE` / `SSL_CERT_DIR` when set).
+    #[default]
+    System,
+    /// Mozilla's roots compiled into the crate (`webpki-roots`).
+    Webpki,
+}
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
