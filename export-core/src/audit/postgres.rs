@@ -54,8 +54,8 @@ impl PgAuditLog {
     ///
     /// # Errors
     ///
-    /// [`ExportError::InvalidRequest`] on field `url` when it cannot be parsed;
-    /// [`ExportError::Store`] when the server cannot be reached or migrated.
+    /// [`ExportError::InvalidRequest`](crate::ExportError::InvalidRequest) on field `url` when it cannot be parsed;
+    /// [`ExportError::Store`](crate::ExportError::Store) when the server cannot be reached or migrated.
     pub fn connect(url: &str) -> Result<PgAuditLog> {
         PgAuditLog::connect_with(url, PgOptions::default().pool_size(2))
     }
@@ -65,7 +65,7 @@ impl PgAuditLog {
     ///
     /// # Errors
     ///
-    /// As [`PgAuditLog::connect`]; [`ExportError::InvalidRequest`] on field `schema` or
+    /// As [`PgAuditLog::connect`]; [`ExportError::InvalidRequest`](crate::ExportError::InvalidRequest) on field `schema` or
     /// `pool_size`.
     ///
     /// # Examples
