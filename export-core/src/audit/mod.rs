@@ -36,7 +36,7 @@
 //! |---|---|
 //! | [`MemoryAuditLog`] | tests, single-process tools |
 //! | [`SqliteAuditLog`] | beside the SQLite job store (may share its file) |
-//! | `PgAuditLog` (feature `postgres`) | beside the PostgreSQL job store |
+//! | `PgAuditLog` (feature `postgres`) | beside the PostgreSQL job store, in its pool and schema |
 //! | [`JsonlAuditLog`] | an append-only JSON Lines file, for log shippers |
 //!
 //! Risk levels follow the catalogue seed: exports of personal data (the trip schema's

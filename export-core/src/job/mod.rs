@@ -7,6 +7,9 @@
 //! | [`SqliteJobStore`] | the embedded default: one host, one or several processes sharing a file |
 //! | `PgJobStore` (feature `postgres`) | many workers on many hosts |
 //!
+//! The SQL stores are built from a database handle of [`crate::db`] (`SqliteJobStore::new`,
+//! `PgJobStore::new`), shared with the schedule store and the audit log of the same database.
+//!
 //! A job is created `pending`; a worker [claims](JobStore::claim) it, which gives the worker a
 //! lease it must renew with [heartbeats](JobStore::heartbeat). A worker that dies stops renewing,
 //! and [`JobStore::reclaim_expired_leases`] puts its job back in the queue (or fails it when its
