@@ -481,15 +481,14 @@ impl PgConnection {
     /// Starts a transaction, rolled back when dropped uncommitted.
     pub(crate) fn transaction(&mut self) -> Result<PgTransaction<'_>, Error> {
         let PgConnection { object, io } = self;
-        let client: &mut tokio_postgres::Client = object;
-        let tx = io.block_on(client.transaction())?;
+        let tx = io.block_on(object.transaction())?;
         Ok(PgTransaction { tx, io })
     }
 }
 
 /// A transaction on a [`PgConnection`]; dropping it uncommitted rolls it back.
 pub(crate) struct PgTransaction<'a> {
-    tx: tokio_postgres::Transaction<'a>,
+    tx: deadpool_postgres::Transaction<'a>,
     io: &'a IoRuntime,
 }
 
@@ -522,15 +521,23 @@ pub(crate) trait PgClient {
     fn batch_execute(&self, sql: &str) -> Result<(), Error>;
 }
 
+// Statements are prepared once per connection (its statement cache), so a repeated query costs
+// one round trip instead of two.
 macro_rules! blocking_client {
     ($ty:ty, $field:ident) => {
         impl PgClient for $ty {
             fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-                self.io.block_on(self.$field.execute(sql, params))
+                self.io.block_on(async {
+                    let statement = self.$field.prepare_cached(sql).await?;
+                    self.$field.execute(&statement, params).await
+                })
             }
 
             fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
-                self.io.block_on(self.$field.query(sql, params))
+                self.io.block_on(async {
+                    let statement = self.$field.prepare_cached(sql).await?;
+                    self.$field.query(&statement, params).await
+                })
             }
 
             fn query_opt(
@@ -538,11 +545,17 @@ macro_rules! blocking_client {
                 sql: &str,
                 params: &[&(dyn ToSql + Sync)],
             ) -> Result<Option<Row>, Error> {
-                self.io.block_on(self.$field.query_opt(sql, params))
+                self.io.block_on(async {
+                    let statement = self.$field.prepare_cached(sql).await?;
+                    self.$field.query_opt(&statement, params).await
+                })
             }
 
             fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-                self.io.block_on(self.$field.query_one(sql, params))
+                self.io.block_on(async {
+                    let statement = self.$field.prepare_cached(sql).await?;
+                    self.$field.query_one(&statement, params).await
+                })
             }
 
             fn batch_execute(&self, sql: &str) -> Result<(), Error> {
