@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use export_core::export::Exporter;
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
+use export_core::runtime::IoRuntime;
 use export_core::source::sample::{SampleConfig, SampleTrips};
 use export_core::storage::{S3Options, S3Storage, Storage, StorageKey};
 
@@ -35,7 +36,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into()));
     options.secret_access_key =
         Some(std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into()));
-    let storage: Arc<dyn Storage> = Arc::new(S3Storage::new(options)?);
+    // The storage's requests (parts in flight included) run on this runtime's two I/O threads;
+    // the export itself formats on the calling thread. `S3Storage::new` would use
+    // `IoRuntime::shared()` instead.
+    let io = IoRuntime::new(2)?;
+    let storage: Arc<dyn Storage> = Arc::new(S3Storage::with_runtime(options, &io)?);
 
     // V2 operator: the widest trip file (79 quoted columns, ~700 bytes a row).
     let mut request = ExportRequest::new("trip", Format::Csv);

@@ -3,6 +3,13 @@
 //! Every failure is an [`ExportError`] that names what was wrong with which input, so that a CLI
 //! can print it on one line and a binding can map it to its own exception or error code
 //! ([`ExportError::code`]).
+//!
+//! Callers branch on the variant (or the code), never on the message: duplicates are
+//! [`ExportError::AlreadyExists`], a worker's lost lease [`ExportError::LeaseLost`], an event its
+//! state does not allow [`ExportError::InvalidState`], a rate limit [`ExportError::RateLimited`]
+//! with its `retry_after`; [`ExportError::is_retryable`] says whether trying again can help.
+//! `docs/errors.md` lists every code with its cause and what to do; a unit test keeps that table
+//! and this enum in step.
 
 use std::path::PathBuf;
 
@@ -150,21 +157,6 @@ pub enum ExportError {
         reason: String,
     },
 
-    /// A job cannot move from one status to another.
-    #[error("job `{job}` cannot go from {from} to {to}")]
-    InvalidTransition {
-        /// The job identifier.
-        job: String,
-        /// Its current status.
-        from: String,
-        /// The status asked for.
-        to: String,
-    },
-
-    /// A conflicting concurrent change (a lease lost to another worker, a duplicate key).
-    #[error("conflict: {0}")]
-    Conflict(String),
-
     /// Something with this identity already exists (a job id, a schedule id, a platform name,
     /// an audit event id). Creating it again is safe to treat as done when it is the same thing.
     #[error("{kind} `{id}` already exists")]
@@ -194,8 +186,10 @@ pub enum ExportError {
         retry_after: Option<std::time::Duration>,
     },
 
-    /// The thing is in a state where this event is not allowed (cancel a finished job,
-    /// download a running one, pause a deleted schedule).
+    /// The thing is in a state where this event is not allowed: cancel a finished job,
+    /// download an unfinished one, a job status change outside the lifecycle table
+    /// ([`check_transition`](crate::job::check_transition)), a retention for a job that has
+    /// one, delete a platform schedules still use.
     #[error("{kind} `{id}` is {state}: cannot {event}")]
     InvalidState {
         /// What it is (`job`, `schedule`).
@@ -266,8 +260,6 @@ impl ExportError {
             ExportError::Forbidden { .. } => "FORBIDDEN",
             ExportError::NotFound { .. } => "NOT_FOUND",
             ExportError::Gone { .. } => "GONE",
-            ExportError::InvalidTransition { .. } => "INVALID_TRANSITION",
-            ExportError::Conflict(_) => "CONFLICT",
             ExportError::AlreadyExists { .. } => "ALREADY_EXISTS",
             ExportError::LeaseLost { .. } => "LEASE_LOST",
             ExportError::RateLimited { .. } => "RATE_LIMITED",
@@ -275,6 +267,75 @@ impl ExportError {
             ExportError::Config { .. } => "CONFIG",
             ExportError::Store { .. } => "STORE",
             ExportError::Storage(_) => "STORAGE",
+        }
+    }
+
+    /// True when the same call may succeed later without any change to its input: the
+    /// environment failed ([`ExportError::Io`], [`ExportError::Storage`], [`ExportError::Store`])
+    /// or a rate limit was hit ([`ExportError::RateLimited`], after
+    /// [`retry_after`](ExportError::retry_after)). Everything else needs another input, another
+    /// principal or another state first; in particular [`ExportError::LeaseLost`] is final for
+    /// the worker that got it (the job belongs to someone else now).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use export_core::ExportError;
+    /// let limited = ExportError::RateLimited {
+    ///     reason: "100 exports per 300 s".into(),
+    ///     retry_after: Some(Duration::from_secs(12)),
+    /// };
+    /// assert!(limited.is_retryable());
+    /// assert_eq!(limited.retry_after(), Some(Duration::from_secs(12)));
+    /// assert!(!ExportError::request("format", "`pdf` is not a format").is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ExportError::Io { .. }
+                | ExportError::Storage(_)
+                | ExportError::Store { .. }
+                | ExportError::RateLimited { .. }
+        )
+    }
+
+    /// How long to wait before retrying, when the error says ([`ExportError::RateLimited`]).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ExportError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Builds an [`ExportError::AlreadyExists`].
+    pub fn already_exists(kind: &'static str, id: impl Into<String>) -> Self {
+        ExportError::AlreadyExists {
+            kind,
+            id: id.into(),
+        }
+    }
+
+    /// Builds an [`ExportError::LeaseLost`].
+    pub fn lease_lost(job: impl Into<String>, worker: impl Into<String>) -> Self {
+        ExportError::LeaseLost {
+            job: job.into(),
+            worker: worker.into(),
+        }
+    }
+
+    /// Builds an [`ExportError::InvalidState`].
+    pub fn invalid_state(
+        kind: &'static str,
+        id: impl Into<String>,
+        state: impl Into<String>,
+        event: impl Into<String>,
+    ) -> Self {
+        ExportError::InvalidState {
+            kind,
+            id: id.into(),
+            state: state.into(),
+            event: event.into(),
         }
     }
 
@@ -391,5 +452,204 @@ pub fn from_json_value<T: serde::de::DeserializeOwned>(
 impl From<std::io::Error> for ExportError {
     fn from(source: std::io::Error) -> Self {
         ExportError::Io { path: None, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The sample that follows `previous` (the first for `None`; `None` after the last): one
+    /// value of every variant. The exhaustive `match` makes a new variant a compile error here
+    /// until it gets its place in the chain, and [`every_variant_is_in_the_chain`] checks that
+    /// the chain reaches every arm of [`ExportError::code`].
+    fn after(previous: Option<&ExportError>) -> Option<ExportError> {
+        use ExportError as E;
+        let s = || "x".to_string();
+        Some(match previous {
+            None => E::UnknownField {
+                field: s(),
+                schema: s(),
+                valid: vec![s()],
+            },
+            Some(E::UnknownField { .. }) => E::MissingColumn {
+                column: s(),
+                expected: s(),
+            },
+            Some(E::MissingColumn { .. }) => E::ColumnType {
+                column: s(),
+                expected: s(),
+                actual: s(),
+            },
+            Some(E::ColumnType { .. }) => E::InvalidValue {
+                column: s(),
+                row: 0,
+                reason: s(),
+            },
+            Some(E::InvalidValue { .. }) => E::InvalidPeriod(s()),
+            Some(E::InvalidPeriod(_)) => E::request("format", "x"),
+            Some(E::InvalidRequest { .. }) => E::InvalidInput {
+                source_name: s(),
+                line: Some(1),
+                reason: s(),
+            },
+            Some(E::InvalidInput { .. }) => E::from(std::io::Error::other("x")),
+            Some(E::Io { .. }) => E::NotARegularFile {
+                path: PathBuf::from("x"),
+                kind: "FIFO",
+            },
+            Some(E::NotARegularFile { .. }) => E::Encode {
+                format: "xlsx",
+                reason: s(),
+            },
+            Some(E::Encode { .. }) => E::Arrow(arrow_schema::ArrowError::ComputeError(s())),
+            Some(E::Arrow(_)) => E::SinkFinished,
+            Some(E::SinkFinished) => E::Cancelled,
+            Some(E::Cancelled) => E::Forbidden {
+                scope: s(),
+                reason: None,
+            },
+            Some(E::Forbidden { .. }) => E::NotFound {
+                kind: "job",
+                id: s(),
+            },
+            Some(E::NotFound { .. }) => E::Gone {
+                kind: "job",
+                id: s(),
+                reason: s(),
+            },
+            Some(E::Gone { .. }) => E::already_exists("job", "x"),
+            Some(E::AlreadyExists { .. }) => E::lease_lost("j", "w"),
+            Some(E::LeaseLost { .. }) => E::RateLimited {
+                reason: s(),
+                retry_after: Some(Duration::from_secs(3)),
+            },
+            Some(E::RateLimited { .. }) => E::invalid_state("job", "x", "running", "download"),
+            Some(E::InvalidState { .. }) => E::config("storage.url", "x"),
+            Some(E::Config { .. }) => E::store("memory", s()),
+            Some(E::Store { .. }) => E::Storage(s()),
+            Some(E::Storage(_)) => return None,
+        })
+    }
+
+    fn samples() -> Vec<ExportError> {
+        let mut all: Vec<ExportError> = Vec::new();
+        while let Some(next) = after(all.last()) {
+            assert!(all.len() < 1000, "the chain of samples loops");
+            all.push(next);
+        }
+        all
+    }
+
+    /// The variant's name, from its `Debug` form (`InvalidPeriod("...")` → `InvalidPeriod`).
+    fn variant(e: &ExportError) -> String {
+        format!("{e:?}")
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect()
+    }
+
+    fn read(path: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The codes of the arms of `ExportError::code`, read from this file's source: the match
+    /// is exhaustive, so every variant is there.
+    fn codes_in_source() -> BTreeMap<String, String> {
+        let source = read("src/error.rs");
+        let start = source.find("pub fn code(&self)").expect("fn code");
+        let body = &source[start..];
+        let body = &body[..body.find("\n    }\n").expect("end of fn code")];
+        body.lines()
+            .filter_map(|line| {
+                let (arm, code) = line.trim().split_once("=> \"")?;
+                let name = arm.trim().strip_prefix("ExportError::")?;
+                let name: String = name
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                Some((code.trim_end_matches("\",").to_string(), name))
+            })
+            .collect()
+    }
+
+    /// The rows of the table of `docs/errors.md`: code → (variant, retry column).
+    fn codes_in_doc() -> BTreeMap<String, (String, String)> {
+        let doc = read("../docs/errors.md");
+        let mut rows = BTreeMap::new();
+        for line in doc.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            // `| `CODE` | `Variant` | cause | retry | what to do |`
+            let [_, code, variant, _, retry, ..] = cells[..] else {
+                continue;
+            };
+            let code = code.trim_matches('`');
+            if code.is_empty() || !code.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                continue;
+            }
+            let variant = variant.trim_matches('`').to_string();
+            let retry = retry.split_whitespace().next().unwrap_or("").to_lowercase();
+            let previous = rows.insert(code.to_string(), (variant, retry));
+            assert!(previous.is_none(), "docs/errors.md lists `{code}` twice");
+        }
+        rows
+    }
+
+    #[test]
+    fn every_variant_is_in_the_chain() {
+        let from_samples: BTreeMap<String, String> = samples()
+            .iter()
+            .map(|e| (e.code().to_string(), variant(e)))
+            .collect();
+        assert_eq!(samples().len(), from_samples.len(), "one sample per code");
+        assert_eq!(from_samples, codes_in_source());
+    }
+
+    #[test]
+    fn docs_errors_md_lists_every_code_and_nothing_else() {
+        let doc = codes_in_doc();
+        let samples = samples();
+        let enum_codes: Vec<&str> = samples.iter().map(ExportError::code).collect();
+        let doc_codes: Vec<&str> = doc.keys().map(String::as_str).collect();
+        let mut sorted = enum_codes.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            doc_codes, sorted,
+            "docs/errors.md's table and ExportError's codes differ"
+        );
+        for e in &samples {
+            let (variant_in_doc, retry) = &doc[e.code()];
+            assert_eq!(*variant_in_doc, variant(e), "variant of `{}`", e.code());
+            let documented = match retry.as_str() {
+                "yes" => true,
+                "no" => false,
+                other => panic!(
+                    "`{}`: retry column must start with yes or no, got `{other}`",
+                    e.code()
+                ),
+            };
+            assert_eq!(
+                documented,
+                e.is_retryable(),
+                "retry column of `{}`",
+                e.code()
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_only_for_rate_limits() {
+        for e in samples() {
+            assert_eq!(
+                e.retry_after().is_some(),
+                e.code() == "RATE_LIMITED",
+                "{}",
+                e.code()
+            );
+        }
     }
 }

@@ -130,6 +130,12 @@ impl ExporterBuilder {
         self.audit = Some(audit);
         self
     }
+    /// Sets the detail of the audit event set by [`ExporterBuilder::audit`] (as
+    /// [`ExportAudit::detail`]); without an audit it does nothing.
+    pub fn audit_detail(mut self, detail: impl Into<String>) -> Self {
+        self.audit = self.audit.map(|a| a.detail(detail));
+        self
+    }
 
     /// Validates the request and builds the exporter.
     ///

@@ -18,6 +18,8 @@
 //!
 //! Around it, the background-job machinery of the seeds:
 //!
+//! - [`engine`]: [`engine::Engine`], built from an [`engine::EngineConfig`], wires all of the
+//!   below; every front end (CLI, bindings, HTTP) wraps one.
 //! - [`job`]: jobs, their state machine, and the memory, SQLite and PostgreSQL job stores.
 //! - [`worker`]: claims jobs, runs them with heartbeats and cancellation, publishes the file.
 //! - [`storage`]: local, S3-compatible and in-memory storage with atomic publication.
@@ -40,6 +42,7 @@ pub mod access;
 pub mod audit;
 pub mod clock;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod export;
 pub mod filter;

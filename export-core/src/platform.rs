@@ -252,7 +252,7 @@ pub trait PlatformStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ExportError::Conflict`] naming the schedules still linked to it;
+    /// [`ExportError::InvalidState`] (event `delete`) naming the schedules still linked to it;
     /// [`ExportError::NotFound`]; [`ExportError::Store`].
     fn delete_platform(&self, name: &str) -> Result<Platform>;
 }
@@ -267,18 +267,17 @@ pub(crate) fn platform_not_found(name: &str) -> ExportError {
 
 /// The error for a taken platform name.
 pub(crate) fn duplicate_platform(name: &str) -> ExportError {
-    ExportError::AlreadyExists {
-        kind: "platform",
-        id: name.to_owned(),
-    }
+    ExportError::already_exists("platform", name)
 }
 
 /// The error for deleting a platform that schedules still use.
 pub(crate) fn platform_in_use(name: &str, schedules: &[String]) -> ExportError {
-    ExportError::Conflict(format!(
-        "platform `{name}` is used by schedule(s) {}; delete or move them first",
-        schedules.join(", ")
-    ))
+    ExportError::invalid_state(
+        "platform",
+        name,
+        format!("used by schedule(s) {}", schedules.join(", ")),
+        "delete",
+    )
 }
 
 #[cfg(test)]

@@ -368,7 +368,9 @@ impl Purger {
             match self.store.assign_retention(job.id, keep) {
                 Ok(_) => report.retention_assigned += 1,
                 // Deleted, or given an expiry meanwhile: nothing left to decide.
-                Err(crate::ExportError::Conflict(_) | crate::ExportError::NotFound { .. }) => {}
+                Err(
+                    crate::ExportError::InvalidState { .. } | crate::ExportError::NotFound { .. },
+                ) => {}
                 Err(e) => return Err(e),
             }
             Ok(())

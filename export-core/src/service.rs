@@ -23,8 +23,8 @@
 //!   whose content the library cannot judge) are kept [`ServiceConfig::personal_retention`]
 //!   (7 days); trip `opendata` exports [`ServiceConfig::opendata_retention`] (kept by default).
 //! - Creations are rate limited per user ([`ServiceConfig::create_rate_limit`], 100 per
-//!   5 minutes by default, counted in this process): beyond it, [`ExportError::Conflict`] with a
-//!   message starting `rate limit:`.
+//!   5 minutes by default, counted in this process): beyond it, [`ExportError::RateLimited`]
+//!   whose `retry_after` says when the oldest creation in the window leaves it.
 //! - Audit: create, download (and download links), cancel and delete each record an
 //!   [`AuditEvent`] *before* the operation takes effect or its result is handed out; when the
 //!   audit log fails, the operation fails, so nothing is exported unaudited.
@@ -588,7 +588,7 @@ impl ExportService {
     /// the request (the message says what is not allowed); the validation errors of
     /// [`SchemaRegistry::exporter`] ([`ExportError::UnknownField`],
     /// [`ExportError::InvalidPeriod`], [`ExportError::InvalidRequest`], ...), with no job
-    /// created; [`ExportError::Conflict`] (`rate limit: ...`) beyond the rate limit; errors of
+    /// created; [`ExportError::RateLimited`] (with its `retry_after`) beyond the rate limit; errors of
     /// the audit log and the store.
     ///
     /// # Examples
@@ -683,7 +683,7 @@ impl ExportService {
     /// # Errors
     ///
     /// [`ExportError::Forbidden`] without `export.cancel`; [`ExportError::NotFound`];
-    /// [`ExportError::InvalidTransition`] for a succeeded, failed or expired job; audit and
+    /// [`ExportError::InvalidState`] (event `cancel`) for a succeeded, failed or expired job; audit and
     /// store errors.
     pub fn cancel(&self, principal: &Principal, id: Uuid) -> Result<ExportJob> {
         principal.require(Scope::Cancel)?;
@@ -703,8 +703,8 @@ impl ExportService {
     ///
     /// [`ExportError::Forbidden`] without `export.download`; [`ExportError::NotFound`];
     /// [`ExportError::Gone`] once the job expired (or its retention ended, or its file is
-    /// missing); [`ExportError::Conflict`] (`not ready`) for a pending, running, failed or
-    /// cancelled job; storage, audit and store errors.
+    /// missing); [`ExportError::InvalidState`] (event `download`) for a pending, running, failed
+    /// or cancelled job; storage, audit and store errors.
     pub fn download(&self, principal: &Principal, id: Uuid) -> Result<ExportDownload> {
         principal.require(Scope::Download)?;
         let job = self.owned(principal, id)?;
@@ -816,10 +816,12 @@ impl ExportService {
                 }
                 Ok((StorageKey::parse(&result.storage_key)?, result))
             }
-            (status, _) => Err(ExportError::Conflict(format!(
-                "export `{}` is not ready for download (status {status})",
-                job.id
-            ))),
+            (status, _) => Err(ExportError::invalid_state(
+                "job",
+                job.id.to_string(),
+                status.as_str(),
+                "download",
+            )),
         }
     }
 
@@ -857,12 +859,15 @@ impl ExportService {
             times.pop_front();
         }
         if times.len() >= max as usize {
+            // The oldest creation in the window leaves it at `retry`: one slot frees then.
             let retry = times.front().map(|t| *t + window).unwrap_or(now);
-            return Err(ExportError::Conflict(format!(
-                "rate limit: at most {max} exports per {} s for user `{user}`; retry after {}",
-                window.num_seconds(),
-                retry.to_rfc3339()
-            )));
+            return Err(ExportError::RateLimited {
+                reason: format!(
+                    "at most {max} exports per {} s for user `{user}`",
+                    window.num_seconds()
+                ),
+                retry_after: Some((retry - now).to_std().unwrap_or_default()),
+            });
         }
         times.push_back(now);
         Ok(())

@@ -8,11 +8,17 @@
 //!    comes from the host's [`SourceProvider`] (one source per sheet).
 //! 3. The file streams (every format, XLSX included) into a [`Storage`] upload under
 //!    [`StorageKey::for_export`]; nothing is visible under the key until the upload commits.
-//! 4. After every batch the worker heartbeats with the rows done, which renews the lease. A
-//!    heartbeat that reports a cancel request stops the export before the next batch: the upload
-//!    is aborted and the job marked cancelled. A heartbeat refused with
-//!    [`ExportError::Conflict`] means the lease was lost (another worker now owns the job): the
-//!    export stops and nothing is published.
+//! 4. While the job runs, a heartbeat thread of its own renews the lease: at least every
+//!    [`WorkerConfig::heartbeat_interval`] (a third of the lease by default), whatever the
+//!    pipeline is doing (a batch that takes long, an upload waiting for capacity), and after a
+//!    batch when [`WorkerConfig::heartbeat_every`] has passed. Each heartbeat reports the rows
+//!    done so far (the pipeline's progress callback only stores them; it never waits for the
+//!    store). A heartbeat that reports a cancel request stops the export before the next
+//!    batch: the upload is aborted and the job marked cancelled. A heartbeat refused with
+//!    [`ExportError::LeaseLost`] (or [`ExportError::NotFound`]: the job was deleted) means the
+//!    job is no longer this worker's: the export stops before the next batch and nothing is
+//!    published. One more heartbeat, made by the run itself, checks the lease just before the
+//!    upload commits.
 //! 5. On success the upload commits and the job completes with a [`JobResult`]; on failure the
 //!    upload is aborted and the job fails, with a retry (after [`WorkerConfig::retry_delay`],
 //!    doubled per attempt) for transient errors ([`ExportError::Io`], [`ExportError::Storage`],
@@ -26,6 +32,12 @@
 //! an [`AuditAction::Fail`](crate::audit::AuditAction::Fail) event for each failed run (its
 //! detail gives the error kind and whether the job is retried; not the message, which may
 //! quote personal data).
+//!
+//! A worker told to shut down ([`Worker::run_forever`]'s flag, or
+//! [`Worker::run_once_until_shutdown`]'s) stops its export before the next batch, aborts the
+//! upload and [releases](JobStore::release) the job: it is pending again at once and the next
+//! worker claims it without waiting for the lease to run out. Heartbeats go on until the
+//! release, so the lease never lapses under a run that is stopping.
 //!
 //! A worker killed mid-job leaves only its temporary output (a hidden file for
 //! [`LocalStorage`](crate::storage::LocalStorage), an uncompleted multipart upload on an object
@@ -75,7 +87,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use chrono::Duration;
@@ -178,6 +190,7 @@ impl SourceProvider for SampleTripsProvider {
 /// let config = WorkerConfig { lease: chrono::Duration::seconds(10), ..WorkerConfig::default() };
 /// assert_eq!(config.lease.num_seconds(), 10);
 /// assert!(config.heartbeat_every.is_zero()); // a heartbeat after every batch
+/// assert_eq!(config.heartbeat_period(), std::time::Duration::from_secs(10) / 3); // and lease / 3
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerConfig {
@@ -194,9 +207,28 @@ pub struct WorkerConfig {
     pub retry_delay: Duration,
     /// The longest retry delay (default 1 h).
     pub max_retry_delay: Duration,
-    /// Least time between two heartbeats (default zero: a heartbeat after every batch). Cancel
-    /// requests are seen at heartbeats, so a longer interval makes cancellation slower.
+    /// Least time between two heartbeats triggered by the pipeline's progress (default zero:
+    /// one after every batch). These heartbeats run on the heartbeat thread: the pipeline never
+    /// waits for the store. Cancel requests are seen at heartbeats, so a longer interval makes
+    /// cancellation slower.
     pub heartbeat_every: std::time::Duration,
+    /// Longest time between two heartbeats, whatever the pipeline is doing (default `None`: a
+    /// third of [`WorkerConfig::lease`]; see [`WorkerConfig::heartbeat_period`]). Keep it well
+    /// below the lease: the lease is lost when no heartbeat lands within it.
+    pub heartbeat_interval: Option<std::time::Duration>,
+}
+
+impl WorkerConfig {
+    /// The longest time between two heartbeats: [`WorkerConfig::heartbeat_interval`], or a
+    /// third of the lease; at least one millisecond.
+    pub fn heartbeat_period(&self) -> std::time::Duration {
+        let period = self.heartbeat_interval.unwrap_or_else(|| {
+            (self.lease / 3)
+                .to_std()
+                .unwrap_or(std::time::Duration::ZERO)
+        });
+        period.max(std::time::Duration::from_millis(1))
+    }
 }
 
 impl Default for WorkerConfig {
@@ -208,6 +240,7 @@ impl Default for WorkerConfig {
             retry_delay: Duration::seconds(30),
             max_retry_delay: Duration::hours(1),
             heartbeat_every: std::time::Duration::ZERO,
+            heartbeat_interval: None,
         }
     }
 }
@@ -231,7 +264,7 @@ pub struct JobOutcome {
     /// The job.
     pub job_id: Uuid,
     /// Its status after the run: `Succeeded`, `Cancelled`, `Failed`, or `Pending` when it will
-    /// be retried. When the lease was lost, whatever the store says now.
+    /// be retried or was released. When the lease was lost, whatever the store says now.
     pub status: JobStatus,
     /// Rows written (on success) or read so far (otherwise).
     pub rows: u64,
@@ -240,6 +273,10 @@ pub struct JobOutcome {
     /// The worker lost its lease mid-run (another worker owns the job): nothing was published
     /// and the job was left alone.
     pub lease_lost: bool,
+    /// The worker was told to shut down mid-run and [released](JobStore::release) the job: it
+    /// is pending again (cancelled when a cancel was requested meanwhile) and nothing was
+    /// published.
+    pub released: bool,
 }
 
 /// Runs export jobs: claims, exports, heartbeats, publishes, records.
@@ -272,15 +309,80 @@ enum RunEnd {
     Published(ExportReport, crate::storage::StoredObject, StorageKey),
     Cancelled(u64),
     LeaseLost(u64),
+    Released(u64),
     Failed(ExportError, u64),
 }
 
-/// State shared between the run and its progress callback.
+/// `Beat::expected` when the source does not announce its row count.
+const UNKNOWN: u64 = u64::MAX;
+
+/// State shared between the run, its progress callback and its heartbeat thread.
 struct Beat {
+    /// The exporter's cancel flag: set for a cancel request, a lost lease or a shutdown.
     cancel: Arc<AtomicBool>,
+    /// A heartbeat said the owner asked to cancel.
+    cancel_requested: AtomicBool,
+    /// A heartbeat was refused: the job is no longer ours.
     lost: AtomicBool,
+    /// The worker was told to shut down during the run.
+    stopping: AtomicBool,
+    /// Rows read so far, and rows expected ([`UNKNOWN`] when the source does not say).
     rows: AtomicU64,
-    last: Mutex<Option<Instant>>,
+    expected: AtomicU64,
+    /// When the progress callback last asked for a heartbeat.
+    last_nudge: Mutex<Option<Instant>>,
+    signal: Mutex<Signal>,
+    wake: Condvar,
+}
+
+/// What the heartbeat thread waits for.
+#[derive(Default)]
+struct Signal {
+    /// The pipeline made progress worth a heartbeat.
+    nudged: bool,
+    /// The run is over: stop heartbeating.
+    done: bool,
+}
+
+impl Beat {
+    fn new() -> Beat {
+        Beat {
+            cancel: Arc::new(AtomicBool::new(false)),
+            cancel_requested: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            rows: AtomicU64::new(0),
+            expected: AtomicU64::new(UNKNOWN),
+            last_nudge: Mutex::new(None),
+            signal: Mutex::new(Signal::default()),
+            wake: Condvar::new(),
+        }
+    }
+
+    fn signal(&self) -> MutexGuard<'_, Signal> {
+        self.signal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Relaxed)
+    }
+
+    fn progress(&self) -> Progress {
+        let expected = self.expected.load(Ordering::Relaxed);
+        Progress::new(self.rows(), (expected != UNKNOWN).then_some(expected))
+    }
+
+    /// Asks the heartbeat thread for a heartbeat now.
+    fn nudge(&self) {
+        self.signal().nudged = true;
+        self.wake.notify_one();
+    }
+
+    /// Ends the heartbeat thread.
+    fn finish(&self) {
+        self.signal().done = true;
+        self.wake.notify_one();
+    }
 }
 
 impl Worker {
@@ -331,21 +433,77 @@ impl Worker {
     /// [`ExportError::Store`] when the store fails to reclaim, claim or record the outcome
     /// (the job's lease then expires and it is retried); [`ExportError::InvalidRequest`] for
     /// an empty worker id or a non-positive lease; the audit log's error when the `fail` event
-    /// of a failed run cannot be recorded ([`Worker::with_audit`]).
+    /// of a failed run cannot be recorded ([`Worker::with_audit`]); [`ExportError::Io`] when
+    /// the heartbeat thread cannot be started (the job is released first).
     pub fn run_once(&self) -> Result<Option<JobOutcome>> {
+        self.run_job(None)
+    }
+
+    /// As [`run_once`](Worker::run_once), but a run stops before its next batch once
+    /// `shutdown` is set: the upload is aborted, the job [released](JobStore::release) (pending
+    /// again, claimable at once by another worker) and the outcome says
+    /// [`released`](JobOutcome::released). The flag is looked at every 50 ms at most. A run
+    /// whose file is already written when the flag is set is published as usual.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_once`](Worker::run_once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::sync::atomic::AtomicBool;
+    /// # use export_core::{clock::SystemClock, job::MemoryJobStore, registry::SchemaRegistry};
+    /// # use export_core::storage::MemoryStorage;
+    /// # use export_core::worker::{SampleTripsProvider, Worker, WorkerConfig};
+    /// let worker = Worker::new(
+    ///     WorkerConfig::default(),
+    ///     Arc::new(MemoryJobStore::new()),
+    ///     Arc::new(MemoryStorage::new()?),
+    ///     Arc::new(SampleTripsProvider { rows: 10, seed: 1 }),
+    ///     Arc::new(SchemaRegistry::new()),
+    ///     Arc::new(SystemClock),
+    /// );
+    /// let shutdown = AtomicBool::new(false);
+    /// assert!(worker.run_once_until_shutdown(&shutdown)?.is_none()); // nothing pending
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn run_once_until_shutdown(&self, shutdown: &AtomicBool) -> Result<Option<JobOutcome>> {
+        self.run_job(Some(shutdown))
+    }
+
+    fn run_job(&self, shutdown: Option<&AtomicBool>) -> Result<Option<JobOutcome>> {
         let now = self.clock.now();
         self.store.reclaim_expired_leases(now)?;
         let Some(job) = self.store.claim(&self.config.id, self.config.lease, now)? else {
             return Ok(None);
         };
-        let beat = Beat {
-            cancel: Arc::new(AtomicBool::new(false)),
-            lost: AtomicBool::new(false),
-            rows: AtomicU64::new(0),
-            last: Mutex::new(None),
+        let beat = Arc::new(Beat::new());
+        let ran = std::thread::scope(|s| {
+            let heartbeats = std::thread::Builder::new()
+                .name(format!("heartbeat-{}", job.id))
+                .spawn_scoped(s, || self.heartbeat_loop(job.id, &beat, shutdown))?;
+            let end = catch_unwind(AssertUnwindSafe(|| self.execute(&job, &beat)));
+            beat.finish();
+            // The loop never panics; a panic there would only mean no more heartbeats.
+            let _ = heartbeats.join();
+            Ok::<_, std::io::Error>(end)
+        });
+        let ran = match ran {
+            Ok(ran) => ran,
+            Err(e) => {
+                // No heartbeat thread, no run: hand the job back rather than hold it unrenewed.
+                let _ = self
+                    .store
+                    .release(job.id, &self.config.id, self.clock.now());
+                return Err(ExportError::Io {
+                    path: None,
+                    source: e,
+                });
+            }
         };
-        let beat = Arc::new(beat);
-        let end = match catch_unwind(AssertUnwindSafe(|| self.execute(&job, &beat))) {
+        let end = match ran {
             Ok(end) => end,
             Err(panic) => {
                 let message = panic
@@ -353,7 +511,7 @@ impl Worker {
                     .map(|s| (*s).to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".to_string());
-                let rows = beat.rows.load(Ordering::Relaxed);
+                let rows = beat.rows();
                 if beat.lost.load(Ordering::Relaxed) {
                     RunEnd::LeaseLost(rows)
                 } else {
@@ -396,8 +554,9 @@ impl Worker {
                         rows: report.rows_written,
                         error: None,
                         lease_lost: false,
+                        released: false,
                     }),
-                    Err(ExportError::Conflict(_)) => {
+                    Err(ExportError::LeaseLost { .. } | ExportError::NotFound { .. }) => {
                         // The lease was lost between the last heartbeat and completion: take
                         // the file back unless the new owner already published it.
                         let current = self.store.get(job.id).ok();
@@ -414,11 +573,25 @@ impl Worker {
             }
             RunEnd::Cancelled(rows) => {
                 let done = self.store.mark_cancelled(job.id, &self.config.id, now);
-                if let Err(ExportError::Conflict(_)) = done {
+                if let Err(ExportError::LeaseLost { .. } | ExportError::NotFound { .. }) = done {
                     return Ok(self.lost(job.id, self.store.get(job.id).ok(), rows));
                 }
                 self.recorded(job.id, done, rows, None)
             }
+            RunEnd::Released(rows) => match self.store.release(job.id, &self.config.id, now) {
+                Ok(done) => Ok(JobOutcome {
+                    job_id: job.id,
+                    status: done.status,
+                    rows,
+                    error: None,
+                    lease_lost: false,
+                    released: true,
+                }),
+                Err(ExportError::LeaseLost { .. } | ExportError::NotFound { .. }) => {
+                    Ok(self.lost(job.id, self.store.get(job.id).ok(), rows))
+                }
+                Err(e) => Err(e),
+            },
             RunEnd::LeaseLost(rows) => Ok(self.lost(job.id, self.store.get(job.id).ok(), rows)),
             RunEnd::Failed(err, rows) => {
                 let error = JobError::from(&err);
@@ -426,7 +599,7 @@ impl Worker {
                 let done = self
                     .store
                     .fail(job.id, &self.config.id, error.clone(), retry, now);
-                if let Err(ExportError::Conflict(_)) = done {
+                if let Err(ExportError::LeaseLost { .. } | ExportError::NotFound { .. }) = done {
                     return Ok(self.lost(job.id, self.store.get(job.id).ok(), rows));
                 }
                 self.audit_failure(job, &error, &done)?;
@@ -478,6 +651,7 @@ impl Worker {
             rows,
             error: error.or(done.error),
             lease_lost: false,
+            released: false,
         })
     }
 
@@ -488,6 +662,68 @@ impl Worker {
             rows,
             error: None,
             lease_lost: true,
+            released: false,
+        }
+    }
+
+    /// The heartbeat thread of one run: renews the lease at least every
+    /// [`WorkerConfig::heartbeat_period`] and whenever the pipeline nudges it, until the run
+    /// is over or a heartbeat is refused; watches `shutdown`.
+    fn heartbeat_loop(&self, job_id: Uuid, beat: &Beat, shutdown: Option<&AtomicBool>) {
+        let period = self.config.heartbeat_period();
+        // The claim just renewed the lease.
+        let mut last = Instant::now();
+        loop {
+            {
+                let mut signal = beat.signal();
+                loop {
+                    if signal.done {
+                        return;
+                    }
+                    if shutdown.is_some_and(|f| f.load(Ordering::SeqCst))
+                        && !beat.stopping.swap(true, Ordering::SeqCst)
+                    {
+                        beat.cancel.store(true, Ordering::SeqCst);
+                    }
+                    let due = last + period;
+                    let now = Instant::now();
+                    if signal.nudged || now >= due {
+                        signal.nudged = false;
+                        break;
+                    }
+                    let mut wait = due - now;
+                    if shutdown.is_some() && !beat.stopping.load(Ordering::SeqCst) {
+                        wait = wait.min(SHUTDOWN_STEP);
+                    }
+                    signal = beat
+                        .wake
+                        .wait_timeout(signal, wait)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+            last = Instant::now();
+            let beaten = self.store.heartbeat(
+                job_id,
+                &self.config.id,
+                beat.progress(),
+                self.config.lease,
+                self.clock.now(),
+            );
+            match beaten {
+                Ok(ack) if ack.cancel_requested => {
+                    beat.cancel_requested.store(true, Ordering::SeqCst);
+                    beat.cancel.store(true, Ordering::SeqCst);
+                }
+                Ok(_) => {}
+                Err(ExportError::LeaseLost { .. } | ExportError::NotFound { .. }) => {
+                    beat.lost.store(true, Ordering::SeqCst);
+                    beat.cancel.store(true, Ordering::SeqCst);
+                    return;
+                }
+                // A transient store error: keep going, the next heartbeat renews the lease.
+                Err(_) => {}
+            }
         }
     }
 
@@ -506,40 +742,29 @@ impl Worker {
 
     /// Runs the pipeline of a claimed job; never touches the job's status.
     fn execute(&self, job: &ExportJob, beat: &Arc<Beat>) -> RunEnd {
-        let rows = || beat.rows.load(Ordering::Relaxed);
+        let rows = || beat.rows();
         let now = self.clock.now();
         let builder = match self.registry.builder(job.request.clone(), now) {
             Ok(b) => b,
             Err(e) => return RunEnd::Failed(e, 0),
         };
+        // The progress callback only publishes the rows and wakes the heartbeat thread: the
+        // pipeline never waits for the store.
         let progress = {
             let beat = Arc::clone(beat);
-            let store = Arc::clone(&self.store);
-            let clock = Arc::clone(&self.clock);
-            let worker_id = self.config.id.clone();
-            let lease = self.config.lease;
             let every = self.config.heartbeat_every;
-            let job_id = job.id;
             Arc::new(move |p: &crate::export::Progress| {
                 beat.rows.store(p.rows_read, Ordering::Relaxed);
+                beat.expected
+                    .store(p.rows_expected.unwrap_or(UNKNOWN), Ordering::Relaxed);
                 {
-                    let mut last = beat.last.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut last = beat.last_nudge.lock().unwrap_or_else(|e| e.into_inner());
                     if !every.is_zero() && last.is_some_and(|t| t.elapsed() < every) {
                         return;
                     }
                     *last = Some(Instant::now());
                 }
-                let progress = Progress::new(p.rows_read, p.rows_expected);
-                match store.heartbeat(job_id, &worker_id, progress, lease, clock.now()) {
-                    Ok(ack) if ack.cancel_requested => beat.cancel.store(true, Ordering::Relaxed),
-                    Ok(_) => {}
-                    Err(ExportError::Conflict(_)) | Err(ExportError::NotFound { .. }) => {
-                        beat.lost.store(true, Ordering::Relaxed);
-                        beat.cancel.store(true, Ordering::Relaxed);
-                    }
-                    // A transient store error: keep going, the next heartbeat renews the lease.
-                    Err(_) => {}
-                }
+                beat.nudge();
             })
         };
         let mut builder = builder
@@ -581,7 +806,7 @@ impl Worker {
             Err(e) => return RunEnd::Failed(e, 0),
         };
         let ran = run_exporter(&exporter, &mut sources, &mut upload);
-        let lost = beat.lost.load(Ordering::Relaxed);
+        let lost = beat.lost.load(Ordering::SeqCst);
         let report = match ran {
             Ok(report) if !lost => report,
             Ok(_) => {
@@ -590,8 +815,13 @@ impl Worker {
             }
             Err(e) => {
                 let _ = upload.abort();
+                let requested = beat.cancel_requested.load(Ordering::SeqCst);
                 return match e {
                     _ if lost => RunEnd::LeaseLost(rows()),
+                    ExportError::Cancelled if requested => RunEnd::Cancelled(rows()),
+                    ExportError::Cancelled if beat.stopping.load(Ordering::SeqCst) => {
+                        RunEnd::Released(rows())
+                    }
                     ExportError::Cancelled => RunEnd::Cancelled(rows()),
                     e => RunEnd::Failed(e, rows()),
                 };
@@ -611,7 +841,7 @@ impl Worker {
                 return RunEnd::Cancelled(report.rows_read);
             }
             Ok(_) => {}
-            Err(ExportError::Conflict(_)) | Err(ExportError::NotFound { .. }) => {
+            Err(ExportError::LeaseLost { .. } | ExportError::NotFound { .. }) => {
                 let _ = upload.abort();
                 return RunEnd::LeaseLost(report.rows_read);
             }
@@ -640,8 +870,11 @@ impl Worker {
     }
 
     /// Runs jobs until `shutdown` is set, sleeping [`WorkerConfig::poll_interval`] when the
-    /// queue is empty. Shutdown is graceful: a job being run is finished (and recorded)
-    /// first; an idle worker notices the flag within 50 ms. Returns the number of jobs run.
+    /// queue is empty. Shutdown is prompt and loses nothing: a job being run stops before its
+    /// next batch and is [released](JobStore::release), pending again for another worker at
+    /// once (see [`run_once_until_shutdown`](Worker::run_once_until_shutdown)); an idle worker
+    /// notices the flag within 50 ms. Returns the number of jobs run to their end (released
+    /// ones not counted).
     ///
     /// Store errors do not stop the loop: they are reported on standard error and the worker
     /// tries again after a poll interval.
@@ -669,9 +902,9 @@ impl Worker {
     pub fn run_forever(&self, shutdown: &AtomicBool) -> u64 {
         let mut jobs = 0;
         while !shutdown.load(Ordering::SeqCst) {
-            match self.run_once() {
-                Ok(Some(_)) => {
-                    jobs += 1;
+            match self.run_job(Some(shutdown)) {
+                Ok(Some(outcome)) => {
+                    jobs += u64::from(!outcome.released);
                     continue;
                 }
                 Ok(None) => {}
@@ -706,8 +939,5 @@ fn run_exporter(
 
 /// Errors worth retrying: the environment failed, not the request.
 fn is_transient(err: &ExportError) -> bool {
-    matches!(
-        err,
-        ExportError::Io { .. } | ExportError::Storage(_) | ExportError::Store { .. }
-    )
+    err.is_retryable()
 }

@@ -282,7 +282,7 @@ fn admin_with_linked_schedule(overrides: serde_json::Value) -> Admin {
 fn platforms_in_use_cannot_be_deleted_or_broken() {
     let a = admin_with_linked_schedule(json!({"fields": {"include": ["operator_class"]}}));
     let err = a.manager.delete_platform(&actor(), "op").unwrap_err();
-    assert_eq!(err.code(), "CONFLICT");
+    assert_eq!(err.code(), "INVALID_STATE");
     assert!(err.to_string().contains("nightly"), "{err}");
 
     // Moving the platform to V2 is accepted: the schedule's override (`operator_class`) is a
@@ -444,7 +444,6 @@ fn the_monthly_opendata_export_runs_from_the_scheduler_with_a_fake_clock() {
         storage
             .open(&StorageKey::parse(&result.storage_key).unwrap())
             .unwrap()
-            .reader
             .read_to_end(&mut bytes)
             .unwrap();
         assert_eq!(bytes.len() as u64, result.size_bytes);

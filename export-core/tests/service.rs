@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use export_core::ExportError;
@@ -415,8 +416,16 @@ fn download_streams_the_file_with_its_checksum() {
         .unwrap();
 
     let err = env.service.download(&owner(), job.id).unwrap_err();
-    assert_eq!(err.code(), "CONFLICT");
-    assert!(err.to_string().contains("not ready"), "{err}");
+    match &err {
+        ExportError::InvalidState {
+            kind, state, event, ..
+        } => assert_eq!(
+            (*kind, state.as_str(), event.as_str()),
+            ("job", "pending", "download")
+        ),
+        other => panic!("expected InvalidState, got {other:?}"),
+    }
+    assert!(!err.is_retryable());
 
     let content = b"PK\x03\x04 pretend this is a workbook".repeat(100);
     let sha = complete(&env, job.id, &content);
@@ -547,7 +556,7 @@ fn cancel_and_delete() {
             .cancel(&owner(), finished.id)
             .unwrap_err()
             .code(),
-        "INVALID_TRANSITION"
+        "INVALID_STATE"
     );
     // A missing file is fine on delete.
     env.storage
@@ -628,8 +637,21 @@ fn creations_are_rate_limited_per_user() {
         .service
         .create(&owner(), request(Audience::Opendata))
         .unwrap_err();
-    assert_eq!(err.code(), "CONFLICT");
-    assert!(err.to_string().contains("rate limit"), "{err}");
+    assert_eq!(err.code(), "RATE_LIMITED");
+    assert!(err.is_retryable());
+    // The three creations happened at once: the window frees a slot a full minute later.
+    assert_eq!(err.retry_after(), Some(StdDuration::from_secs(60)), "{err}");
+    assert!(matches!(err, ExportError::RateLimited { .. }));
+    env.clock.advance(Duration::seconds(20));
+    let later = env
+        .service
+        .create(&owner(), request(Audience::Opendata))
+        .unwrap_err();
+    assert_eq!(
+        later.retry_after(),
+        Some(StdDuration::from_secs(40)),
+        "{later}"
+    );
     // Other users are not affected.
     env.service
         .create(&stranger(), request(Audience::Opendata))
@@ -643,7 +665,7 @@ fn creations_are_rate_limited_per_user() {
                 .create(&stranger(), bad.clone())
                 .unwrap_err()
                 .code(),
-            "CONFLICT"
+            "RATE_LIMITED"
         );
     }
     env.clock.advance(Duration::minutes(1));

@@ -346,7 +346,8 @@ fn download_as_async_stream() {
         let k = key("stream.bin");
         let bytes = content(200_000);
         write(s, &k, &bytes);
-        let stream = s.open(&k).unwrap().into_stream();
+        let stream = s.open(&k).unwrap().into_async_stream();
+        // Polled by an executor that is not tokio: the stream needs no runtime context.
         let chunks: Vec<_> = futures::executor::block_on(stream.collect());
         let mut back = Vec::new();
         for chunk in chunks {
@@ -919,7 +920,7 @@ fn usable_from_spawn_blocking_in_an_async_host() {
         let download = tokio::task::spawn_blocking(move || s.open(&k2).unwrap())
             .await
             .unwrap();
-        let chunks: Vec<_> = download.into_stream().collect().await;
+        let chunks: Vec<_> = download.into_async_stream().collect().await;
         let back: Vec<u8> = chunks
             .into_iter()
             .flat_map(|c| c.unwrap().to_vec())

@@ -1,5 +1,6 @@
 //! `export-core worker` as real processes: four processes drain one store, and a worker killed
-//! with SIGKILL mid-export leaves nothing visible and its job is reclaimed and retried.
+//! with SIGKILL mid-export leaves nothing visible and its job is reclaimed and retried, and one
+//! sent SIGTERM releases its job for the next worker at once.
 //!
 //! PostgreSQL tests need a server: `eval "$(scripts/pg-server.sh)"` exports `EXPORT_CORE_PG_URL`;
 //! without it they print SKIPPED and pass.
@@ -268,4 +269,77 @@ fn a_killed_worker_leaves_nothing_and_its_job_is_reclaimed() {
         .expect("open")
         .verify(&result.sha256)
         .expect("sha256");
+}
+
+/// SIGTERM mid-export: the worker stops before its next batch, aborts its upload and releases
+/// the job, which is pending at once; the next worker runs it without waiting for the 60 s lease.
+#[cfg(unix)]
+#[test]
+fn a_worker_sent_sigterm_releases_its_job_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("jobs.db");
+    let files = dir.path().join("files");
+    let store = SqliteJobStore::open(&db).expect("sqlite");
+    let job = store
+        .create(NewJob::new(
+            Owner::user("u-1"),
+            request(periods::recent_month()),
+        ))
+        .expect("create");
+    let store_args = ["--db".to_string(), db.display().to_string()];
+
+    let mut stopped = worker(
+        &store_args,
+        &files,
+        &["--lease", "60", "--sample-rows", "3000000", "-q"],
+    )
+    .spawn()
+    .expect("spawn");
+    let deadline = Instant::now() + StdDuration::from_secs(120);
+    while store.get(job.id).expect("get").progress.rows_done == 0 {
+        assert!(
+            stopped.try_wait().expect("try_wait").is_none(),
+            "the worker ended early"
+        );
+        assert!(Instant::now() < deadline, "no progress");
+        std::thread::sleep(StdDuration::from_millis(5));
+    }
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &stopped.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let status = stopped.wait().expect("reap");
+    assert!(status.success(), "{status:?}");
+    assert!(sent.elapsed() < StdDuration::from_secs(10), "prompt stop");
+
+    let released = store.get(job.id).expect("get");
+    assert_eq!(released.status, JobStatus::Pending, "pending at once");
+    assert!(released.lease.is_none());
+    assert_eq!(released.attempts, 0);
+    assert!(visible_files(&files).is_empty(), "nothing published");
+    assert!(hidden_files(&files).is_empty(), "the upload was aborted");
+
+    let started = Instant::now();
+    let out = worker(
+        &store_args,
+        &files,
+        &["--exit-when-idle", "--sample-rows", "20000"],
+    )
+    .output()
+    .expect("run the second worker");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < StdDuration::from_secs(50),
+        "no wait for the lease"
+    );
+    let done = store.get(job.id).expect("get");
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    assert_eq!(done.attempts, 1);
+    assert_eq!(visible_files(&files).len(), 1);
 }

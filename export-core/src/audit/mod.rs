@@ -513,7 +513,7 @@ pub trait AuditLog: Send + Sync {
     /// # Errors
     ///
     /// [`ExportError::Store`] (or [`ExportError::Io`] for files) when it cannot be written;
-    /// [`ExportError::AlreadyExists`] when an event with the same id exists.
+    /// [`ExportError::AlreadyExists`] (kind `audit event`) when an event with the same id exists.
     ///
     /// # Examples
     ///
@@ -675,10 +675,7 @@ pub(crate) fn select(
 }
 
 pub(crate) fn duplicate(id: Uuid) -> ExportError {
-    ExportError::AlreadyExists {
-        kind: "audit event",
-        id: id.to_string(),
-    }
+    ExportError::already_exists("audit event", id.to_string())
 }
 
 /// Parses a stored text column into `T`, as a store error naming the event.

@@ -84,10 +84,7 @@ impl JobStore for MemoryJobStore {
         let job = ops::new_job(new)?;
         let mut state = self.lock()?;
         if state.jobs.contains_key(&job.id) {
-            return Err(ExportError::AlreadyExists {
-                kind: "job",
-                id: job.id.to_string(),
-            });
+            return Err(ExportError::already_exists("job", job.id.to_string()));
         }
         state.next_seq += 1;
         let seq = state.next_seq;

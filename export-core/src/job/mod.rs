@@ -331,7 +331,8 @@ impl ExportJob {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJob {
     /// Identifier; a fresh random (v4) one by default. Give a deterministic one to make creation
-    /// idempotent: a second create with the same id fails with [`ExportError::Conflict`].
+    /// idempotent: a second create with the same id fails with
+    /// [`ExportError::AlreadyExists`].
     pub id: Uuid,
     /// Who creates it.
     pub owner: Owner,

@@ -211,14 +211,7 @@ fn check_holder(job: &ExportJob, worker_id: &str) -> Result<()> {
     if job.is_leased_to(worker_id) {
         return Ok(());
     }
-    let holder = match &job.lease {
-        Some(lease) => format!("held by worker `{}`", lease.worker_id),
-        None => "not held".to_string(),
-    };
-    Err(ExportError::Conflict(format!(
-        "worker `{worker_id}` does not hold the lease of job `{}` (status {}, lease {holder})",
-        job.id, job.status
-    )))
+    Err(ExportError::lease_lost(job.id.to_string(), worker_id))
 }
 
 /// Records a heartbeat: progress, and the lease extended to `now + lease`.
@@ -358,6 +351,21 @@ pub(crate) fn mark_cancelled(
     finish(job, JobEvent::Cancel, now, None)
 }
 
+/// The worker hands a running job back before its end (it is shutting down): pending again,
+/// claimable at once, lease gone and the attempt given back (it did not fail). A job whose
+/// owner asked to cancel it is cancelled instead of queued again.
+pub(crate) fn release(job: &mut ExportJob, worker_id: &str, now: DateTime<Utc>) -> Result<()> {
+    check_holder(job, worker_id)?;
+    if job.cancel_requested {
+        return finish(job, JobEvent::Cancel, now, None);
+    }
+    job.status = transition(job.id, job.status, JobEvent::Retry)?;
+    job.attempts = job.attempts.saturating_sub(1);
+    job.not_before = None;
+    job.lease = None;
+    Ok(())
+}
+
 /// Retention is over: expired, and, when asked, anonymised (owner ids, recipients and the error
 /// message blanked).
 pub(crate) fn expire(job: &mut ExportJob, now: DateTime<Utc>, anonymise: bool) -> Result<()> {
@@ -387,18 +395,21 @@ pub(crate) fn assign_retention(job: &mut ExportJob, keep: Duration) -> Result<()
     let finished = match job.finished_at {
         Some(t) if job.status.is_expirable() => t,
         _ => {
-            return Err(ExportError::Conflict(format!(
-                "job `{}` is {}: only succeeded, failed or cancelled jobs get a retention",
-                job.id, job.status
-            )));
+            return Err(ExportError::invalid_state(
+                "job",
+                job.id.to_string(),
+                job.status.as_str(),
+                "assign a retention",
+            ));
         }
     };
     if let Some(at) = job.expires_at {
-        return Err(ExportError::Conflict(format!(
-            "job `{}` already expires at {}",
-            job.id,
-            at.to_rfc3339()
-        )));
+        return Err(ExportError::invalid_state(
+            "job",
+            job.id.to_string(),
+            format!("{} and expiring at {}", job.status, at.to_rfc3339()),
+            "assign a retention",
+        ));
     }
     job.retention = Some(keep);
     job.expires_at = Some(add(finished, keep, "retention")?);
@@ -482,6 +493,11 @@ macro_rules! delegate_updates {
             now: DateTime<Utc>,
         ) -> Result<ExportJob> {
             self.update(id, |job| ops::mark_cancelled(job, worker_id, now))
+                .map(|(_, job)| job)
+        }
+
+        fn release(&self, id: Uuid, worker_id: &str, now: DateTime<Utc>) -> Result<ExportJob> {
+            self.update(id, |job| ops::release(job, worker_id, now))
                 .map(|(_, job)| job)
         }
 

@@ -166,6 +166,18 @@ pub enum JobEvent {
 }
 
 impl JobEvent {
+    /// The lower-case name used in JSON and as the `event` of [`ExportError::InvalidState`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobEvent::Claim => "claim",
+            JobEvent::Succeed => "succeed",
+            JobEvent::Fail => "fail",
+            JobEvent::Retry => "retry",
+            JobEvent::Cancel => "cancel",
+            JobEvent::Expire => "expire",
+        }
+    }
+
     /// The status this event leads to (whether it may happen depends on the current status).
     pub fn target(self) -> JobStatus {
         match self {
@@ -183,8 +195,8 @@ impl JobEvent {
 ///
 /// # Errors
 ///
-/// [`ExportError::InvalidTransition`] naming the job and both statuses when the move is not in
-/// the table of [`JobStatus::can_become`].
+/// [`ExportError::InvalidState`] (kind `job`, state `from`, event `become <to>`) when the move
+/// is not in the table of [`JobStatus::can_become`].
 ///
 /// # Examples
 ///
@@ -193,17 +205,19 @@ impl JobEvent {
 /// let id = uuid::Uuid::nil();
 /// assert!(check_transition(id, JobStatus::Running, JobStatus::Succeeded).is_ok());
 /// let err = check_transition(id, JobStatus::Expired, JobStatus::Pending).unwrap_err();
-/// assert_eq!(err.code(), "INVALID_TRANSITION");
+/// assert_eq!(err.code(), "INVALID_STATE");
+/// assert_eq!(err.to_string(), format!("job `{id}` is expired: cannot become pending"));
 /// ```
 pub fn check_transition(job: Uuid, from: JobStatus, to: JobStatus) -> Result<()> {
     if from.can_become(to) {
         Ok(())
     } else {
-        Err(ExportError::InvalidTransition {
-            job: job.to_string(),
-            from: from.to_string(),
-            to: to.to_string(),
-        })
+        Err(ExportError::invalid_state(
+            "job",
+            job.to_string(),
+            from.as_str(),
+            format!("become {to}"),
+        ))
     }
 }
 
@@ -213,7 +227,8 @@ pub fn check_transition(job: Uuid, from: JobStatus, to: JobStatus) -> Result<()>
 ///
 /// # Errors
 ///
-/// [`ExportError::InvalidTransition`] when `event` cannot happen in `from`.
+/// [`ExportError::InvalidState`] (kind `job`, state `from`, event the event's
+/// [name](JobEvent::as_str)) when `event` cannot happen in `from`.
 ///
 /// # Examples
 ///
@@ -222,12 +237,21 @@ pub fn check_transition(job: Uuid, from: JobStatus, to: JobStatus) -> Result<()>
 /// let id = uuid::Uuid::nil();
 /// assert_eq!(transition(id, JobStatus::Pending, JobEvent::Claim).unwrap(), JobStatus::Running);
 /// assert_eq!(transition(id, JobStatus::Running, JobEvent::Retry).unwrap(), JobStatus::Pending);
-/// assert!(transition(id, JobStatus::Cancelled, JobEvent::Claim).is_err());
+/// let err = transition(id, JobStatus::Succeeded, JobEvent::Cancel).unwrap_err();
+/// assert_eq!(err.to_string(), format!("job `{id}` is succeeded: cannot cancel"));
 /// ```
 pub fn transition(job: Uuid, from: JobStatus, event: JobEvent) -> Result<JobStatus> {
     let to = event.target();
-    check_transition(job, from, to)?;
-    Ok(to)
+    if from.can_become(to) {
+        Ok(to)
+    } else {
+        Err(ExportError::invalid_state(
+            "job",
+            job.to_string(),
+            from.as_str(),
+            event.as_str(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -262,15 +286,17 @@ mod tests {
                         assert!(expected, "{from} -> {to} accepted");
                         allowed += 1;
                     }
-                    Err(ExportError::InvalidTransition {
-                        job,
-                        from: f,
-                        to: t,
+                    Err(ExportError::InvalidState {
+                        kind,
+                        id: job,
+                        state,
+                        event,
                     }) => {
                         assert!(!expected, "{from} -> {to} refused");
+                        assert_eq!(kind, "job");
                         assert_eq!(job, id.to_string());
-                        assert_eq!(f, from.as_str());
-                        assert_eq!(t, to.as_str());
+                        assert_eq!(state, from.as_str());
+                        assert_eq!(event, format!("become {to}"));
                     }
                     Err(other) => panic!("{from} -> {to}: unexpected error {other}"),
                 }
@@ -298,9 +324,20 @@ mod tests {
                     ALLOWED.contains(&(from, event.target())),
                     "{from} + {event:?}"
                 );
-                if let Ok(to) = result {
-                    assert_eq!(to, event.target());
+                match result {
+                    Ok(to) => assert_eq!(to, event.target()),
+                    Err(ExportError::InvalidState {
+                        state, event: e, ..
+                    }) => {
+                        assert_eq!(
+                            (state.as_str(), e.as_str()),
+                            (from.as_str(), event.as_str())
+                        );
+                    }
+                    Err(other) => panic!("{from} + {event:?}: unexpected error {other}"),
                 }
+                let json = serde_json::to_string(&event).unwrap();
+                assert_eq!(json, format!("\"{}\"", event.as_str()));
             }
         }
     }

@@ -104,7 +104,7 @@ pub struct HeartbeatAck {
 /// [`SqliteJobStore`](super::SqliteJobStore) and `PgJobStore` (feature `postgres`); share one as
 /// `Arc<dyn JobStore>`. Every status change goes through [`transition`](super::transition), and
 /// every operation is atomic: two workers never both claim a job, and a worker that lost its lease
-/// cannot overwrite the job (it gets [`ExportError::Conflict`]).
+/// cannot overwrite the job (it gets [`ExportError::LeaseLost`]).
 ///
 /// The trait is synchronous; see the [module documentation](self) for why and for use from async
 /// code.
@@ -116,13 +116,16 @@ pub struct HeartbeatAck {
 ///    progress; stop when the answer says `cancel_requested` and call
 ///    [`mark_cancelled`](JobStore::mark_cancelled);
 /// 3. end with [`complete`](JobStore::complete) or [`fail`](JobStore::fail). On
-///    [`ExportError::Conflict`] the job was taken away (lease reclaimed): drop the work and
-///    publish nothing. On [`ExportError::NotFound`] it was deleted.
+///    [`ExportError::LeaseLost`] the job was taken away (lease reclaimed or released): drop the
+///    work and publish nothing. On [`ExportError::NotFound`] it was deleted.
 ///
 /// Someone (each worker, or a janitor) calls [`reclaim_expired_leases`](JobStore::reclaim_expired_leases)
 /// periodically.
 ///
-/// [`ExportError::Conflict`]: crate::ExportError::Conflict
+/// A worker that stops before the end (it is shutting down) hands the job back with
+/// [`release`](JobStore::release), so that another worker can claim it at once.
+///
+/// [`ExportError::LeaseLost`]: crate::ExportError::LeaseLost
 /// [`ExportError::NotFound`]: crate::ExportError::NotFound
 pub trait JobStore: Send + Sync {
     /// The backend's name (`memory`, `sqlite`, `postgres`), as in [`ExportError::Store`].
@@ -135,8 +138,8 @@ pub trait JobStore: Send + Sync {
     /// # Errors
     ///
     /// [`ExportError::InvalidRequest`] for an empty owner user id (`owner.user_id`),
-    /// `max_attempts` outside `1..=`[`MAX_ATTEMPTS`](super::MAX_ATTEMPTS) or a negative `retention`; [`ExportError::Conflict`] when a job with
-    /// the same id exists; [`ExportError::Store`] when the backend fails.
+    /// `max_attempts` outside `1..=`[`MAX_ATTEMPTS`](super::MAX_ATTEMPTS) or a negative `retention`; [`ExportError::AlreadyExists`] (kind
+    /// `job`) when a job with the same id exists; [`ExportError::Store`] when the backend fails.
     ///
     /// # Examples
     ///
@@ -148,12 +151,12 @@ pub trait JobStore: Send + Sync {
     /// let id = new.id;
     /// let job = store.create(new.clone())?;
     /// assert_eq!((job.id, job.status, job.attempts), (id, JobStatus::Pending, 0));
-    /// assert_eq!(store.create(new).unwrap_err().code(), "CONFLICT");
+    /// assert_eq!(store.create(new).unwrap_err().code(), "ALREADY_EXISTS");
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     ///
     /// [`ExportError::InvalidRequest`]: crate::ExportError::InvalidRequest
-    /// [`ExportError::Conflict`]: crate::ExportError::Conflict
+    /// [`ExportError::AlreadyExists`]: crate::ExportError::AlreadyExists
     /// [`ExportError::Store`]: crate::ExportError::Store
     fn create(&self, job: NewJob) -> Result<ExportJob>;
 
@@ -252,8 +255,8 @@ pub trait JobStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ExportError::Conflict`] when `worker_id` no longer holds the lease (reclaimed, finished,
-    /// cancelled); [`ExportError::NotFound`] when the job was deleted;
+    /// [`ExportError::LeaseLost`] when `worker_id` no longer holds the lease (reclaimed,
+    /// released, finished, cancelled); [`ExportError::NotFound`] when the job was deleted;
     /// [`ExportError::InvalidRequest`] for a lease that is not positive; [`ExportError::Store`].
     ///
     /// # Examples
@@ -269,11 +272,11 @@ pub trait JobStore: Send + Sync {
     /// let ack = store.heartbeat(job.id, "w-1", Progress::new(10, Some(100)), Duration::seconds(30), now)?;
     /// assert!(!ack.cancel_requested);
     /// let err = store.heartbeat(job.id, "w-2", Progress::default(), Duration::seconds(30), now).unwrap_err();
-    /// assert_eq!(err.code(), "CONFLICT");
+    /// assert_eq!(err.code(), "LEASE_LOST");
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     ///
-    /// [`ExportError::Conflict`]: crate::ExportError::Conflict
+    /// [`ExportError::LeaseLost`]: crate::ExportError::LeaseLost
     /// [`ExportError::NotFound`]: crate::ExportError::NotFound
     /// [`ExportError::InvalidRequest`]: crate::ExportError::InvalidRequest
     /// [`ExportError::Store`]: crate::ExportError::Store
@@ -292,14 +295,14 @@ pub trait JobStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ExportError::Conflict`] when `worker_id` does not hold the lease;
+    /// [`ExportError::LeaseLost`] when `worker_id` does not hold the lease;
     /// [`ExportError::NotFound`]; [`ExportError::Store`].
     ///
     /// # Examples
     ///
     /// See the [module example](super).
     ///
-    /// [`ExportError::Conflict`]: crate::ExportError::Conflict
+    /// [`ExportError::LeaseLost`]: crate::ExportError::LeaseLost
     /// [`ExportError::NotFound`]: crate::ExportError::NotFound
     /// [`ExportError::Store`]: crate::ExportError::Store
     fn complete(
@@ -321,7 +324,7 @@ pub trait JobStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ExportError::Conflict`] when `worker_id` does not hold the lease;
+    /// [`ExportError::LeaseLost`] when `worker_id` does not hold the lease;
     /// [`ExportError::InvalidRequest`] for a negative `retry_delay`; [`ExportError::NotFound`];
     /// [`ExportError::Store`].
     ///
@@ -346,7 +349,7 @@ pub trait JobStore: Send + Sync {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     ///
-    /// [`ExportError::Conflict`]: crate::ExportError::Conflict
+    /// [`ExportError::LeaseLost`]: crate::ExportError::LeaseLost
     /// [`ExportError::NotFound`]: crate::ExportError::NotFound
     /// [`ExportError::InvalidRequest`]: crate::ExportError::InvalidRequest
     /// [`ExportError::Store`]: crate::ExportError::Store
@@ -366,7 +369,7 @@ pub trait JobStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ExportError::InvalidTransition`] for a succeeded, failed or expired job;
+    /// [`ExportError::InvalidState`] (event `cancel`) for a succeeded, failed or expired job;
     /// [`ExportError::NotFound`]; [`ExportError::Store`].
     ///
     /// # Examples
@@ -382,7 +385,7 @@ pub trait JobStore: Send + Sync {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     ///
-    /// [`ExportError::InvalidTransition`]: crate::ExportError::InvalidTransition
+    /// [`ExportError::InvalidState`]: crate::ExportError::InvalidState
     /// [`ExportError::NotFound`]: crate::ExportError::NotFound
     /// [`ExportError::Store`]: crate::ExportError::Store
     fn request_cancel(&self, id: Uuid, now: DateTime<Utc>) -> Result<ExportJob>;
@@ -392,7 +395,7 @@ pub trait JobStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ExportError::Conflict`] when `worker_id` does not hold the lease;
+    /// [`ExportError::LeaseLost`] when `worker_id` does not hold the lease;
     /// [`ExportError::NotFound`]; [`ExportError::Store`].
     ///
     /// # Examples
@@ -412,10 +415,44 @@ pub trait JobStore: Send + Sync {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     ///
-    /// [`ExportError::Conflict`]: crate::ExportError::Conflict
+    /// [`ExportError::LeaseLost`]: crate::ExportError::LeaseLost
     /// [`ExportError::NotFound`]: crate::ExportError::NotFound
     /// [`ExportError::Store`]: crate::ExportError::Store
     fn mark_cancelled(&self, id: Uuid, worker_id: &str, now: DateTime<Utc>) -> Result<ExportJob>;
+
+    /// Hands job `id` back from `worker_id`, which stops before the end (it is shutting down):
+    /// the job is pending again and claimable at once (not only once the lease would have run
+    /// out), its lease is gone and the attempt is given back (`attempts` one less: the run did
+    /// not fail). When a cancel was requested meanwhile, the job is cancelled instead (finished
+    /// at `now`). The worker must not publish anything afterwards: its lease is gone.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::LeaseLost`] when `worker_id` does not hold the lease;
+    /// [`ExportError::NotFound`]; [`ExportError::Store`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::{Duration, Utc};
+    /// use export_core::job::{JobStatus, JobStore, MemoryJobStore, NewJob, Owner};
+    /// use export_core::request::{ExportRequest, Format};
+    /// let store = MemoryJobStore::new();
+    /// let now = Utc::now();
+    /// let job = store.create(NewJob::new(Owner::user("u-1"), ExportRequest::new("trip", Format::Csv)))?;
+    /// store.claim("w-1", Duration::minutes(5), now)?;
+    /// let released = store.release(job.id, "w-1", now)?;
+    /// assert_eq!((released.status, released.attempts, released.lease), (JobStatus::Pending, 0, None));
+    /// // Another worker takes it straight away, long before the 5 minutes are over.
+    /// assert_eq!(store.claim("w-2", Duration::minutes(5), now)?.map(|j| j.id), Some(job.id));
+    /// assert_eq!(store.release(job.id, "w-1", now).unwrap_err().code(), "LEASE_LOST");
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    ///
+    /// [`ExportError::LeaseLost`]: crate::ExportError::LeaseLost
+    /// [`ExportError::NotFound`]: crate::ExportError::NotFound
+    /// [`ExportError::Store`]: crate::ExportError::Store
+    fn release(&self, id: Uuid, worker_id: &str, now: DateTime<Utc>) -> Result<ExportJob>;
 
     /// Deletes job `id` whatever its status (the service cancels first). A worker still running
     /// it gets [`ExportError::NotFound`] at its next heartbeat.
@@ -463,7 +500,7 @@ pub trait JobStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ExportError::InvalidTransition`] for a pending, running or already expired job;
+    /// [`ExportError::InvalidState`] (event `expire`) for a pending, running or already expired job;
     /// [`ExportError::NotFound`]; [`ExportError::Store`].
     ///
     /// # Examples
@@ -489,7 +526,7 @@ pub trait JobStore: Send + Sync {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     ///
-    /// [`ExportError::InvalidTransition`]: crate::ExportError::InvalidTransition
+    /// [`ExportError::InvalidState`]: crate::ExportError::InvalidState
     /// [`ExportError::NotFound`]: crate::ExportError::NotFound
     /// [`ExportError::Store`]: crate::ExportError::Store
     fn expire(&self, id: Uuid, now: DateTime<Utc>, anonymise: bool) -> Result<ExportJob>;
@@ -547,7 +584,8 @@ pub trait JobStore: Send + Sync {
     /// # Errors
     ///
     /// [`ExportError::InvalidRequest`] on field `retention` for a negative `keep`;
-    /// [`ExportError::Conflict`] when the job is not finished or already has an expiry;
+    /// [`ExportError::InvalidState`] (event `assign a retention`) when the job is not finished
+    /// or already has an expiry;
     /// [`ExportError::NotFound`]; [`ExportError::Store`].
     ///
     /// # Examples
@@ -566,12 +604,12 @@ pub trait JobStore: Send + Sync {
     /// let kept = store.assign_retention(job.id, Duration::days(7))?;
     /// assert_eq!(kept.expires_at, kept.finished_at.map(|t| t + Duration::days(7)));
     /// assert!(store.list_unexpiring(None, 100)?.jobs.is_empty());
-    /// assert_eq!(store.assign_retention(job.id, Duration::days(1)).unwrap_err().code(), "CONFLICT");
+    /// assert_eq!(store.assign_retention(job.id, Duration::days(1)).unwrap_err().code(), "INVALID_STATE");
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     ///
     /// [`ExportError::InvalidRequest`]: crate::ExportError::InvalidRequest
-    /// [`ExportError::Conflict`]: crate::ExportError::Conflict
+    /// [`ExportError::InvalidState`]: crate::ExportError::InvalidState
     /// [`ExportError::NotFound`]: crate::ExportError::NotFound
     /// [`ExportError::Store`]: crate::ExportError::Store
     fn assign_retention(&self, id: Uuid, keep: Duration) -> Result<ExportJob>;

@@ -273,7 +273,7 @@ impl ScheduleManager {
     /// `export.admin`, or when the access policy refuses its request;
     /// [`ExportError::InvalidRequest`] for a bad id, name or policy; [`ExportError::NotFound`]
     /// when its platform does not exist or is someone else's; any validation error of its
-    /// request (for example [`ExportError::UnknownField`]); [`ExportError::Conflict`] when the
+    /// request (for example [`ExportError::UnknownField`]); [`ExportError::AlreadyExists`] when the
     /// id is taken; [`ExportError::Store`].
     pub fn create_schedule(&self, principal: &Principal, new: NewSchedule) -> Result<Schedule> {
         principal.require(Scope::Create)?;
@@ -424,7 +424,7 @@ impl ScheduleManager {
     /// # Errors
     ///
     /// [`ExportError::Forbidden`] without `export.create`, or for another owner without
-    /// `export.admin`; the errors of [`Platform::validate`]; [`ExportError::Conflict`] when
+    /// `export.admin`; the errors of [`Platform::validate`]; [`ExportError::AlreadyExists`] when
     /// the name is taken; [`ExportError::Store`].
     pub fn create_platform(&self, principal: &Principal, platform: Platform) -> Result<Platform> {
         principal.require(Scope::Create)?;
@@ -502,7 +502,7 @@ impl ScheduleManager {
     /// # Errors
     ///
     /// [`ExportError::Forbidden`] without `export.delete`, or for a system platform without
-    /// `export.admin`; [`ExportError::Conflict`] while schedules use it;
+    /// `export.admin`; [`ExportError::InvalidState`] (event `delete`) while schedules use it;
     /// [`ExportError::NotFound`] (also for someone else's platform); [`ExportError::Store`].
     pub fn delete_platform(&self, principal: &Principal, name: &str) -> Result<Platform> {
         principal.require(Scope::Delete)?;

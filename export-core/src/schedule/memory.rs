@@ -41,7 +41,7 @@ struct State {
 ///     .build(Utc::now())?;
 /// store.insert(&schedule)?;
 /// assert_eq!(store.get("nightly")?, schedule);
-/// assert_eq!(store.insert(&schedule).unwrap_err().code(), "CONFLICT");
+/// assert_eq!(store.insert(&schedule).unwrap_err().code(), "ALREADY_EXISTS");
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
 #[derive(Debug, Default)]

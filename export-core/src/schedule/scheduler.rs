@@ -11,7 +11,7 @@
 //! 2. **Start.** The claimed run's job is created with a deterministic id
 //!    ([`Schedule::job_id`]): if this scheduler dies between the claim and the creation, the
 //!    next tick (of any scheduler) finds the run still `starting` and creates the job, and the
-//!    job store's unique id makes a second creation a harmless [`ExportError::Conflict`].
+//!    job store's unique id makes a second creation a harmless [`ExportError::AlreadyExists`].
 //! 3. **Follow.** Open runs are matched with their jobs: a succeeded job counts a success; a
 //!    failed one is retried per the schedule's [`RetryPolicy`](super::RetryPolicy) (a new job
 //!    for the same fire time, after the delay) when its error is transient, else counts a
@@ -430,7 +430,7 @@ impl Scheduler {
             }
         }
         match self.jobs.create(new) {
-            // Already exists: this run's job exists already (an earlier tick died after creating it).
+            // This run's job exists already (an earlier tick died after creating it).
             Ok(_) | Err(ExportError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
         }

@@ -252,10 +252,7 @@ pub(crate) fn schedule_not_found(id: &str) -> ExportError {
 
 /// The error for a duplicate schedule id.
 pub(crate) fn duplicate_schedule(id: &str) -> ExportError {
-    ExportError::AlreadyExists {
-        kind: "schedule",
-        id: id.to_owned(),
-    }
+    ExportError::already_exists("schedule", id)
 }
 
 /// The rule of [`ScheduleStore::claim_fire`] once the schedule is loaded: may the caller claim?

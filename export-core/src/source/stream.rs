@@ -4,11 +4,16 @@
 //! adapters here let async code *produce* batches while the export *consumes* them on a thread
 //! of its own (a plain `std::thread`, or `tokio::task::spawn_blocking`):
 //!
-//! - [`StreamSource`] drives a [`futures::Stream`] with [`futures::executor::block_on`], one
-//!   item at a time;
+//! - [`StreamSource`] drives a [`futures::Stream`] one item at a time, waiting on an
+//!   [`IoRuntime`] ([`IoRuntime::block_on`]), so a stream of tokio I/O types works from a plain
+//!   thread too;
 //! - [`channel`] returns a [`BatchSender`] for async producers and a [`ChannelSource`] for the
 //!   export. The channel is bounded, so a fast producer waits (backpressure) instead of filling
 //!   memory.
+//!
+//! Both wait through [`IoRuntime::shared`] unless given a runtime with `with_runtime` (an
+//! engine passes its own). [`IoRuntime::block_on`] is safe from any thread: a plain thread, a
+//! blocking-pool thread, even a multi-thread runtime's worker (it blocks in place there).
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -16,17 +21,19 @@ use futures::channel::mpsc;
 use futures::{SinkExt, Stream, StreamExt};
 
 use crate::error::{ExportError, Result};
+use crate::runtime::IoRuntime;
 use crate::source::Source;
 use crate::source::iter::conform;
 
 /// A [`Source`] over a [`futures::Stream`] of record batches.
 ///
-/// [`Source::next_batch`] blocks the calling thread until the stream yields, with
-/// [`futures::executor::block_on`]. Run the export on a blocking thread (a `std::thread`, or
-/// `tokio::task::spawn_blocking`), never on an async executor's worker: the formatting that
-/// follows each batch is CPU work and would stall the executor. A stream that needs a specific
-/// runtime (tokio I/O types) must be polled where that runtime's context is available; when in
-/// doubt, feed a [`channel`] from a task on that runtime instead.
+/// [`Source::next_batch`] blocks the calling thread until the stream yields, polling it on an
+/// [`IoRuntime`] ([`IoRuntime::shared`], or the one given with [`StreamSource::with_runtime`])
+/// with [`IoRuntime::block_on`]: the stream is polled inside that runtime's context, so tokio
+/// timers and sockets work even when the export runs on a plain thread. Run the export on a
+/// blocking thread (a `std::thread`, or [`IoRuntime::spawn_blocking`]), not on an async
+/// executor's worker: the formatting that follows each batch is CPU work and would stall the
+/// executor.
 ///
 /// Every batch is checked against the declared schema (see [`conform`]).
 ///
@@ -54,6 +61,8 @@ pub struct StreamSource<S> {
     stream: S,
     rows_hint: Option<u64>,
     done: bool,
+    /// The runtime to wait on; `None` for [`IoRuntime::shared`], taken at the first batch.
+    io: Option<IoRuntime>,
 }
 
 impl<S> StreamSource<S>
@@ -67,12 +76,48 @@ where
             stream,
             rows_hint: None,
             done: false,
+            io: None,
         }
     }
 
     /// Announces how many rows the stream will yield (for progress reporting only).
     pub fn with_rows_hint(mut self, rows: u64) -> Self {
         self.rows_hint = Some(rows);
+        self
+    }
+
+    /// Polls the stream on `io` (an engine's runtime) instead of [`IoRuntime::shared`].
+    ///
+    /// # Examples
+    ///
+    /// A stream that sleeps with tokio's timer, read from a plain thread:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use arrow_array::{Int64Array, RecordBatch};
+    /// use arrow_schema::{DataType, Field, Schema};
+    /// use futures::StreamExt;
+    /// use export_core::runtime::IoRuntime;
+    /// use export_core::source::{Source, stream::StreamSource};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+    /// let s2 = schema.clone();
+    /// let stream = futures::stream::iter(0..3).then(move |i| {
+    ///     let schema = s2.clone();
+    ///     async move {
+    ///         tokio::time::sleep(Duration::from_millis(1)).await;
+    ///         Ok(RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![i]))])?)
+    ///     }
+    /// });
+    /// let io = IoRuntime::new(1).unwrap();
+    /// let mut source = StreamSource::new(schema, Box::pin(stream)).with_runtime(&io);
+    /// let mut rows = 0;
+    /// while let Some(b) = source.next_batch().unwrap() { rows += b.num_rows(); }
+    /// assert_eq!(rows, 3);
+    /// ```
+    pub fn with_runtime(mut self, io: &IoRuntime) -> Self {
+        self.io = Some(io.clone());
         self
     }
 }
@@ -95,7 +140,8 @@ where
         if self.done {
             return Ok(None);
         }
-        match futures::executor::block_on(self.stream.next()) {
+        let io = self.io.get_or_insert_with(IoRuntime::shared);
+        match io.block_on(self.stream.next()) {
             None => {
                 self.done = true;
                 Ok(None)
@@ -153,6 +199,7 @@ pub fn channel(schema: SchemaRef, capacity: usize) -> (BatchSender, ChannelSourc
             rx,
             rows_hint: None,
             done: false,
+            io: None,
         },
     )
 }
@@ -192,14 +239,15 @@ impl BatchSender {
             .map_err(|_| ExportError::Cancelled)
     }
 
-    /// Sends a batch from synchronous code, blocking the thread while the channel is full.
-    /// Do not call it from an async task (use [`BatchSender::send`]).
+    /// Sends a batch from synchronous code, blocking the thread while the channel is full
+    /// (waiting through [`IoRuntime::shared`], so it does not panic on any thread). From an
+    /// async task use [`BatchSender::send`].
     ///
     /// # Errors
     ///
     /// As [`BatchSender::send`].
     pub fn blocking_send(&mut self, batch: RecordBatch) -> Result<()> {
-        futures::executor::block_on(self.send(batch))
+        IoRuntime::shared().block_on(self.send(batch))
     }
 
     /// True when the [`ChannelSource`] was dropped, so that further sends would fail.
@@ -216,12 +264,20 @@ pub struct ChannelSource {
     rx: mpsc::Receiver<Result<RecordBatch>>,
     rows_hint: Option<u64>,
     done: bool,
+    /// The runtime to wait on; `None` for [`IoRuntime::shared`], taken at the first batch.
+    io: Option<IoRuntime>,
 }
 
 impl ChannelSource {
     /// Announces how many rows the producers will send (for progress reporting only).
     pub fn with_rows_hint(mut self, rows: u64) -> Self {
         self.rows_hint = Some(rows);
+        self
+    }
+
+    /// Waits for batches through `io` (an engine's runtime) instead of [`IoRuntime::shared`].
+    pub fn with_runtime(mut self, io: &IoRuntime) -> Self {
+        self.io = Some(io.clone());
         self
     }
 }
@@ -242,7 +298,8 @@ impl Source for ChannelSource {
         if self.done {
             return Ok(None);
         }
-        match futures::executor::block_on(self.rx.next()) {
+        let io = self.io.get_or_insert_with(IoRuntime::shared);
+        match io.block_on(self.rx.next()) {
             None => {
                 self.done = true;
                 Ok(None)

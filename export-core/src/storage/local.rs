@@ -14,6 +14,7 @@ use super::{
 };
 use crate::error::{ExportError, Result};
 use crate::output::{AtomicFile, is_abandoned_partial};
+use crate::runtime::IoRuntime;
 
 /// Files in a local directory: key `exports/2026/11/x.csv` is the file
 /// `<root>/exports/2026/11/x.csv`.
@@ -25,6 +26,11 @@ use crate::output::{AtomicFile, is_abandoned_partial};
 /// [`content_type_for`]. Signed URLs do not exist here ([`Storage::signed_url`] returns `None`):
 /// serve files with [`Storage::open`]. The root is expected to be managed by this storage alone
 /// (symbolic links placed inside it by someone else are followed).
+///
+/// All file I/O is synchronous `std::fs`, done on the calling thread (a worker or a blocking
+/// thread); no runtime is involved, except for [`Download::into_async_stream`], which reads the
+/// file in chunks on the blocking pool of the storage's [`IoRuntime`] (given with
+/// [`LocalStorage::with_runtime`], [`IoRuntime::shared`] otherwise, started only then).
 ///
 /// # Examples
 ///
@@ -43,6 +49,8 @@ use crate::output::{AtomicFile, is_abandoned_partial};
 #[derive(Clone, Debug)]
 pub struct LocalStorage {
     root: PathBuf,
+    /// The runtime for the async streams of downloads; `None` for [`IoRuntime::shared`].
+    io: Option<IoRuntime>,
 }
 
 impl LocalStorage {
@@ -69,7 +77,29 @@ impl LocalStorage {
                 io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
             ));
         }
-        Ok(LocalStorage { root })
+        Ok(LocalStorage { root, io: None })
+    }
+
+    /// As [`LocalStorage::new`], with the async streams of downloads read on `io`'s blocking
+    /// pool (an engine's runtime).
+    ///
+    /// # Errors
+    ///
+    /// As [`LocalStorage::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::runtime::IoRuntime;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let io = IoRuntime::new(1).unwrap();
+    /// let storage = export_core::storage::LocalStorage::with_runtime(dir.path(), &io).unwrap();
+    /// assert!(storage.root().is_dir());
+    /// ```
+    pub fn with_runtime(root: impl Into<PathBuf>, io: &IoRuntime) -> Result<LocalStorage> {
+        let mut storage = LocalStorage::new(root)?;
+        storage.io = Some(io.clone());
+        Ok(storage)
     }
 
     /// The directory files are stored in (canonical).
@@ -236,10 +266,14 @@ impl Storage for LocalStorage {
         if !meta.is_file() {
             return Err(not_found(key));
         }
-        Ok(Download {
-            reader: Box::new(io::BufReader::with_capacity(64 * 1024, file)),
-            size: meta.len(),
-            content_type: content_type_for(key.file_name()).to_owned(),
+        let download = Download::from_reader(
+            io::BufReader::with_capacity(64 * 1024, file),
+            meta.len(),
+            content_type_for(key.file_name()),
+        );
+        Ok(match &self.io {
+            Some(io) => download.with_runtime(io),
+            None => download,
         })
     }
 

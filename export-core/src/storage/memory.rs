@@ -6,13 +6,15 @@ use std::time::Duration;
 use super::object::ObjectStorage;
 use super::{Download, MultipartOptions, ObjectInfo, Storage, StorageKey, Upload};
 use crate::error::Result;
+use crate::runtime::IoRuntime;
 
 /// Files kept in memory (`object_store`'s in-memory store), lost when the storage is dropped.
 ///
 /// Uploads go through the same multipart code as S3 (parts of
 /// [`MultipartOptions::part_size`], at most [`MultipartOptions::max_parts_in_flight`] at once),
 /// so tests on memory exercise the object-store path. Signed URLs do not exist here
-/// ([`Storage::signed_url`] returns `None`). Clones share the same files.
+/// ([`Storage::signed_url`] returns `None`). Clones share the same files. Its I/O runs on an
+/// [`IoRuntime`] ([`IoRuntime::shared`] unless [`MemoryStorage::with_runtime`] names one).
 ///
 /// # Examples
 ///
@@ -34,12 +36,15 @@ pub struct MemoryStorage {
 }
 
 impl MemoryStorage {
-    /// An empty storage with the default [`MultipartOptions`].
+    /// An empty storage with the default [`MultipartOptions`], on [`IoRuntime::shared`].
     ///
     /// # Errors
     ///
-    /// [`crate::ExportError::Storage`] when the background thread that drives the store cannot
-    /// be started.
+    /// None today; the `Result` leaves room for checks.
+    ///
+    /// # Panics
+    ///
+    /// As [`IoRuntime::shared`], if the shared runtime cannot start.
     pub fn new() -> Result<MemoryStorage> {
         MemoryStorage::with_multipart(MultipartOptions::default())
     }
@@ -50,8 +55,11 @@ impl MemoryStorage {
     /// # Errors
     ///
     /// [`crate::ExportError::InvalidRequest`] with field `part_size` or `max_parts_in_flight`
-    /// when they are out of range; [`crate::ExportError::Storage`] when the background thread
-    /// cannot be started.
+    /// when they are out of range.
+    ///
+    /// # Panics
+    ///
+    /// As [`IoRuntime::shared`], if the shared runtime cannot start.
     ///
     /// # Examples
     ///
@@ -63,8 +71,29 @@ impl MemoryStorage {
     /// ```
     pub fn with_multipart(multipart: MultipartOptions) -> Result<MemoryStorage> {
         multipart.validate(1)?;
+        MemoryStorage::with_runtime(multipart, &IoRuntime::shared())
+    }
+
+    /// As [`MemoryStorage::with_multipart`], with the store's I/O driven by `io` (an engine's
+    /// runtime).
+    ///
+    /// # Errors
+    ///
+    /// As [`MemoryStorage::with_multipart`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::runtime::IoRuntime;
+    /// use export_core::storage::{MemoryStorage, MultipartOptions, Storage};
+    /// let io = IoRuntime::new(1).unwrap();
+    /// let storage = MemoryStorage::with_runtime(MultipartOptions::default(), &io).unwrap();
+    /// assert!(storage.list("").unwrap().is_empty());
+    /// ```
+    pub fn with_runtime(multipart: MultipartOptions, io: &IoRuntime) -> Result<MemoryStorage> {
+        multipart.validate(1)?;
         let store = Arc::new(object_store::memory::InMemory::new());
-        let inner = ObjectStorage::new(store, "", "memory://".into(), multipart, 1)?;
+        let inner = ObjectStorage::new(store, "", "memory://".into(), multipart, io)?;
         Ok(MemoryStorage { inner })
     }
 

@@ -12,8 +12,9 @@
 //!   size and the SHA-256 computed while streaming, to be recorded on the job.
 //! - [`Storage::put_file`] streams a local file up (XLSX files are built in a seekable temporary
 //!   file first).
-//! - [`Storage::open`] returns a streamed [`Download`] (size, content type, reader); an async
-//!   host turns it into a `futures` stream with [`Download::into_stream`].
+//! - [`Storage::open`] returns a streamed [`Download`] (size, content type, a blocking
+//!   [`Read`]); an async host turns it into a stream of [`Bytes`] with
+//!   [`Download::into_async_stream`].
 //! - [`Storage::signed_url`] gives a time-limited download link where the backend has one (S3).
 //! - [`Storage::head`], [`Storage::list`] and [`Storage::delete`] serve status pages and retention;
 //!   deleting a missing file is `Ok(false)`, not an error.
@@ -21,16 +22,24 @@
 //! Keys are [`StorageKey`]s, validated once: no `..`, no leading `/`, no backslash, no control
 //! character ever reaches a path or an URL. [`open_storage`] builds a storage from an URL
 //! (`file:///path`, `memory://`, `s3://bucket/prefix`) and string options, for configuration
-//! files, the CLI and the bindings.
+//! files, the CLI and the bindings; [`open_storage_with`] does the same on a given
+//! [`IoRuntime`].
 //!
-//! # Async hosts
+//! # Execution model
 //!
-//! The object-store backends run their I/O on a small tokio runtime that each storage owns. Their
-//! synchronous methods block the calling thread until the request is done, so **do not call them
-//! from a thread that is driving an async runtime** (tokio panics with "Cannot start a runtime
-//! from within a runtime"); from async code use `tokio::task::spawn_blocking` (or the host's
-//! equivalent) around the call. Streaming a download to an async body is done with
-//! [`Download::into_stream`].
+//! No storage owns a runtime or a thread. The object-store backends ([`MemoryStorage`],
+//! [`S3Storage`]) send their requests on an [`IoRuntime`]: the engine's (given with
+//! [`open_storage_with`] or the backends' `with_runtime` constructors) or the process-wide
+//! [`IoRuntime::shared`]. Their synchronous methods wait with [`IoRuntime::block_on`], which is
+//! safe from any thread: a plain or blocking-pool thread, a multi-thread runtime's worker
+//! (it blocks in place) and a current-thread runtime's thread (it waits from a scoped thread,
+//! blocking that runtime meanwhile). [`LocalStorage`] does plain `std::fs` I/O on the calling
+//! thread.
+//!
+//! Async hosts should still run storage calls off their executor threads (for example with
+//! [`IoRuntime::spawn_blocking`]), as they block; a download goes to an async body through
+//! [`Download::into_async_stream`], which blocks nothing: an object store's body is polled as it
+//! comes from the store, a local file is read in chunks on the runtime's blocking pool.
 //!
 //! # Examples
 //!
@@ -64,11 +73,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ExportError, Result};
+use crate::runtime::IoRuntime;
 
+mod file_stream;
 mod key;
 mod local;
 mod memory;
@@ -93,7 +105,8 @@ pub const MAX_SIGNED_URL_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 ///
 /// Implemented by [`LocalStorage`], [`MemoryStorage`] and (feature `s3`) [`S3Storage`]; shared as
 /// `Arc<dyn Storage>` between threads. All methods are synchronous and may block on I/O; see the
-/// [module documentation](self) for the rule on async runtimes.
+/// [module documentation](self#execution-model): they may be called from any thread, async
+/// runtimes included, without panicking.
 pub trait Storage: Send + Sync + fmt::Debug {
     /// An URL naming this storage (`file:///var/exports`, `memory://`, `s3://bucket/prefix`),
     /// for logs and messages. It never contains credentials.
@@ -274,13 +287,38 @@ pub struct ObjectInfo {
 }
 
 /// A stored file opened for reading by [`Storage::open`]: streamed, never loaded whole.
+///
+/// Read it either way:
+///
+/// - as a blocking [`Read`] (the CLI, worker threads, [`Download::verify`]): an object store's
+///   chunks are awaited through the storage's [`IoRuntime`] ([`IoRuntime::block_on`], which works
+///   from any thread); a local file is read directly;
+/// - as an async stream of [`Bytes`] ([`Download::into_async_stream`], for async HTTP servers):
+///   an object store's body stream itself, a local file read in chunks of 64 KiB on the
+///   runtime's blocking pool.
+///
+/// Neither starts a thread per download.
 pub struct Download {
-    /// The content, read in chunks from the storage.
-    pub reader: Box<dyn Read + Send>,
     /// Its size in bytes.
     pub size: u64,
     /// Its content type.
     pub content_type: String,
+    body: Body,
+    /// The runtime that drives the body; `None` for a plain reader until it is needed
+    /// ([`IoRuntime::shared`] then).
+    io: Option<IoRuntime>,
+}
+
+/// Where a download's bytes come from.
+enum Body {
+    /// A synchronous reader (a local file).
+    Reader(Box<dyn Read + Send>),
+    /// An async stream driven by the download's runtime (an object store's body), with the rest
+    /// of the chunk a [`Read`] has not consumed yet.
+    Stream {
+        stream: BoxStream<'static, Result<Bytes>>,
+        chunk: Bytes,
+    },
 }
 
 impl fmt::Debug for Download {
@@ -288,17 +326,115 @@ impl fmt::Debug for Download {
         f.debug_struct("Download")
             .field("size", &self.size)
             .field("content_type", &self.content_type)
+            .field(
+                "body",
+                &match self.body {
+                    Body::Reader(_) => "reader",
+                    Body::Stream { .. } => "stream",
+                },
+            )
             .finish_non_exhaustive()
     }
 }
 
 impl Read for Download {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.reader.read(buf)
+        match &mut self.body {
+            Body::Reader(reader) => reader.read(buf),
+            Body::Stream { stream, chunk } => {
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                while chunk.is_empty() {
+                    let io = self.io.get_or_insert_with(IoRuntime::shared);
+                    match io.block_on(stream.next()) {
+                        None => return Ok(0),
+                        Some(Ok(next)) => *chunk = next,
+                        Some(Err(e)) => return Err(io::Error::other(e)),
+                    }
+                }
+                let n = buf.len().min(chunk.len());
+                buf[..n].copy_from_slice(&chunk.split_to(n));
+                Ok(n)
+            }
+        }
     }
 }
 
 impl Download {
+    /// A download read from a synchronous reader (what [`LocalStorage`] returns). Its async
+    /// stream reads `reader` in chunks on the blocking pool of [`IoRuntime::shared`], unless
+    /// [`Download::with_runtime`] names another runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use export_core::storage::Download;
+    /// let mut download = Download::from_reader(&b"id\n1\n"[..], 5, "text/csv");
+    /// let mut text = String::new();
+    /// download.read_to_string(&mut text).unwrap();
+    /// assert_eq!(text, "id\n1\n");
+    /// ```
+    pub fn from_reader(
+        reader: impl Read + Send + 'static,
+        size: u64,
+        content_type: impl Into<String>,
+    ) -> Download {
+        Download {
+            size,
+            content_type: content_type.into(),
+            body: Body::Reader(Box::new(reader)),
+            io: None,
+        }
+    }
+
+    /// A download read from an async stream of chunks (what the object-store backends return),
+    /// driven by `io`: the blocking [`Read`] waits on it with [`IoRuntime::block_on`], and
+    /// [`Download::into_async_stream`] polls it inside the runtime's context, so a stream that
+    /// needs tokio (timers, sockets, spawned tasks) works whatever executor polls it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use export_core::runtime::IoRuntime;
+    /// use export_core::storage::Download;
+    /// let chunks = futures::stream::iter([Ok(Bytes::from("he")), Ok(Bytes::from("llo"))]);
+    /// let mut download = Download::from_stream(chunks.boxed(), 5, "text/plain", &IoRuntime::shared());
+    /// let mut text = String::new();
+    /// download.read_to_string(&mut text).unwrap();
+    /// assert_eq!(text, "hello");
+    /// ```
+    pub fn from_stream(
+        stream: BoxStream<'static, Result<Bytes>>,
+        size: u64,
+        content_type: impl Into<String>,
+        io: &IoRuntime,
+    ) -> Download {
+        Download {
+            size,
+            content_type: content_type.into(),
+            body: Body::Stream {
+                stream,
+                chunk: Bytes::new(),
+            },
+            io: Some(io.clone()),
+        }
+    }
+
+    /// Reads a reader-backed download (a local file) for [`Download::into_async_stream`] on
+    /// `io`'s blocking pool instead of [`IoRuntime::shared`]'s. A stream-backed download keeps
+    /// the runtime its stream was built on.
+    pub fn with_runtime(mut self, io: &IoRuntime) -> Download {
+        if matches!(self.body, Body::Reader(_)) {
+            self.io = Some(io.clone());
+        }
+        self
+    }
+
     /// Reads the whole content, streaming, and checks its size and SHA-256 against the ones
     /// recorded at publication ([`StoredObject::sha256`]).
     ///
@@ -326,7 +462,7 @@ impl Download {
         let mut buf = vec![0u8; 64 * 1024];
         let mut size = 0u64;
         loop {
-            let n = match self.reader.read(&mut buf) {
+            let n = match self.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -349,9 +485,18 @@ impl Download {
         Ok(size)
     }
 
-    /// Turns the download into an async stream of chunks (up to 64 KiB each), for async HTTP
-    /// servers. The reads run on a dedicated thread with at most two chunks buffered, so the
-    /// stream can be polled from any executor; dropping the stream stops the reads.
+    /// Turns the download into an async stream of chunks, for async HTTP servers (an axum or
+    /// hyper body, a napi stream). Poll it from any executor; it never blocks the polling
+    /// thread and starts no thread of its own:
+    ///
+    /// - an object store's body is its own stream (chunks as the store sends them), polled
+    ///   inside the storage's runtime context;
+    /// - a local file is read in chunks of up to 64 KiB on the runtime's blocking pool, by at
+    ///   most two blocking tasks in the whole process however many downloads stream (so a few
+    ///   pool threads, not one per download).
+    ///
+    /// Bytes already consumed through [`Read`] are not repeated. Dropping the stream stops the
+    /// reads.
     ///
     /// # Examples
     ///
@@ -364,36 +509,47 @@ impl Download {
     /// let mut upload = storage.create(&key, "text/plain").unwrap();
     /// upload.write_all(b"hello").unwrap();
     /// upload.commit().unwrap();
-    /// let stream = storage.open(&key).unwrap().into_stream();
-    /// let chunks: Vec<_> = futures::executor::block_on(stream.collect());
+    /// let stream = storage.open(&key).unwrap().into_async_stream();
+    /// let host = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let chunks: Vec<_> = host.block_on(stream.collect());
     /// let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.unwrap().to_vec()).collect();
     /// assert_eq!(bytes, b"hello");
     /// ```
-    pub fn into_stream(self) -> BoxStream<'static, io::Result<Bytes>> {
-        use futures::SinkExt;
-        let (mut tx, rx) = futures::channel::mpsc::channel::<io::Result<Bytes>>(1);
-        let mut reader = self.reader;
-        let spawned = std::thread::Builder::new()
-            .name("export-core-download".into())
-            .spawn(move || {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let item = match reader.read(&mut buf) {
-                        Ok(0) => return,
-                        Ok(n) => Ok(Bytes::copy_from_slice(&buf[..n])),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => Err(e),
-                    };
-                    let failed = item.is_err();
-                    if futures::executor::block_on(tx.send(item)).is_err() || failed {
-                        return;
-                    }
+    pub fn into_async_stream(self) -> BoxStream<'static, Result<Bytes>> {
+        let io = self.io.unwrap_or_else(IoRuntime::shared);
+        match self.body {
+            Body::Stream { stream, chunk } => {
+                let rest = OnRuntime { io, stream }.boxed();
+                if chunk.is_empty() {
+                    rest
+                } else {
+                    futures::stream::once(async move { Ok(chunk) })
+                        .chain(rest)
+                        .boxed()
                 }
-            });
-        match spawned {
-            Ok(_) => Box::pin(rx),
-            Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
+            }
+            Body::Reader(reader) => file_stream::stream(reader, io),
         }
+    }
+}
+
+/// A stream polled inside an [`IoRuntime`]'s context, whatever executor polls it: an object
+/// store's body may start requests (a retried read) that need the runtime's reactor.
+struct OnRuntime {
+    io: IoRuntime,
+    stream: BoxStream<'static, Result<Bytes>>,
+}
+
+impl futures::Stream for OnRuntime {
+    type Item = Result<Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let _enter = this.io.handle().enter();
+        this.stream.poll_next_unpin(cx)
     }
 }
 
@@ -493,12 +649,63 @@ pub fn clamp_expiry(
 /// let err = open_storage("ftp://host/dir", [("", ""); 0]).unwrap_err();
 /// assert!(err.to_string().contains("ftp"));
 /// ```
+///
+/// The storage runs its I/O on [`IoRuntime::shared`]; an engine gives its own runtime with
+/// [`open_storage_with`].
 pub fn open_storage<I, K, V>(url: &str, options: I) -> Result<Arc<dyn Storage>>
 where
     I: IntoIterator<Item = (K, V)>,
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    open_storage_on(url, options, None)
+}
+
+/// As [`open_storage`], with the object stores' requests (and the async streams of downloads)
+/// driven by `io`, the engine's runtime: storages opened this way share its threads and start
+/// none of their own.
+///
+/// # Errors
+///
+/// As [`open_storage`].
+///
+/// # Examples
+///
+/// ```
+/// use export_core::runtime::IoRuntime;
+/// use export_core::storage::{open_storage_with, StorageKey};
+/// let io = IoRuntime::new(1).unwrap();
+/// let storage = open_storage_with("memory://", [("", ""); 0], &io).unwrap();
+/// assert!(storage.head(&StorageKey::parse("a.csv").unwrap()).unwrap().is_none());
+/// ```
+pub fn open_storage_with<I, K, V>(url: &str, options: I, io: &IoRuntime) -> Result<Arc<dyn Storage>>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    open_storage_on(url, options, Some(io))
+}
+
+/// [`open_storage`] on `io`, or on [`IoRuntime::shared`] (started only for an object store)
+/// when `None`.
+fn open_storage_on<I, K, V>(
+    url: &str,
+    options: I,
+    io: Option<&IoRuntime>,
+) -> Result<Arc<dyn Storage>>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let local = |root: std::path::PathBuf| -> Result<Arc<dyn Storage>> {
+        Ok(Arc::new(match io {
+            Some(io) => LocalStorage::with_runtime(root, io)?,
+            None => LocalStorage::new(root)?,
+        }))
+    };
+    let object_io = || io.cloned().unwrap_or_else(IoRuntime::shared);
     let mut options: BTreeMap<String, String> = options
         .into_iter()
         .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
@@ -510,7 +717,7 @@ where
             return Err(bad_url("is empty".into()));
         }
         no_options(&options, "a local directory")?;
-        return Ok(Arc::new(LocalStorage::new(url)?));
+        return local(url.into());
     };
     match scheme.to_ascii_lowercase().as_str() {
         "file" => {
@@ -527,7 +734,7 @@ where
             let path = parsed
                 .to_file_path()
                 .map_err(|()| bad_url("is not a local path".into()))?;
-            Ok(Arc::new(LocalStorage::new(path)?))
+            local(path)
         }
         "memory" => {
             if !rest.is_empty() && rest != "/" {
@@ -535,9 +742,12 @@ where
             }
             let multipart = take_multipart(&mut options, MultipartOptions::default())?;
             no_options(&options, "memory://")?;
-            Ok(Arc::new(MemoryStorage::with_multipart(multipart)?))
+            Ok(Arc::new(MemoryStorage::with_runtime(
+                multipart,
+                &object_io(),
+            )?))
         }
-        "s3" => open_s3(rest, options).map_err(|e| match e {
+        "s3" => open_s3(rest, options, &object_io()).map_err(|e| match e {
             ExportError::InvalidRequest { field, reason } if field == "storage_url" => {
                 bad_url(reason)
             }
@@ -550,7 +760,11 @@ where
 }
 
 #[cfg(feature = "s3")]
-fn open_s3(rest: &str, mut options: BTreeMap<String, String>) -> Result<Arc<dyn Storage>> {
+fn open_s3(
+    rest: &str,
+    mut options: BTreeMap<String, String>,
+    io: &IoRuntime,
+) -> Result<Arc<dyn Storage>> {
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let mut s3 = S3Options::from_env();
     s3.bucket = bucket.to_owned();
@@ -583,11 +797,15 @@ fn open_s3(rest: &str, mut options: BTreeMap<String, String>) -> Result<Arc<dyn 
             ),
         ));
     }
-    Ok(Arc::new(S3Storage::new(s3)?))
+    Ok(Arc::new(S3Storage::with_runtime(s3, io)?))
 }
 
 #[cfg(not(feature = "s3"))]
-fn open_s3(_rest: &str, _options: BTreeMap<String, String>) -> Result<Arc<dyn Storage>> {
+fn open_s3(
+    _rest: &str,
+    _options: BTreeMap<String, String>,
+    _io: &IoRuntime,
+) -> Result<Arc<dyn Storage>> {
     Err(ExportError::request(
         "storage_url",
         "s3:// support is not compiled in (enable the `s3` feature of export-core)",

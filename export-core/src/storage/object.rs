@@ -1,5 +1,6 @@
 //! The [`Storage`] implementation shared by every `object_store` backend (memory, S3): a store,
-//! an optional key prefix, and the tokio runtime that drives its I/O.
+//! an optional key prefix, and the [`IoRuntime`] that drives its I/O (the engine's, or
+//! [`IoRuntime::shared`]); a storage never starts a runtime of its own.
 //!
 //! Uploads are buffered one part at a time. A file smaller than one part goes up with a single
 //! PUT at the commit; a larger one starts a multipart upload when its first part is full, sends
@@ -8,12 +9,11 @@
 //! memory used by an upload is therefore at most `(max_parts_in_flight + 1) * part_size`.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -27,6 +27,7 @@ use super::{
     check_expiry, not_found,
 };
 use crate::error::{ExportError, Result};
+use crate::runtime::IoRuntime;
 
 /// How large files are cut into parts for a multipart upload to an object store.
 ///
@@ -106,28 +107,18 @@ pub(crate) struct Inner {
     multipart: MultipartOptions,
     #[cfg(feature = "s3")]
     signer: Option<UrlSigner>,
-    /// Always `Some` until drop.
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // A plain drop blocks, and panics inside an async context; this does neither.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
+    /// The runtime that drives the store's I/O, shared with the rest of the engine.
+    io: IoRuntime,
 }
 
 impl Inner {
-    fn runtime(&self) -> Result<&tokio::runtime::Runtime> {
-        self.runtime
-            .as_ref()
-            .ok_or_else(|| ExportError::Storage("the storage runtime is shut down".into()))
-    }
-
-    fn block_on<F: std::future::Future>(&self, future: F) -> Result<F::Output> {
-        Ok(self.runtime()?.block_on(future))
+    /// Waits for an I/O future on the runtime, from any thread (see [`IoRuntime::block_on`]).
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        self.io.block_on(future)
     }
 
     fn path(&self, key: &str) -> Result<ObjectPath> {
@@ -228,7 +219,7 @@ impl ObjectStorage {
         prefix: &str,
         url: String,
         multipart: MultipartOptions,
-        worker_threads: usize,
+        io: &IoRuntime,
     ) -> Result<ObjectStorage> {
         let prefix = validate_prefix(prefix)
             .map_err(|e| match e {
@@ -238,12 +229,6 @@ impl ObjectStorage {
                 e => e,
             })?
             .to_owned();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(worker_threads.max(1))
-            .thread_name("export-core-storage")
-            .enable_all()
-            .build()
-            .map_err(|e| ExportError::Storage(format!("cannot start the storage runtime: {e}")))?;
         Ok(ObjectStorage {
             inner: Arc::new(Inner {
                 store,
@@ -252,7 +237,7 @@ impl ObjectStorage {
                 multipart,
                 #[cfg(feature = "s3")]
                 signer: None,
-                runtime: Some(runtime),
+                io: io.clone(),
             }),
         })
     }
@@ -279,7 +264,7 @@ impl ObjectStorage {
             Some(inner.path("")?)
         };
         let mut stream = inner.store.list(prefix.as_ref());
-        match inner.block_on(stream.next())? {
+        match inner.block_on(stream.next()) {
             None | Some(Ok(_)) => Ok(()),
             Some(Err(e)) => {
                 let hint = hint(&e.to_string());
@@ -322,7 +307,7 @@ impl Storage for ObjectStorage {
         let inner = &self.inner;
         let path = inner.path(key.as_str())?;
         let result = inner
-            .block_on(inner.store.get_opts(&path, GetOptions::default()))?
+            .block_on(inner.store.get_opts(&path, GetOptions::default()))
             .map_err(|e| inner.error("cannot read", key, e))?;
         let size = result.meta.size;
         let content_type = result
@@ -332,26 +317,25 @@ impl Storage for ObjectStorage {
             .unwrap_or_else(|| super::content_type_for(key.file_name()).to_owned());
         let stream = {
             // Some stores start their body stream with tokio tasks: build it on the runtime.
-            let _guard = inner.runtime()?.enter();
+            let _guard = inner.io.handle().enter();
             result.into_stream()
         };
-        Ok(Download {
-            reader: Box::new(StreamReader {
-                inner: inner.clone(),
-                key: key.clone(),
-                stream,
-                chunk: Bytes::new(),
-            }),
-            size,
-            content_type,
-        })
+        let (owner, key) = (inner.clone(), key.clone());
+        let stream = stream
+            .map(move |chunk| {
+                chunk.map_err(|e| {
+                    ExportError::Storage(format!("cannot read `{key}` on {}: {e}", owner.url))
+                })
+            })
+            .boxed();
+        Ok(Download::from_stream(stream, size, content_type, &inner.io))
     }
 
     fn head(&self, key: &StorageKey) -> Result<Option<ObjectInfo>> {
         let inner = &self.inner;
         let path = inner.path(key.as_str())?;
         let options = GetOptions::new().with_head(true);
-        match inner.block_on(inner.store.get_opts(&path, options))? {
+        match inner.block_on(inner.store.get_opts(&path, options)) {
             Ok(result) => Ok(Some(inner.info(
                 key.clone(),
                 result.meta,
@@ -369,7 +353,7 @@ impl Storage for ObjectStorage {
         }
         let inner = &self.inner;
         let path = inner.path(key.as_str())?;
-        match inner.block_on(inner.store.delete(&path))? {
+        match inner.block_on(inner.store.delete(&path)) {
             Ok(()) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(inner.error("cannot delete", key, e)),
@@ -385,7 +369,7 @@ impl Storage for ObjectStorage {
             Some(inner.path(prefix)?)
         };
         let metas: Vec<ObjectMeta> = inner
-            .block_on(inner.store.list(path.as_ref()).try_collect())?
+            .block_on(inner.store.list(path.as_ref()).try_collect())
             .map_err(|e| {
                 ExportError::Storage(format!("cannot list `{prefix}` on {}: {e}", inner.url))
             })?;
@@ -411,7 +395,7 @@ impl Storage for ObjectStorage {
             let path = inner.path(key.as_str())?;
             let method = object_store::signer::Method::GET;
             let url = inner
-                .block_on(signer.signed_url(method, &path, expires_in))?
+                .block_on(signer.signed_url(method, &path, expires_in))
                 .map_err(|e| inner.error("cannot sign a URL for", key, e))?;
             return Ok(Some(url.to_string()));
         }
@@ -466,7 +450,7 @@ impl ObjectUpload {
         if self.writer.is_none() {
             let options = PutMultipartOptions::from(self.attributes());
             let upload = inner
-                .block_on(inner.store.put_multipart_opts(&self.path, options))?
+                .block_on(inner.store.put_multipart_opts(&self.path, options))
                 .map_err(|e| self.storage_error("start the upload of", e))?;
             self.writer = Some(WriteMultipart::new_with_chunk_size(upload, part_size));
         }
@@ -475,13 +459,13 @@ impl ObjectUpload {
             return Err(ExportError::Storage("multipart upload missing".into()));
         };
         // Leave room for this part: at most `max_in_flight` parts uploading at once.
-        let waited = inner.block_on(writer.wait_for_capacity(max_in_flight - 1))?;
+        let waited = inner.block_on(writer.wait_for_capacity(max_in_flight - 1));
         if let Err(e) = waited {
             return Err(self.storage_error("upload a part of", e));
         }
         {
             // `put` spawns the part's upload on the runtime.
-            let _guard = inner.runtime()?.enter();
+            let _guard = inner.io.handle().enter();
             writer.put(part);
         }
         self.parts += 1;
@@ -496,7 +480,7 @@ impl ObjectUpload {
             Some(writer) => {
                 let inner = self.inner.clone();
                 inner
-                    .block_on(writer.abort())?
+                    .block_on(writer.abort())
                     .map_err(|e| self.storage_error("abort the upload of", e))
             }
         }
@@ -573,16 +557,16 @@ impl Upload for ObjectUpload {
                     inner
                         .store
                         .put_opts(&self.path, PutPayload::from(last), options),
-                )?
+                )
             }
             Some(mut writer) => {
                 if !last.is_empty() {
-                    let _guard = inner.runtime()?.enter();
+                    let _guard = inner.io.handle().enter();
                     writer.put(last);
                     self.parts += 1;
                 }
                 // `finish` aborts the upload itself when a part or the completion fails.
-                inner.block_on(writer.finish())?
+                inner.block_on(writer.finish())
             }
         };
         done.map_err(|e| self.storage_error("complete the upload of", e))?;
@@ -610,55 +594,22 @@ impl Drop for ObjectUpload {
         let Some(writer) = self.writer.take() else {
             return;
         };
-        let Ok(runtime) = self.inner.runtime() else {
-            return;
-        };
+        let io = &self.inner.io;
         if tokio::runtime::Handle::try_current().is_ok() {
-            // Inside some runtime (an async host, a panic in a task): blocking is not allowed.
-            runtime.spawn(async move {
+            // Inside some runtime (an async host, a panic in a task): do not block its thread;
+            // the abort finishes on the I/O runtime.
+            io.handle().spawn(async move {
                 let _ = writer.abort().await;
             });
         } else {
-            let _ = runtime.block_on(writer.abort());
+            let _ = io.block_on(writer.abort());
         }
-    }
-}
-
-/// A blocking reader over an object's body stream.
-struct StreamReader {
-    inner: Arc<Inner>,
-    key: StorageKey,
-    stream: BoxStream<'static, object_store::Result<Bytes>>,
-    chunk: Bytes,
-}
-
-impl Read for StreamReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.chunk.is_empty() {
-            let next = self
-                .inner
-                .block_on(self.stream.next())
-                .map_err(io::Error::other)?;
-            match next {
-                None => return Ok(0),
-                Some(Ok(chunk)) => self.chunk = chunk,
-                Some(Err(e)) => {
-                    return Err(io::Error::other(format!(
-                        "cannot read `{}` on {}: {e}",
-                        self.key, self.inner.url
-                    )));
-                }
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
-        Ok(n)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use std::io::{Read, Write};
 
     use super::*;
 
@@ -672,7 +623,7 @@ mod tests {
             "root",
             "memory://".into(),
             multipart,
-            1,
+            &IoRuntime::shared(),
         )
         .unwrap()
     }

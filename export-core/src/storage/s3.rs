@@ -11,6 +11,7 @@ use super::key::validate_prefix;
 use super::object::ObjectStorage;
 use super::{Download, MultipartOptions, ObjectInfo, Storage, StorageKey, Upload, parse_bool};
 use crate::error::{ExportError, Result};
+use crate::runtime::IoRuntime;
 
 /// The smallest part S3 accepts in a multipart upload (but the last): 5 MiB.
 const S3_MIN_PART_SIZE: usize = 5 * 1024 * 1024;
@@ -264,8 +265,10 @@ fn validate_endpoint(endpoint: &str, allow_http: bool) -> Result<()> {
 /// [`Storage::signed_url`] gives presigned GET URLs. Failed requests are retried up to 3 times
 /// (within 60 seconds).
 ///
-/// The storage owns a small tokio runtime (two threads) for its I/O: see the
-/// [module documentation](super) about calling it from async code.
+/// Its requests run on an [`IoRuntime`]: [`IoRuntime::shared`] for [`S3Storage::new`], the
+/// engine's for [`S3Storage::with_runtime`]; the storage starts no thread of its own. Every
+/// method may be called from any thread, async runtimes included (see the
+/// [module documentation](super)).
 ///
 /// # Examples
 ///
@@ -293,8 +296,35 @@ impl S3Storage {
     /// # Errors
     ///
     /// [`ExportError::InvalidRequest`] as [`S3Options::validate`] says; [`ExportError::Storage`]
-    /// when the client cannot be configured or its runtime cannot start.
+    /// when the client cannot be configured.
+    ///
+    /// # Panics
+    ///
+    /// As [`IoRuntime::shared`], if the shared runtime cannot start.
     pub fn new(options: S3Options) -> Result<S3Storage> {
+        options.validate()?;
+        S3Storage::with_runtime(options, &IoRuntime::shared())
+    }
+
+    /// As [`S3Storage::new`], with the requests driven by `io` (an engine's runtime).
+    ///
+    /// # Errors
+    ///
+    /// As [`S3Storage::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::runtime::IoRuntime;
+    /// use export_core::storage::{S3Options, S3Storage, Storage};
+    /// let io = IoRuntime::new(1).unwrap();
+    /// let mut options = S3Options::new("exports");
+    /// options.access_key_id = Some("AKIDEXAMPLE".into());
+    /// options.secret_access_key = Some("secret".into());
+    /// let storage = S3Storage::with_runtime(options, &io).unwrap();
+    /// assert_eq!(storage.url(), "s3://exports");
+    /// ```
+    pub fn with_runtime(options: S3Options, io: &IoRuntime) -> Result<S3Storage> {
         options.validate()?;
         let prefix = options.prefix.trim_end_matches('/').to_owned();
         let mut builder = AmazonS3Builder::new()
@@ -331,7 +361,7 @@ impl S3Storage {
         );
         let store: Arc<dyn ObjectStore> = s3.clone();
         let inner =
-            ObjectStorage::new(store, &prefix, url, options.multipart, 2)?.with_signer(s3)?;
+            ObjectStorage::new(store, &prefix, url, options.multipart, io)?.with_signer(s3)?;
         Ok(S3Storage {
             inner,
             bucket: options.bucket,

@@ -61,7 +61,7 @@ macro_rules! job_store_suite {
             fail_exhausts_attempts, fail_without_retry, cancel_pending, cancel_running,
             list_pages_newest_first, list_filters_status_and_owner, list_rejects_bad_query,
             delete_removes, reclaim_expired_leases, expire_and_anonymise, concurrent_claims,
-            unexpiring_jobs_get_a_retention);
+            unexpiring_jobs_get_a_retention, release_requeues_at_once, release_of_a_cancel_request);
     };
     (@cases $harness:expr; $($case:ident),+) => {
         $(
@@ -263,7 +263,7 @@ pub fn heartbeat_extends_lease(h: &Harness) {
 
     assert_eq!(
         code(s.heartbeat(job.id, "w-2", Progress::default(), LEASE, late)),
-        "CONFLICT"
+        "LEASE_LOST"
     );
     assert_eq!(
         code(s.heartbeat(job.id, "w-1", Progress::default(), secs(0), late)),
@@ -283,7 +283,7 @@ pub fn heartbeat_extends_lease(h: &Harness) {
     let pending = s.create(new_job("u-1", t0() + secs(1))).unwrap();
     assert_eq!(
         code(s.heartbeat(pending.id, "w-1", Progress::default(), LEASE, late)),
-        "CONFLICT"
+        "LEASE_LOST"
     );
 }
 
@@ -310,7 +310,7 @@ pub fn heartbeat_after_reclaim_conflicts(h: &Harness) {
             .map(|_| ()),
         s.mark_cancelled(job.id, "w-1", now).map(|_| ()),
     ] {
-        assert_eq!(code(result), "CONFLICT");
+        assert_eq!(code(result), "LEASE_LOST");
     }
 
     // Another worker takes it over; the first still cannot touch it.
@@ -318,11 +318,11 @@ pub fn heartbeat_after_reclaim_conflicts(h: &Harness) {
     assert_eq!((second.id, second.attempts), (job.id, 2));
     assert_eq!(
         code(s.heartbeat(job.id, "w-1", Progress::default(), LEASE, now)),
-        "CONFLICT"
+        "LEASE_LOST"
     );
     assert_eq!(
         code(s.complete(job.id, "w-1", result(1), None, now)),
-        "CONFLICT"
+        "LEASE_LOST"
     );
     s.heartbeat(job.id, "w-2", Progress::new(1, None), LEASE, now)
         .unwrap();
@@ -350,9 +350,9 @@ pub fn complete_records_result(h: &Harness) {
     // Finished: no second completion, no cancel.
     assert_eq!(
         code(s.complete(job.id, "w-1", result(1), None, now)),
-        "CONFLICT"
+        "LEASE_LOST"
     );
-    assert_eq!(code(s.request_cancel(job.id, now)), "INVALID_TRANSITION");
+    assert_eq!(code(s.request_cancel(job.id, now)), "INVALID_STATE");
 
     // Without an explicit expiry, the job's retention decides.
     let kept = s
@@ -440,7 +440,7 @@ pub fn fail_without_retry(h: &Harness) {
     assert_eq!(failed.error.unwrap().kind, "INVALID_REQUEST");
     assert_eq!(
         code(s.fail(job.id, "w-1", JobError::new("IO", "x"), None, t0())),
-        "CONFLICT"
+        "LEASE_LOST"
     );
 }
 
@@ -474,13 +474,13 @@ pub fn cancel_running(h: &Harness) {
         .heartbeat(job.id, "w-1", Progress::new(5, None), LEASE, now)
         .unwrap();
     assert!(ack.cancel_requested);
-    assert_eq!(code(s.mark_cancelled(job.id, "w-2", now)), "CONFLICT");
+    assert_eq!(code(s.mark_cancelled(job.id, "w-2", now)), "LEASE_LOST");
     let cancelled = s.mark_cancelled(job.id, "w-1", now + secs(1)).unwrap();
     assert_eq!(cancelled.status, JobStatus::Cancelled);
     assert_eq!(cancelled.finished_at, Some(now + secs(1)));
     assert!(cancelled.lease.is_none());
     assert_eq!(s.get(job.id).unwrap(), cancelled);
-    assert_eq!(code(s.mark_cancelled(job.id, "w-1", now)), "CONFLICT");
+    assert_eq!(code(s.mark_cancelled(job.id, "w-1", now)), "LEASE_LOST");
 
     // A failure after a cancel request ends cancelled, not retried.
     let other = s.create(new_job("u-1", t0() + secs(1))).unwrap();
@@ -503,10 +503,15 @@ pub fn cancel_running(h: &Harness) {
     claim(s, "w-1", now);
     s.complete(done.id, "w-1", result(1), None, now).unwrap();
     match s.request_cancel(done.id, now) {
-        Err(ExportError::InvalidTransition { from, to, .. }) => {
-            assert_eq!((from.as_str(), to.as_str()), ("succeeded", "cancelled"));
+        Err(ExportError::InvalidState {
+            kind, state, event, ..
+        }) => {
+            assert_eq!(
+                (kind, state.as_str(), event.as_str()),
+                ("job", "succeeded", "cancel")
+            );
         }
-        other => panic!("expected InvalidTransition, got {other:?}"),
+        other => panic!("expected InvalidState, got {other:?}"),
     }
 }
 
@@ -807,10 +812,10 @@ pub fn expire_and_anonymise(h: &Harness) {
     let early = s.expire(keep_forever.id, now, true).unwrap();
     assert_eq!(early.expires_at, Some(now));
 
-    assert_eq!(code(s.expire(done.id, now, true)), "INVALID_TRANSITION");
-    assert_eq!(code(s.expire(running.id, now, true)), "INVALID_TRANSITION");
+    assert_eq!(code(s.expire(done.id, now, true)), "INVALID_STATE");
+    assert_eq!(code(s.expire(running.id, now, true)), "INVALID_STATE");
     let pending = s.create(new_job("u-1", t0() + secs(9))).unwrap();
-    assert_eq!(code(s.expire(pending.id, now, true)), "INVALID_TRANSITION");
+    assert_eq!(code(s.expire(pending.id, now, true)), "INVALID_STATE");
     assert_eq!(code(s.expire(Uuid::new_v4(), now, true)), "NOT_FOUND");
     assert_eq!(s.get(running.id).unwrap().status, JobStatus::Running);
 }
@@ -896,8 +901,8 @@ pub fn unexpiring_jobs_get_a_retention(h: &Harness) {
     assert_eq!(job.expires_at, Some(t0() + secs(10) + day * 7));
     assert_eq!(s.get(finished[0]).unwrap(), job);
     assert_eq!(s.list_unexpiring(None, 10).unwrap().jobs.len(), 2);
-    assert_eq!(code(s.assign_retention(finished[0], day)), "CONFLICT");
-    assert_eq!(code(s.assign_retention(pending.id, day)), "CONFLICT");
+    assert_eq!(code(s.assign_retention(finished[0], day)), "INVALID_STATE");
+    assert_eq!(code(s.assign_retention(pending.id, day)), "INVALID_STATE");
     assert_eq!(
         code(s.assign_retention(finished[1], -day)),
         "INVALID_REQUEST"
@@ -907,4 +912,61 @@ pub fn unexpiring_jobs_get_a_retention(h: &Harness) {
     let due = s.list_expired(t0() + day * 8, 10).unwrap();
     assert!(due.iter().any(|j| j.id == finished[0]));
     s.scrub().unwrap();
+}
+
+/// A released job is pending at once, claimable by another worker well before its lease would
+/// have run out, with its attempt given back; the releasing worker has no lease left.
+pub fn release_requeues_at_once(h: &Harness) {
+    let s = &*h.store;
+    let job = s.create(new_job("u-1", t0()).max_attempts(2)).unwrap();
+    claim(s, "w-1", t0());
+    s.heartbeat(
+        job.id,
+        "w-1",
+        Progress::new(7, Some(10)),
+        LEASE,
+        t0() + secs(1),
+    )
+    .unwrap();
+    assert_eq!(code(s.release(job.id, "w-2", t0() + secs(2))), "LEASE_LOST");
+    let released = s.release(job.id, "w-1", t0() + secs(2)).unwrap();
+    assert_eq!(released.status, JobStatus::Pending);
+    assert_eq!(released.attempts, 0, "the attempt is given back");
+    assert!(released.lease.is_none());
+    assert_eq!(released.not_before, None);
+    assert!(released.finished_at.is_none());
+    assert_eq!(s.get(job.id).unwrap(), released);
+    // Nothing left to reclaim, and another worker claims it long before t0 + LEASE.
+    assert!(s.reclaim_expired_leases(t0() + secs(2)).unwrap().is_empty());
+    let again = claim(s, "w-2", t0() + secs(2));
+    assert_eq!((again.id, again.attempts), (job.id, 1));
+    for result in [
+        s.release(job.id, "w-1", t0() + secs(3)).map(|_| ()),
+        s.heartbeat(job.id, "w-1", Progress::default(), LEASE, t0() + secs(3))
+            .map(|_| ()),
+        s.complete(job.id, "w-1", result(1), None, t0() + secs(3))
+            .map(|_| ()),
+    ] {
+        assert_eq!(code(result), "LEASE_LOST");
+    }
+    // Not running: nothing to release.
+    let pending = s.create(new_job("u-1", t0() + secs(5))).unwrap();
+    assert_eq!(
+        code(s.release(pending.id, "w-1", t0() + secs(6))),
+        "LEASE_LOST"
+    );
+    assert_eq!(code(s.release(Uuid::new_v4(), "w-1", t0())), "NOT_FOUND");
+}
+
+/// A job whose owner asked to cancel it is cancelled by a release, not queued again.
+pub fn release_of_a_cancel_request(h: &Harness) {
+    let s = &*h.store;
+    let job = s.create(new_job("u-1", t0())).unwrap();
+    claim(s, "w-1", t0());
+    s.request_cancel(job.id, t0() + secs(1)).unwrap();
+    let released = s.release(job.id, "w-1", t0() + secs(2)).unwrap();
+    assert_eq!(released.status, JobStatus::Cancelled);
+    assert_eq!(released.finished_at, Some(t0() + secs(2)));
+    assert!(released.lease.is_none());
+    assert!(s.claim("w-2", LEASE, t0() + secs(3)).unwrap().is_none());
 }

@@ -875,10 +875,10 @@ pub fn delete_platform_refused_while_linked(h: &Harness) {
         .unwrap();
 
     let err = h.store.delete_platform("shared").unwrap_err();
-    assert_eq!(err.code(), "CONFLICT");
+    assert_eq!(err.code(), "INVALID_STATE");
     assert_eq!(
         err.to_string(),
-        "conflict: platform `shared` is used by schedule(s) a-user, z-user; delete or move them first"
+        "platform `shared` is used by schedule(s) a-user, z-user: cannot delete"
     );
     assert_eq!(h.store.get_platform("shared").unwrap(), p, "still there");
 
@@ -891,13 +891,13 @@ pub fn delete_platform_refused_while_linked(h: &Harness) {
         .unwrap();
     assert_eq!(
         code(h.store.delete_platform("shared")),
-        "CONFLICT",
+        "INVALID_STATE",
         "a-user still uses it"
     );
     h.store.delete("a-user").unwrap();
     assert_eq!(h.store.delete_platform("shared").unwrap(), p);
     assert_not_found(h.store.get_platform("shared"), "platform", "shared");
-    assert_eq!(code(h.store.delete_platform("other")), "CONFLICT");
+    assert_eq!(code(h.store.delete_platform("other")), "INVALID_STATE");
 }
 
 pub fn handles_see_each_other(h: &Harness) {

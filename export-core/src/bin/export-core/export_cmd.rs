@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
-use export_core::audit::ExportAudit;
 use export_core::export::{ExportReport, Exporter};
 use export_core::job::Owner;
 use export_core::output::check_not_input;
@@ -66,9 +65,10 @@ pub fn run(args: ExportArgs) -> Result<()> {
         user_id: args.as_user.clone(),
         organisation_id: args.org.clone(),
     };
-    let audit = ExportAudit::new(args.backend.open_audit()?, actor)
-        .detail(format!("cli export to {}", args.out.display()));
-    let mut builder = Exporter::builder(request).audit(audit);
+    let engine = args.backend.open()?;
+    let mut builder = engine
+        .exporter(actor, request)?
+        .audit_detail(format!("cli export to {}", args.out.display()));
     if let Some(bar) = &bar {
         let bar = bar.clone();
         builder = builder.progress(Arc::new(move |p| {

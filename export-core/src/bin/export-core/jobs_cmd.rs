@@ -4,16 +4,14 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use export_core::clock::SystemClock;
+use export_core::engine::Engine;
 use export_core::job::ListQuery;
 use export_core::output::AtomicFile;
-use export_core::registry::SchemaRegistry;
 use export_core::request::ExportRequest;
 use export_core::schema::trip;
-use export_core::service::{ExportService, Principal, Scope, parse_job_id};
+use export_core::service::{Principal, Scope, parse_job_id};
 use export_core::{ExportError, Result};
 use sha2::{Digest, Sha256};
 
@@ -156,7 +154,8 @@ pub fn run(mut args: JobsArgs) -> Result<()> {
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| ExportError::request("as", "--as USER is required"))?;
     let principal = args.who.principal(&user, &args.scopes)?;
-    let service = open_service(&args)?;
+    let engine = open_engine(&args)?;
+    let service = engine.service();
     match args.command {
         JobsCommand::Create(create) => {
             let request = match &create.request_json {
@@ -242,15 +241,8 @@ pub fn run(mut args: JobsArgs) -> Result<()> {
     Ok(())
 }
 
-fn open_service(args: &JobsArgs) -> Result<ExportService> {
-    let b = &args.backend;
-    Ok(ExportService::new(
-        b.open_store()?,
-        b.open_storage()?,
-        b.open_audit()?,
-        Arc::new(SchemaRegistry::new()),
-        Arc::new(SystemClock),
-    ))
+fn open_engine(args: &JobsArgs) -> Result<Engine> {
+    args.backend.open()
 }
 
 pub(crate) fn read_request(source: &str) -> Result<ExportRequest> {

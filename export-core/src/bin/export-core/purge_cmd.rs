@@ -6,12 +6,10 @@
 //! process listings). Without one, each run uses a random secret it does not keep, so
 //! pseudonyms of different runs cannot be linked (not even for one person).
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use export_core::Result;
-use export_core::clock::SystemClock;
-use export_core::retention::Purger;
 
 use crate::backend::BackendArgs;
 
@@ -24,8 +22,8 @@ pub struct PurgeArgs {
     dry_run: bool,
     /// Hours an upload may go without a write before its leftovers (from a killed worker) are
     /// removed.
-    #[arg(long, value_name = "HOURS", default_value_t = 24)]
-    abandoned_after: u32,
+    #[arg(long, value_name = "HOURS")]
+    abandoned_after: Option<u32>,
     /// Secret keying the pseudonyms of purged jobs' actors in the audit log (at least 16
     /// bytes); without it, a random one per run, not kept.
     #[arg(long, env = "EXPORT_CORE_AUDIT_SECRET", hide_env_values = true)]
@@ -38,20 +36,18 @@ pub struct PurgeArgs {
 pub fn run(mut args: PurgeArgs) -> Result<()> {
     // A purge only changes existing jobs: a mistyped --db must not look like "nothing due".
     args.backend.must_exist = true;
-    let b = &args.backend;
-    let mut purger = Purger::new(
-        b.open_store()?,
-        b.open_storage()?,
-        b.open_audit()?,
-        Arc::new(SystemClock),
-    )
-    .with_abandoned_after(chrono::Duration::hours(i64::from(args.abandoned_after)));
-    if let Some(secret) = &args.audit_secret {
-        purger = purger.with_audit_secret(secret)?;
-    }
-    if let Some(days) = args.audit_retention_days {
-        purger = purger.with_audit_retention(chrono::Duration::days(i64::from(days)));
-    }
+    let engine = args.backend.open_with(|config| {
+        if let Some(hours) = args.abandoned_after {
+            config.retention.abandoned_uploads = Duration::from_secs(u64::from(hours) * 3600);
+        }
+        if let Some(secret) = &args.audit_secret {
+            config.audit.secret = Some(secret.clone());
+        }
+        if let Some(days) = args.audit_retention_days {
+            config.audit.keep_for = Some(Duration::from_secs(u64::from(days) * 86_400));
+        }
+    })?;
+    let purger = engine.purger()?;
     if args.dry_run {
         let due = purger.due()?;
         for job in &due {

@@ -1,11 +1,9 @@
 //! `export-core scheduler`: the scheduler loop over the SQLite default database or PostgreSQL.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use export_core::Result;
-use export_core::clock::{Clock, SystemClock};
-use export_core::schedule::{Scheduler, SchedulerConfig};
 
 use crate::backend::BackendArgs;
 use crate::jobs_cmd::print_json;
@@ -18,34 +16,26 @@ pub struct SchedulerArgs {
     /// This scheduler's name in messages (default scheduler-<pid>).
     #[arg(long)]
     id: Option<String>,
-    /// Longest sleep between ticks, in seconds.
-    #[arg(long, default_value_t = 10)]
-    poll_seconds: u32,
+    /// Longest sleep between ticks, in seconds [default: 10].
+    #[arg(long)]
+    poll_seconds: Option<u32>,
     /// Run one tick, print what it did as JSON, and exit.
     #[arg(long)]
     once: bool,
 }
 
 pub fn run(args: SchedulerArgs) -> Result<()> {
-    let (schedules, platforms) = args.backend.open_schedules()?;
-    let mut config = SchedulerConfig {
-        poll_interval: chrono::Duration::seconds(i64::from(args.poll_seconds.max(1))),
-        ..SchedulerConfig::default()
-    };
-    if let Some(id) = &args.id {
-        config.id = id.clone();
-    }
-    let clock = Arc::new(SystemClock);
-    let scheduler = Scheduler::new(
-        config,
-        schedules,
-        platforms,
-        args.backend.open_store()?,
-        clock.clone(),
-    )
-    .with_audit(args.backend.open_audit()?);
+    let engine = args.backend.open_with(|config| {
+        if let Some(secs) = args.poll_seconds {
+            config.scheduler.poll_interval = Duration::from_secs(u64::from(secs.max(1)));
+        }
+        if let Some(id) = &args.id {
+            config.scheduler.id = Some(id.clone());
+        }
+    })?;
+    let scheduler = engine.scheduler();
     if args.once {
-        return print_json(&scheduler.tick(clock.now())?);
+        return print_json(&scheduler.tick(engine.clock().now())?);
     }
     install_signal_handlers();
     let jobs = scheduler.run_forever(&SHUTDOWN);

@@ -1,13 +1,9 @@
 //! `export-core schedules ...`: recurring exports, administered through `ScheduleManager`
 //! (validated, audited) in the SQLite default database or PostgreSQL.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Subcommand};
-use export_core::clock::SystemClock;
 use export_core::job::Owner;
-use export_core::registry::SchemaRegistry;
 use export_core::schedule::{
     MisfirePolicy, NewSchedule, PeriodRule, RetryPolicy, Schedule, ScheduleChanges,
     ScheduleManager, ScheduleQuery, ScheduleTarget, Trigger,
@@ -52,14 +48,7 @@ impl AdminArgs {
     }
 
     pub fn manager(&self) -> Result<ScheduleManager> {
-        let (schedules, platforms) = self.backend.open_schedules()?;
-        Ok(ScheduleManager::new(
-            schedules,
-            platforms,
-            self.backend.open_audit()?,
-            Arc::new(SchemaRegistry::new()),
-            Arc::new(SystemClock),
-        ))
+        Ok(self.backend.open()?.schedules())
     }
 }
 

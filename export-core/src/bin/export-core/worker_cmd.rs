@@ -1,16 +1,14 @@
 //! `export-core worker`: runs background export jobs from a SQLite file or a PostgreSQL store.
 //!
-//! SIGTERM and Ctrl-C (SIGINT) stop the worker gracefully: the job being run is finished and
-//! recorded first.
+//! SIGTERM and Ctrl-C (SIGINT) stop the worker promptly: the job being run stops before its next
+//! batch and is released (pending again at once, for another worker).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use clap::Args;
 use export_core::Result;
-use export_core::clock::SystemClock;
-use export_core::registry::SchemaRegistry;
-use export_core::worker::{JobOutcome, SampleTripsProvider, Worker, WorkerConfig};
+use export_core::worker::JobOutcome;
 
 use crate::backend::BackendArgs;
 
@@ -18,15 +16,16 @@ use crate::backend::BackendArgs;
 pub struct WorkerArgs {
     #[command(flatten)]
     backend: BackendArgs,
-    /// Lease of a claimed job, in seconds; a worker silent this long loses its job.
-    #[arg(long, default_value_t = 60)]
-    lease: u32,
-    /// Sleep when the queue is empty, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    poll_ms: u64,
-    /// First retry delay of a transiently failed job, in seconds (doubled per attempt).
-    #[arg(long, default_value_t = 30)]
-    retry_delay: u32,
+    /// Lease of a claimed job, in seconds; a worker silent this long loses its job [default: 60].
+    #[arg(long)]
+    lease: Option<u32>,
+    /// Sleep when the queue is empty, in milliseconds [default: 1000].
+    #[arg(long)]
+    poll_ms: Option<u64>,
+    /// First retry delay of a transiently failed job, in seconds (doubled per attempt)
+    /// [default: 30].
+    #[arg(long)]
+    retry_delay: Option<u32>,
     /// Worker identifier (default: hostname-pid-random).
     #[arg(long)]
     id: Option<String>,
@@ -36,12 +35,12 @@ pub struct WorkerArgs {
     /// Exit once no job is pending instead of polling.
     #[arg(long)]
     exit_when_idle: bool,
-    /// Sample trips generated per job.
-    #[arg(long, default_value_t = 100_000)]
-    sample_rows: u64,
-    /// Seed of the sample-trip generator.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    /// Sample trips generated per job [default: 100000].
+    #[arg(long)]
+    sample_rows: Option<u64>,
+    /// Seed of the sample-trip generator [default: 42].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Print nothing per job.
     #[arg(long, short)]
     quiet: bool,
@@ -51,29 +50,28 @@ pub struct WorkerArgs {
 pub(crate) static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 
 pub fn run(args: WorkerArgs) -> Result<()> {
-    let store = args.backend.open_store()?;
-    let storage = args.backend.open_storage()?;
-    let mut config = WorkerConfig {
-        lease: chrono::Duration::seconds(i64::from(args.lease.max(1))),
-        poll_interval: std::time::Duration::from_millis(args.poll_ms),
-        retry_delay: chrono::Duration::seconds(i64::from(args.retry_delay.max(1))),
-        ..WorkerConfig::default()
-    };
-    if let Some(id) = &args.id {
-        config.id = id.clone();
-    }
-    let worker = Worker::new(
-        config,
-        store,
-        storage,
-        Arc::new(SampleTripsProvider {
-            rows: args.sample_rows,
-            seed: args.seed,
-        }),
-        Arc::new(SchemaRegistry::new()),
-        Arc::new(SystemClock),
-    )
-    .with_audit(args.backend.open_audit()?);
+    let engine = args.backend.open_with(|config| {
+        let w = &mut config.worker;
+        if let Some(lease) = args.lease {
+            w.lease = Duration::from_secs(u64::from(lease.max(1)));
+        }
+        if let Some(ms) = args.poll_ms {
+            w.poll_interval = Duration::from_millis(ms);
+        }
+        if let Some(delay) = args.retry_delay {
+            w.retry_delay = Duration::from_secs(u64::from(delay.max(1)));
+        }
+        if let Some(id) = &args.id {
+            w.id = Some(id.clone());
+        }
+        if let Some(rows) = args.sample_rows {
+            config.sources.sample_rows = rows;
+        }
+        if let Some(seed) = args.seed {
+            config.sources.sample_seed = seed;
+        }
+    })?;
+    let worker = engine.worker();
     install_signal_handlers();
     let report = |outcome: &JobOutcome| {
         if !args.quiet {
@@ -84,6 +82,8 @@ pub fn run(args: WorkerArgs) -> Result<()> {
                 .unwrap_or_default();
             let lost = if outcome.lease_lost {
                 " (lease lost)"
+            } else if outcome.released {
+                " (released at shutdown)"
             } else {
                 ""
             };
@@ -94,14 +94,14 @@ pub fn run(args: WorkerArgs) -> Result<()> {
         }
     };
     if args.once {
-        if let Some(outcome) = worker.run_once()? {
+        if let Some(outcome) = worker.run_once_until_shutdown(&SHUTDOWN)? {
             report(&outcome);
         }
         return Ok(());
     }
     if args.exit_when_idle {
         while !SHUTDOWN.load(Ordering::SeqCst) {
-            match worker.run_once()? {
+            match worker.run_once_until_shutdown(&SHUTDOWN)? {
                 Some(outcome) => report(&outcome),
                 None => break,
             }
