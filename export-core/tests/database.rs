@@ -602,6 +602,41 @@ mod postgres {
     }
 
     #[test]
+    fn an_engine_puts_every_store_and_the_audit_log_in_its_database_schema() {
+        use export_core::engine::{Engine, EngineConfig};
+        let Some(url) = url() else { return };
+        let schema = schema(&url);
+        let mut config = EngineConfig::default();
+        config.job_store.url = url.clone();
+        config.job_store.schema = Some(schema.name.clone());
+        config.job_store.pool_size = 1;
+        let engine = Engine::open(config.clone()).unwrap();
+        let job = engine
+            .job_store()
+            .create(NewJob::new(Owner::user("u"), request()))
+            .unwrap();
+        let event = AuditEvent::new(AuditAction::Create, "u", None, Utc::now()).with_job(&job);
+        engine.audit_log().record(&event).unwrap();
+        let mut admin = crate::pg_admin::Client::connect(&url).unwrap();
+        let n: i64 = admin
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {}.audit_events WHERE id = $1",
+                    schema.name
+                ),
+                &[&event.id],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1, "the engine's audit log is in the jobs' schema");
+
+        config.job_store.tls = "sometimes".into();
+        let err = Engine::open(config).unwrap_err();
+        assert_eq!(err.code(), "CONFIG");
+        assert!(err.to_string().contains("job_store.tls"), "{err}");
+    }
+
+    #[test]
     fn an_unreachable_server_is_a_store_error_with_the_driver_error_as_source() {
         let err = PgDatabase::connect(
             "postgres://nobody@127.0.0.1:1/none",

@@ -91,16 +91,15 @@ pub(super) fn open_backend(config: &EngineConfig, io: &IoRuntime) -> Result<Back
 /// `file://./exports` and `file://exports` name directories relative to the current one,
 /// which file URLs cannot say.
 pub(super) fn open_storage(config: &StorageConfig, io: &IoRuntime) -> Result<Arc<dyn Storage>> {
-    let _ = io;
     let url = config.url.trim();
     let opened = match url.strip_prefix("file://") {
         Some(rest) if !rest.starts_with('/') => {
             if rest.is_empty() {
                 return Err(ExportError::config("storage.url", "file:// names no path"));
             }
-            crate::storage::open_storage(rest, &config.options)
+            crate::storage::open_storage_with(rest, &config.options, io)
         }
-        _ => crate::storage::open_storage(url, &config.options),
+        _ => crate::storage::open_storage_with(url, &config.options, io),
     };
     opened.map_err(|e| match e {
         ExportError::InvalidRequest { field, reason } => {
