@@ -8,6 +8,9 @@
 #
 # The server listens on 127.0.0.1 only, on a free port, with its unix socket in its own
 # directory, trust authentication, and durability off (fsync=off): for tests only.
+# It also serves TLS (clients may still connect without it) with a certificate for the IP
+# address 127.0.0.1 signed by a throw-away CA made here with openssl: $STATE_DIR/tls/ca.pem,
+# printed as EXPORT_CORE_PG_CA. A server already running without TLS gets it switched on.
 # Installs PostgreSQL from apt when no `initdb` is found. Runs the server as the `postgres`
 # system user when invoked as root (PostgreSQL refuses to run as root).
 #
@@ -19,6 +22,7 @@ STATE_DIR="${EXPORT_CORE_PG_DIR:-${TMPDIR:-/tmp}/export-core-pg-$(id -u)}"
 DATA_DIR="$STATE_DIR/data"
 SOCKET_DIR="$STATE_DIR/socket"
 LOG_FILE="$STATE_DIR/server.log"
+TLS_DIR="$STATE_DIR/tls"
 PORT_FILE="$STATE_DIR/port"
 DB_USER="export_core"
 DB_NAME="export_core"
@@ -87,6 +91,47 @@ url() {
     echo "postgres://$DB_USER@127.0.0.1:$(cat "$PORT_FILE")/$DB_NAME"
 }
 
+# Makes the CA and the server certificate (IP 127.0.0.1 only, no DNS name: the tests connect by
+# `localhost` to see a name mismatch), readable by the server's owner only.
+make_certs() {
+    [[ -f "$TLS_DIR/server.pem" && -f "$TLS_DIR/server.key" && -f "$TLS_DIR/ca.pem" ]] && return 0
+    command -v openssl >/dev/null 2>&1 || { log "no openssl: the server will not serve TLS"; return 1; }
+    mkdir -p "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=export-core test CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" >/dev/null 2>&1 || return 1
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=export-core test server" \
+        -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" >/dev/null 2>&1 || return 1
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+        >"$TLS_DIR/server.ext"
+    openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+        -CAcreateserial -days 3650 -extfile "$TLS_DIR/server.ext" -out "$TLS_DIR/server.pem" \
+        >/dev/null 2>&1 || return 1
+    chmod 600 "$TLS_DIR"/*.key
+    chmod 644 "$TLS_DIR/ca.pem" "$TLS_DIR/server.pem"
+    if [[ $(id -u) -eq 0 ]]; then chown -R postgres: "$TLS_DIR"; fi
+}
+
+# Switches TLS on in a running server that has it off (a reload is enough).
+enable_tls() {
+    local port sql
+    port=$(cat "$PORT_FILE")
+    sql() { as_owner "$BINDIR/psql" -h "$SOCKET_DIR" -p "$port" -U "$DB_USER" -d postgres -tAq -c "$1"; }
+    [[ "$(sql "SHOW ssl")" == "on" ]] && return 0
+    make_certs || return 0
+    sql "ALTER SYSTEM SET ssl_cert_file = '$TLS_DIR/server.pem'" >/dev/null
+    sql "ALTER SYSTEM SET ssl_key_file = '$TLS_DIR/server.key'" >/dev/null
+    sql "ALTER SYSTEM SET ssl = on" >/dev/null
+    sql "SELECT pg_reload_conf()" >/dev/null
+    sleep 1
+    [[ "$(sql "SHOW ssl")" == "on" ]] && log "TLS switched on" || log "could not switch TLS on"
+}
+
+print_env() {
+    echo "export EXPORT_CORE_PG_URL=$(url)"
+    if [[ -f "$TLS_DIR/ca.pem" ]]; then echo "export EXPORT_CORE_PG_CA=$TLS_DIR/ca.pem"; fi
+}
+
 is_running() {
     [[ -f "$DATA_DIR/postmaster.pid" && -f "$PORT_FILE" ]] || return 1
     as_owner "$BINDIR/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1
@@ -95,7 +140,8 @@ is_running() {
 start() {
     if is_running; then
         log "already running on port $(cat "$PORT_FILE")"
-        echo "export EXPORT_CORE_PG_URL=$(url)"
+        enable_tls
+        print_env
         return 0
     fi
     mkdir -p "$STATE_DIR"
@@ -113,20 +159,23 @@ start() {
             { cat "$STATE_DIR/initdb.log" >&2; die "initdb failed"; }
     fi
     as_owner mkdir -p "$SOCKET_DIR"
-    local port
+    local port tls=()
+    if make_certs; then
+        tls=(-c ssl=on -c "ssl_cert_file=$TLS_DIR/server.pem" -c "ssl_key_file=$TLS_DIR/server.key")
+    fi
     port=$(free_port)
     as_owner sh -c "echo $port > '$PORT_FILE'"
     log "starting PostgreSQL ($BINDIR) on 127.0.0.1:$port"
     as_owner "$BINDIR/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $SOCKET_DIR -c fsync=off \
             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
-            -c shared_buffers=64MB" start >&2 ||
+            -c shared_buffers=64MB ${tls[*]}" start >&2 ||
         { tail -n 30 "$LOG_FILE" >&2 || true; die "the server did not start"; }
     if ! as_owner "$BINDIR/psql" -h "$SOCKET_DIR" -p "$port" -U "$DB_USER" -d postgres -tAq \
         -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
         as_owner "$BINDIR/createdb" -h "$SOCKET_DIR" -p "$port" -U "$DB_USER" "$DB_NAME"
     fi
-    echo "export EXPORT_CORE_PG_URL=$(url)"
+    print_env
 }
 
 stop() {
@@ -139,7 +188,7 @@ stop() {
 
 status() {
     if is_running; then
-        echo "export EXPORT_CORE_PG_URL=$(url)"
+        print_env
     else
         log "not running"
         return 1

@@ -212,13 +212,18 @@ pub enum ExportError {
         reason: String,
     },
 
-    /// The job or audit store failed.
+    /// The job, schedule, platform or audit store failed. The driver's error, when there is
+    /// one, is kept as [`std::error::Error::source`].
     #[error("store ({backend}): {reason}")]
     Store {
         /// `sqlite`, `postgres`, `memory`, `jsonl`.
         backend: &'static str,
-        /// The driver's message.
+        /// What failed, with the driver's message.
         reason: String,
+        /// The driver's error (a `rusqlite::Error`, a `tokio_postgres::Error`, ...), for callers
+        /// that inspect it; `None` when the store itself found the problem.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
 
     /// Object storage failed.
@@ -347,6 +352,47 @@ impl ExportError {
         ExportError::Config {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// Builds an [`ExportError::Store`] without a driver error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::ExportError;
+    /// let err = ExportError::store("sqlite", "column seq holds -1");
+    /// assert_eq!(err.to_string(), "store (sqlite): column seq holds -1");
+    /// assert!(std::error::Error::source(&err).is_none());
+    /// ```
+    pub fn store(backend: &'static str, reason: impl Into<String>) -> Self {
+        ExportError::Store {
+            backend,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// Builds an [`ExportError::Store`] that keeps the driver's error as its
+    /// [`source`](std::error::Error::source).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::ExportError;
+    /// let io = std::io::Error::other("disk on fire");
+    /// let err = ExportError::store_with_source("jsonl", "cannot append", io);
+    /// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "disk on fire");
+    /// ```
+    pub fn store_with_source(
+        backend: &'static str,
+        reason: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        ExportError::Store {
+            backend,
+            reason: reason.into(),
+            source: Some(source.into()),
         }
     }
 
@@ -483,10 +529,7 @@ mod tests {
             },
             Some(E::RateLimited { .. }) => E::invalid_state("job", "x", "running", "download"),
             Some(E::InvalidState { .. }) => E::config("storage.url", "x"),
-            Some(E::Config { .. }) => E::Store {
-                backend: "memory",
-                reason: s(),
-            },
+            Some(E::Config { .. }) => E::store("memory", s()),
             Some(E::Store { .. }) => E::Storage(s()),
             Some(E::Storage(_)) => return None,
         })

@@ -31,6 +31,8 @@
 //!   scheduler that turns them into jobs exactly once per fire time.
 //! - [`platform`]: export platforms, named presets that schedules and jobs refer to.
 //! - [`runtime`]: the one tokio runtime that drives I/O, and how blocking code waits on it.
+//! - [`db`]: the database layer under the SQL stores: one handle (pool) per database, one
+//!   migration runner, one mapping of driver errors.
 //! - [`clock`]: time as the library reads it (a manual clock for tests).
 //! - [`error`]: [`ExportError`] and [`Result`].
 //!
@@ -53,6 +55,7 @@
 pub mod access;
 pub mod audit;
 pub mod clock;
+pub mod db;
 pub mod engine;
 pub mod error;
 pub mod export;

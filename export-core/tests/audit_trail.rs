@@ -45,10 +45,7 @@ struct BrokenLog;
 
 impl AuditLog for BrokenLog {
     fn record(&self, _: &AuditEvent) -> Result<()> {
-        Err(ExportError::Store {
-            backend: "broken",
-            reason: "the audit log is down".into(),
-        })
+        Err(ExportError::store("broken", "the audit log is down"))
     }
     fn list(&self, _: &AuditQuery) -> Result<Vec<AuditEvent>> {
         Ok(Vec::new())

@@ -3,6 +3,9 @@
 //! PostgreSQL tests need a server: `eval "$(scripts/pg-server.sh)"` exports `EXPORT_CORE_PG_URL`;
 //! without it they print a SKIPPED line and pass. Each PostgreSQL test works in its own schema.
 
+#[cfg(feature = "postgres")]
+#[path = "common/pg_admin.rs"]
+mod pg_admin;
 #[path = "common/services.rs"]
 mod services;
 
@@ -85,13 +88,22 @@ mod sqlite_specific {
 
         let conn = rusqlite::Connection::open(&path).unwrap();
         let versions: Vec<(String, i64)> = conn
-            .prepare("SELECT component, version FROM schema_migrations ORDER BY version")
+            .prepare("SELECT component, version FROM schema_migrations ORDER BY component, version")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(versions, vec![("jobs".to_string(), 1)]);
+        // One migration runner: every table of the file, each version once.
+        assert_eq!(
+            versions,
+            vec![
+                ("audit".to_string(), 1),
+                ("audit".to_string(), 2),
+                ("jobs".to_string(), 1),
+                ("schedules".to_string(), 1)
+            ]
+        );
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
@@ -136,7 +148,7 @@ mod postgres {
     }
 
     fn drop_schema(url: &str, schema: &str) {
-        if let Ok(mut client) = ::postgres::Client::connect(url, ::postgres::NoTls) {
+        if let Ok(mut client) = crate::pg_admin::Client::connect(url) {
             let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
         }
     }
@@ -184,7 +196,7 @@ mod postgres {
         for t in threads {
             t.join().unwrap().expect("connect");
         }
-        let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        let mut client = crate::pg_admin::Client::connect(&url).unwrap();
         let n: i64 = client
             .query_one(
                 &format!(

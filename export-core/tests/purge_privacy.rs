@@ -8,6 +8,9 @@
 //! print SKIPPED and pass
 //! (under `scripts/test` they must run: see `common/services.rs`).
 
+#[cfg(feature = "postgres")]
+#[path = "common/pg_admin.rs"]
+mod pg_admin;
 #[path = "common/services.rs"]
 mod services;
 
@@ -250,7 +253,10 @@ mod postgres {
 
     /// The files of every relation (tables, indexes, TOAST) of `schema`, read after a checkpoint
     /// so that the server has written its buffers.
-    fn relation_bytes(client: &mut ::postgres::Client, schema: &str) -> Vec<(String, Vec<u8>)> {
+    fn relation_bytes(
+        client: &mut crate::pg_admin::Client,
+        schema: &str,
+    ) -> Vec<(String, Vec<u8>)> {
         client.batch_execute("CHECKPOINT").unwrap();
         let data_dir: String = client.query_one("SHOW data_directory", &[]).unwrap().get(0);
         let rows = client
@@ -290,11 +296,11 @@ mod postgres {
             store: Arc::new(PgJobStore::connect_with(&url, options.clone()).unwrap()),
             audit: Arc::new(PgAuditLog::connect_with(&url, options).unwrap()),
         };
-        let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        let mut client = crate::pg_admin::Client::connect(&url).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let who = Identity::new();
         let (job, report) = create_download_purge(&backend, &who, dir.path(), || {
-            let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+            let mut client = crate::pg_admin::Client::connect(&url).unwrap();
             let files = relation_bytes(&mut client, &schema);
             for table in ["export_jobs", "audit_events"] {
                 let (_, bytes) = files.iter().find(|(n, _)| n == table).unwrap();

@@ -3,6 +3,9 @@
 //! PostgreSQL tests need a server: `eval "$(scripts/pg-server.sh)"` exports `EXPORT_CORE_PG_URL`;
 //! without it they print a SKIPPED line and pass. Each PostgreSQL test works in its own schema.
 
+#[cfg(feature = "postgres")]
+#[path = "common/pg_admin.rs"]
+mod pg_admin;
 #[path = "common/services.rs"]
 mod services;
 
@@ -68,6 +71,10 @@ mod sqlite_specific {
     use super::schedule_store_suite::{schedule, t0};
     use super::*;
 
+    /// Every component's migrations, which opening any store of a file applies.
+    const ALL_COMPONENTS: [(&str, i64); 4] =
+        [("audit", 1), ("audit", 2), ("jobs", 1), ("schedules", 1)];
+
     fn components(path: &Path) -> Vec<(String, i64)> {
         let conn = rusqlite::Connection::open(path).unwrap();
         conn.prepare("SELECT component, version FROM schema_migrations ORDER BY component, version")
@@ -112,9 +119,10 @@ mod sqlite_specific {
             Some("nightly")
         );
         assert_eq!(schedules.get("nightly").unwrap().owner.user_id, "u-1");
+        // One migration runner: every table of the file, each version once.
         assert_eq!(
             components(&path),
-            vec![("jobs".to_string(), 1), ("schedules".to_string(), 1)]
+            ALL_COMPONENTS.map(|(c, v)| (c.to_string(), v))
         );
     }
 
@@ -140,7 +148,10 @@ mod sqlite_specific {
         }
         let reopened = SqliteScheduleStore::open(&path).unwrap();
         assert_eq!(reopened.list(&ScheduleQuery::default()).unwrap().len(), 1);
-        assert_eq!(components(&path), vec![("schedules".to_string(), 1)]);
+        assert_eq!(
+            components(&path),
+            ALL_COMPONENTS.map(|(c, v)| (c.to_string(), v))
+        );
         let conn = rusqlite::Connection::open(&path).unwrap();
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -163,8 +174,10 @@ mod sqlite_specific {
         let err = SqliteScheduleStore::open(&path).unwrap_err();
         assert_eq!(err.code(), "STORE");
         assert!(err.to_string().contains("999"), "{err}");
-        // The job store, another component of the same table, still opens.
-        SqliteJobStore::open(&path).unwrap();
+        assert!(err.to_string().contains("`schedules`"), "{err}");
+        // One database, one migration runner: the job store in that file is refused too.
+        let err = SqliteJobStore::open(&path).unwrap_err();
+        assert!(err.to_string().contains("999"), "{err}");
     }
 
     #[test]
@@ -219,7 +232,7 @@ mod postgres {
     }
 
     fn drop_schema(url: &str, schema: &str) {
-        if let Ok(mut client) = ::postgres::Client::connect(url, ::postgres::NoTls) {
+        if let Ok(mut client) = crate::pg_admin::Client::connect(url) {
             let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
         }
     }
@@ -298,7 +311,7 @@ mod postgres {
         );
         assert_eq!(schedules.get("nightly").unwrap().owner.user_id, "u-1");
 
-        let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        let mut client = crate::pg_admin::Client::connect(&url).unwrap();
         let rows: Vec<(String, i64)> = client
             .query(
                 &format!(
@@ -328,7 +341,7 @@ mod postgres {
         store
             .insert(&schedule("broken", "u", target(), t0()))
             .unwrap();
-        let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        let mut client = crate::pg_admin::Client::connect(&url).unwrap();
         client
             .batch_execute(&format!(
                 "UPDATE {schema}.export_schedules SET body = 'not json' WHERE id = 'broken'"

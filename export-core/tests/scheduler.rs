@@ -5,6 +5,9 @@
 //! PostgreSQL tests need `EXPORT_CORE_PG_URL` (`eval "$(scripts/pg-server.sh start)"`); without
 //! it they print a SKIPPED line and pass.
 
+#[cfg(feature = "postgres")]
+#[path = "common/pg_admin.rs"]
+mod pg_admin;
 #[path = "common/services.rs"]
 mod services;
 
@@ -691,7 +694,7 @@ fn three_schedulers_on_one_postgres_schema_fire_once_per_fire_time_for_a_month()
         .collect();
     // March 2026: the spring change on the 29th.
     simulate(stores, utc(2026, 3, 1, 0, 0), utc(2026, 3, 31, 22, 0));
-    if let Ok(mut client) = ::postgres::Client::connect(&url, ::postgres::NoTls) {
+    if let Ok(mut client) = crate::pg_admin::Client::connect(&url) {
         let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 }

@@ -6,6 +6,9 @@
 
 #[path = "common/periods.rs"]
 mod periods;
+#[cfg(feature = "postgres")]
+#[path = "common/pg_admin.rs"]
+mod pg_admin;
 #[path = "common/services.rs"]
 mod services;
 
@@ -542,7 +545,7 @@ fn four_threads_drain_200_jobs_on_postgres() {
             .expect("postgres"),
         ) as Arc<dyn JobStore>
     });
-    if let Ok(mut client) = ::postgres::Client::connect(&url, ::postgres::NoTls) {
+    if let Ok(mut client) = crate::pg_admin::Client::connect(&url) {
         let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 }

@@ -7,6 +7,9 @@
 
 #[path = "common/periods.rs"]
 mod periods;
+#[cfg(feature = "postgres")]
+#[path = "common/pg_admin.rs"]
+mod pg_admin;
 #[path = "common/services.rs"]
 mod services;
 
@@ -163,7 +166,7 @@ fn four_processes_drain_200_jobs_on_postgres() {
             schema.clone(),
         ],
     );
-    if let Ok(mut client) = ::postgres::Client::connect(&url, ::postgres::NoTls) {
+    if let Ok(mut client) = crate::pg_admin::Client::connect(&url) {
         let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 }

@@ -175,10 +175,8 @@ fn open_append(path: &Path) -> Result<File> {
 }
 
 fn encode(event: &AuditEvent) -> Result<Vec<u8>> {
-    let mut line = serde_json::to_vec(event).map_err(|e| ExportError::Store {
-        backend: "jsonl",
-        reason: format!("cannot encode audit event: {e}"),
-    })?;
+    let mut line = serde_json::to_vec(event)
+        .map_err(|e| ExportError::store("jsonl", format!("cannot encode audit event: {e}")))?;
     line.push(b'\n');
     Ok(line)
 }

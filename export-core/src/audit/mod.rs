@@ -36,7 +36,7 @@
 //! |---|---|
 //! | [`MemoryAuditLog`] | tests, single-process tools |
 //! | [`SqliteAuditLog`] | beside the SQLite job store (may share its file) |
-//! | `PgAuditLog` (feature `postgres`) | beside the PostgreSQL job store |
+//! | `PgAuditLog` (feature `postgres`) | beside the PostgreSQL job store, in its pool and schema |
 //! | [`JsonlAuditLog`] | an append-only JSON Lines file, for log shippers |
 //!
 //! Risk levels follow the catalogue seed: exports of personal data (the trip schema's
@@ -100,9 +100,6 @@ pub(crate) fn trace_failure(event: &AuditEvent, error: &ExportError) {
         "audit event not recorded"
     );
 }
-
-/// The component name of the audit log's migrations in `schema_migrations`.
-pub(crate) const COMPONENT: &str = "audit";
 
 /// Events [`AuditQuery::default`] returns at most.
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
@@ -694,35 +691,6 @@ pub(crate) fn duplicate(id: Uuid) -> ExportError {
     ExportError::already_exists("audit event", id.to_string())
 }
 
-/// The migrations of the SQLite audit table, oldest first.
-pub(crate) const SQLITE_MIGRATIONS: &[crate::job::migrate::Migration] = &[
-    crate::job::migrate::Migration {
-        version: 1,
-        name: "create_audit_events",
-        sql: include_str!("migrations/sqlite/0001_create_audit_events.sql"),
-    },
-    crate::job::migrate::Migration {
-        version: 2,
-        name: "add_audit_detail",
-        sql: include_str!("migrations/sqlite/0002_add_audit_detail.sql"),
-    },
-];
-
-/// The migrations of the PostgreSQL audit table, oldest first.
-#[cfg(feature = "postgres")]
-pub(crate) const POSTGRES_MIGRATIONS: &[crate::job::migrate::Migration] = &[
-    crate::job::migrate::Migration {
-        version: 1,
-        name: "create_audit_events",
-        sql: include_str!("migrations/postgres/0001_create_audit_events.sql"),
-    },
-    crate::job::migrate::Migration {
-        version: 2,
-        name: "add_audit_detail",
-        sql: include_str!("migrations/postgres/0002_add_audit_detail.sql"),
-    },
-];
-
 /// Parses a stored text column into `T`, as a store error naming the event.
 pub(crate) fn parse_stored<T: FromStr>(
     backend: &'static str,
@@ -730,8 +698,10 @@ pub(crate) fn parse_stored<T: FromStr>(
     column: &str,
     text: &str,
 ) -> Result<T> {
-    text.parse().map_err(|_| ExportError::Store {
-        backend,
-        reason: format!("audit event `{id}` has an unreadable {column}: `{text}`"),
+    text.parse().map_err(|_| {
+        ExportError::store(
+            backend,
+            format!("audit event `{id}` has an unreadable {column}: `{text}`"),
+        )
     })
 }

@@ -1,25 +1,21 @@
-//! [`PgAuditLog`]: audit events in PostgreSQL, beside the job store.
+//! [`PgAuditLog`]: audit events in PostgreSQL, beside the job store: in the pool and the schema
+//! of the [`PgDatabase`] it is built from.
 
-use ::postgres::Client;
-use ::postgres::error::SqlState;
-use ::postgres::types::ToSql;
 use chrono::{DateTime, Utc};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::{
-    AuditEvent, AuditLog, AuditQuery, COMPONENT, POSTGRES_MIGRATIONS, Pseudonymiser, duplicate,
-    parse_stored,
-};
+use super::{AuditEvent, AuditLog, AuditQuery, Pseudonymiser, parse_stored};
+use crate::db::error::{postgres as store_error, postgres_insert};
+use crate::db::{PgClient, PgConnection, PgDatabase, PgOptions};
 use crate::error::Result;
-use crate::job::PgOptions;
-use crate::job::pg_pool::{self, Pool};
-use crate::job::postgres::store_error;
 
 const BACKEND: &str = "postgres";
 
 /// An [`AuditLog`] in PostgreSQL (table `audit_events`, migrated under component `audit` of the
-/// shared `schema_migrations` table), over the connection pool of the PostgreSQL stores
-/// (closed connections are reopened), in the schema of [`PgOptions::schema`] when given.
+/// shared `schema_migrations` table), over the connection pool of a [`PgDatabase`] and in its
+/// schema ([`PgOptions::schema`]): built with [`PgAuditLog::new`] from the job store's database,
+/// the events land beside the jobs.
 ///
 /// # Examples
 ///
@@ -29,23 +25,37 @@ const BACKEND: &str = "postgres";
 /// assert_eq!(err.code(), "INVALID_REQUEST");
 /// ```
 pub struct PgAuditLog {
-    pool: Pool,
+    db: PgDatabase,
 }
 
 impl std::fmt::Debug for PgAuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgAuditLog").finish_non_exhaustive()
+        f.debug_struct("PgAuditLog")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
     }
 }
 
 impl PgAuditLog {
+    /// The audit log of `db`, in its pool and schema (migrated when `db` was opened).
+    pub fn new(db: PgDatabase) -> PgAuditLog {
+        PgAuditLog { db }
+    }
+
+    /// The database this log works on.
+    pub fn database(&self) -> &PgDatabase {
+        &self.db
+    }
+
     /// Connects to the database at `url` (two pooled connections, the connection's default
-    /// schema) and applies pending migrations.
+    /// schema, the shared [`IoRuntime`](crate::runtime::IoRuntime)) and applies pending
+    /// migrations: a log with a pool of its own. An engine uses [`PgAuditLog::new`] on the job
+    /// store's [`PgDatabase`].
     ///
     /// # Errors
     ///
-    /// [`ExportError::InvalidRequest`] on field `url` when it cannot be parsed;
-    /// [`ExportError::Store`] when the server cannot be reached or migrated.
+    /// [`ExportError::InvalidRequest`](crate::ExportError::InvalidRequest) on field `url` when it cannot be parsed;
+    /// [`ExportError::Store`](crate::ExportError::Store) when the server cannot be reached or migrated.
     pub fn connect(url: &str) -> Result<PgAuditLog> {
         PgAuditLog::connect_with(url, PgOptions::default().pool_size(2))
     }
@@ -55,7 +65,7 @@ impl PgAuditLog {
     ///
     /// # Errors
     ///
-    /// As [`PgAuditLog::connect`]; [`ExportError::InvalidRequest`] on field `schema` or
+    /// As [`PgAuditLog::connect`]; [`ExportError::InvalidRequest`](crate::ExportError::InvalidRequest) on field `schema` or
     /// `pool_size`.
     ///
     /// # Examples
@@ -67,18 +77,12 @@ impl PgAuditLog {
     /// assert_eq!(err.code(), "INVALID_REQUEST");
     /// ```
     pub fn connect_with(url: &str, options: PgOptions) -> Result<PgAuditLog> {
-        let pool = pg_pool::connect(url, &options)?;
-        crate::job::migrate::postgres_component(
-            pool.get()?.client()?,
-            COMPONENT,
-            POSTGRES_MIGRATIONS,
-        )?;
-        Ok(PgAuditLog { pool })
+        PgDatabase::connect_shared(url, options).map(PgAuditLog::new)
     }
 
-    fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        f(conn.client()?)
+    fn with_client<T>(&self, f: impl FnOnce(&mut PgConnection) -> Result<T>) -> Result<T> {
+        let mut conn = self.db.connection()?;
+        f(&mut conn)
     }
 }
 
@@ -115,8 +119,7 @@ impl AuditLog for PgAuditLog {
             );
             match inserted {
                 Ok(_) => Ok(()),
-                Err(err) if err.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(duplicate(e.id)),
-                Err(err) => Err(store_error(err)),
+                Err(err) => Err(postgres_insert(err, "audit event", &e.id.to_string())),
             }
         })
     }
@@ -146,7 +149,7 @@ impl AuditLog for PgAuditLog {
 
     fn pseudonymise_jobs(&self, jobs: &[Uuid], pseudonymiser: &Pseudonymiser) -> Result<u64> {
         self.with_client(|client| {
-            let mut tx = client.transaction().map_err(store_error)?;
+            let tx = client.transaction().map_err(store_error)?;
             let rows = tx
                 .query(
                     "SELECT id, actor_user_id, actor_organisation_id FROM audit_events \
@@ -194,7 +197,7 @@ impl AuditLog for PgAuditLog {
     }
 }
 
-fn decode(row: &::postgres::Row) -> Result<AuditEvent> {
+fn decode(row: &tokio_postgres::Row) -> Result<AuditEvent> {
     let id: Uuid = row.try_get(0).map_err(store_error)?;
     let ids = id.to_string();
     let text = |i: usize| -> Result<Option<String>> { row.try_get(i).map_err(store_error) };

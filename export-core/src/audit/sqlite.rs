@@ -1,19 +1,17 @@
 //! [`SqliteAuditLog`]: audit events in a SQLite file, possibly the job store's.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use uuid::Uuid;
 
-use super::{
-    AuditEvent, AuditLog, AuditQuery, COMPONENT, Pseudonymiser, SQLITE_MIGRATIONS, duplicate,
-    parse_stored,
-};
+use super::{AuditEvent, AuditLog, AuditQuery, Pseudonymiser, parse_stored};
+use crate::db::error::{sqlite as store_error, sqlite_insert};
+use crate::db::{SqliteDatabase, checkpoint};
 use crate::error::{ExportError, Result};
-use crate::job::sqlite::{checkpoint, connect, store_error};
 
 const BACKEND: &str = "sqlite";
 
@@ -35,10 +33,20 @@ const BACKEND: &str = "sqlite";
 /// ```
 #[derive(Debug)]
 pub struct SqliteAuditLog {
-    conn: Mutex<Connection>,
+    db: SqliteDatabase,
 }
 
 impl SqliteAuditLog {
+    /// The audit log of `db`, beside its jobs and schedules (migrated when `db` was opened).
+    pub fn new(db: SqliteDatabase) -> SqliteAuditLog {
+        SqliteAuditLog { db }
+    }
+
+    /// The database this log works on.
+    pub fn database(&self) -> &SqliteDatabase {
+        &self.db
+    }
+
     /// Opens (creating if needed) the log in the SQLite file at `path`, as the job store opens
     /// it (WAL mode, busy timeout, `secure_delete`), and applies pending migrations.
     ///
@@ -46,7 +54,7 @@ impl SqliteAuditLog {
     ///
     /// [`ExportError::Store`] when the file cannot be opened or migrated.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteAuditLog> {
-        Self::init(connect(Some(path.as_ref()))?)
+        SqliteDatabase::open(path).map(SqliteAuditLog::new)
     }
 
     /// Opens the log in the SQLite file at `path`, which must exist (see
@@ -66,7 +74,7 @@ impl SqliteAuditLog {
     /// assert_eq!(err.code(), "NOT_FOUND");
     /// ```
     pub fn open_existing(path: impl AsRef<Path>) -> Result<SqliteAuditLog> {
-        Self::init(crate::job::sqlite::connect_existing(path.as_ref())?)
+        SqliteDatabase::open_existing(path).map(SqliteAuditLog::new)
     }
 
     /// A log in a private in-memory database.
@@ -75,18 +83,11 @@ impl SqliteAuditLog {
     ///
     /// [`ExportError::Store`] when SQLite cannot create it.
     pub fn open_in_memory() -> Result<SqliteAuditLog> {
-        Self::init(connect(None)?)
-    }
-
-    fn init(mut conn: Connection) -> Result<SqliteAuditLog> {
-        crate::job::migrate::sqlite_component(&mut conn, COMPONENT, SQLITE_MIGRATIONS)?;
-        Ok(SqliteAuditLog {
-            conn: Mutex::new(conn),
-        })
+        SqliteDatabase::open_in_memory().map(SqliteAuditLog::new)
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.db.lock()
     }
 }
 
@@ -119,12 +120,7 @@ impl AuditLog for SqliteAuditLog {
         ]);
         match inserted {
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == ErrorCode::ConstraintViolation =>
-            {
-                Err(duplicate(e.id))
-            }
-            Err(err) => Err(store_error(err)),
+            Err(err) => Err(sqlite_insert(err, "audit event", &e.id.to_string())),
         }
     }
 
@@ -251,10 +247,10 @@ impl RawRow {
     fn decode(self) -> Result<AuditEvent> {
         let id = &self.id;
         let at = DateTime::<Utc>::from_timestamp_micros(self.at_micros).ok_or_else(|| {
-            ExportError::Store {
-                backend: BACKEND,
-                reason: format!("audit event `{id}` has an out-of-range instant"),
-            }
+            ExportError::store(
+                BACKEND,
+                format!("audit event `{id}` has an out-of-range instant"),
+            )
         })?;
         Ok(AuditEvent {
             id: parse_stored::<Uuid>(BACKEND, id, "id", id)?,
@@ -278,9 +274,11 @@ impl RawRow {
                 .as_deref()
                 .map(|a| parse_stored(BACKEND, id, "audience", a))
                 .transpose()?,
-            filters: serde_json::from_str(&self.filters).map_err(|e| ExportError::Store {
-                backend: BACKEND,
-                reason: format!("audit event `{id}` has unreadable filters: {e}"),
+            filters: serde_json::from_str(&self.filters).map_err(|e| {
+                ExportError::store(
+                    BACKEND,
+                    format!("audit event `{id}` has unreadable filters: {e}"),
+                )
             })?,
             row_count: self.row_count.map(|r| u64::try_from(r).unwrap_or(0)),
             risk: parse_stored(BACKEND, id, "risk", &self.risk)?,

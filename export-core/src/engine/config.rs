@@ -116,7 +116,8 @@ pub struct JobStoreConfig {
     /// Connections older than this are replaced (default 30 min).
     #[serde(with = "duration::option")]
     pub max_lifetime: Option<Duration>,
-    /// TLS to PostgreSQL: `disable`, `prefer`, `require` or `verify-full` (default `prefer`).
+    /// TLS to PostgreSQL: `disable`, `prefer`, `require`, `verify-ca` or `verify-full` (default
+    /// `prefer`; what each checks: `db::PgOptions::ssl_mode`, feature `postgres`).
     pub tls: String,
     /// A PEM file of CA certificates to trust for `verify-full` (default: the system's roots).
     pub ca_file: Option<PathBuf>,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::config::{EngineConfig, StorageConfig, StoreLocation};
 use crate::audit::{AuditLog, JsonlAuditLog, SqliteAuditLog};
+use crate::db::SqliteDatabase;
 use crate::error::{ExportError, Result};
 use crate::job::{JobStore, SqliteJobStore};
 use crate::platform::PlatformStore;
@@ -28,32 +29,21 @@ pub(super) fn open_backend(config: &EngineConfig, io: &IoRuntime) -> Result<Back
     match c.location()? {
         StoreLocation::Sqlite(path) => {
             let _ = io;
-            let memory = path.as_os_str() == ":memory:";
-            let (jobs, schedules) = if memory {
-                (
-                    SqliteJobStore::open_in_memory()?,
-                    SqliteScheduleStore::open_in_memory()?,
-                )
+            // One database: one connection shared by the jobs, the schedules and the audit log.
+            let db = if path.as_os_str() == ":memory:" {
+                SqliteDatabase::open_in_memory()?
             } else if c.must_exist {
-                (
-                    SqliteJobStore::open_existing(&path)?,
-                    SqliteScheduleStore::open_existing(&path)?,
-                )
+                SqliteDatabase::open_existing(&path)?
             } else {
-                (
-                    SqliteJobStore::open(&path)?,
-                    SqliteScheduleStore::open(&path)?,
-                )
+                SqliteDatabase::open(&path)?
             };
             let audit: Arc<dyn AuditLog> = match &config.audit.jsonl {
                 Some(file) => jsonl(file)?,
-                None if memory => Arc::new(SqliteAuditLog::open_in_memory()?),
-                None if c.must_exist => Arc::new(SqliteAuditLog::open_existing(&path)?),
-                None => Arc::new(SqliteAuditLog::open(&path)?),
+                None => Arc::new(SqliteAuditLog::new(db.clone())),
             };
-            let schedules = Arc::new(schedules);
+            let schedules = Arc::new(SqliteScheduleStore::new(db.clone()));
             Ok(Backend {
-                jobs: Arc::new(jobs),
+                jobs: Arc::new(SqliteJobStore::new(db)),
                 schedules: schedules.clone(),
                 platforms: schedules,
                 audit,
@@ -61,23 +51,30 @@ pub(super) fn open_backend(config: &EngineConfig, io: &IoRuntime) -> Result<Back
         }
         #[cfg(feature = "postgres")]
         StoreLocation::Postgres(url) => {
-            let mut options = crate::job::PgOptions::default().pool_size(c.pool_size.max(1));
+            let ssl_mode: crate::db::PgSslMode = c
+                .tls
+                .parse()
+                .map_err(|_| ExportError::config("job_store.tls", format!("unknown TLS mode `{}`; expected disable, prefer, require, verify-ca or verify-full", c.tls)))?;
+            let mut options = crate::db::PgOptions::default()
+                .pool_size(c.pool_size.max(1))
+                .wait_timeout(c.wait_timeout)
+                .max_lifetime(c.max_lifetime)
+                .ssl_mode(ssl_mode);
             if let Some(schema) = &c.schema {
                 options = options.schema(schema.clone());
             }
-            let schedules = Arc::new(crate::schedule::PgScheduleStore::connect_with(
-                &url,
-                options.clone(),
-            )?);
+            if let Some(ca) = &c.ca_file {
+                options = options.ca_file(ca.clone());
+            }
+            // One pool on the engine's runtime, one schema, for every store and the audit log.
+            let db = crate::db::PgDatabase::connect(&url, options, io)?;
+            let schedules = Arc::new(crate::schedule::PgScheduleStore::new(db.clone()));
             let audit: Arc<dyn AuditLog> = match &config.audit.jsonl {
                 Some(file) => jsonl(file)?,
-                None => Arc::new(crate::audit::PgAuditLog::connect_with(
-                    &url,
-                    options.clone(),
-                )?),
+                None => Arc::new(crate::audit::PgAuditLog::new(db.clone())),
             };
             Ok(Backend {
-                jobs: Arc::new(crate::job::PgJobStore::connect_with(&url, options)?),
+                jobs: Arc::new(crate::job::PgJobStore::new(db)),
                 schedules: schedules.clone(),
                 platforms: schedules,
                 audit,

@@ -7,6 +7,9 @@
 //! | [`SqliteJobStore`] | the embedded default: one host, one or several processes sharing a file |
 //! | `PgJobStore` (feature `postgres`) | many workers on many hosts |
 //!
+//! The SQL stores are built from a database handle of [`crate::db`] (`SqliteJobStore::new`,
+//! `PgJobStore::new`), shared with the schedule store and the audit log of the same database.
+//!
 //! A job is created `pending`; a worker [claims](JobStore::claim) it, which gives the worker a
 //! lease it must renew with [heartbeats](JobStore::heartbeat). A worker that dies stops renewing,
 //! and [`JobStore::reclaim_expired_leases`] puts its job back in the queue (or fails it when its
@@ -51,10 +54,7 @@ use crate::error::ExportError;
 use crate::request::ExportRequest;
 
 pub mod memory;
-pub(crate) mod migrate;
 pub(crate) mod ops;
-#[cfg(feature = "postgres")]
-pub(crate) mod pg_pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod row;
@@ -62,9 +62,12 @@ pub mod sqlite;
 pub mod status;
 pub mod store;
 
+/// The PostgreSQL settings, also here beside the store they were first made for.
+#[cfg(feature = "postgres")]
+pub use crate::db::PgOptions;
 pub use memory::MemoryJobStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{PgJobStore, PgOptions};
+pub use postgres::PgJobStore;
 pub use sqlite::SqliteJobStore;
 pub use status::{JobEvent, JobStatus, check_transition, transition};
 pub use store::{HeartbeatAck, JobStore, ListQuery, Page};

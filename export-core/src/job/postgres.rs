@@ -5,31 +5,25 @@
 //! one of them. Other changes lock their row (`SELECT ... FOR UPDATE`), apply the shared rules
 //! and write it back in one transaction.
 //!
-//! # Blocking
-//!
-//! The store uses the synchronous `postgres` client, which drives its own Tokio runtime
-//! internally: **never call it on a Tokio runtime thread** (it panics with "Cannot start a
-//! runtime from within a runtime"). From async code, call it through
-//! `tokio::task::spawn_blocking`.
-//!
 //! # Connections
 //!
-//! A small built-in pool opens up to [`PgOptions::pool_size`] connections on demand and reopens
-//! closed ones. Connections are made without TLS (`NoTls`): use a local socket, a trusted network
-//! or a TLS-terminating proxy.
+//! The store works on a [`PgDatabase`]: one pool (shared with the schedule store and the audit
+//! log built from the same handle), driven by an [`IoRuntime`](crate::runtime::IoRuntime). Its
+//! calls wait through [`IoRuntime::block_on`](crate::runtime::IoRuntime::block_on), so they may be
+//! made from a plain thread or from inside a tokio runtime; async hosts should still move them
+//! to a blocking thread ([`IoRuntime::spawn_blocking`](crate::runtime::IoRuntime::spawn_blocking))
+//! rather than hold up their own.
 
-use std::time::Duration as StdDuration;
-
-use ::postgres::error::SqlState;
-use ::postgres::types::{Json, ToSql};
-use ::postgres::{GenericClient, Row};
 use chrono::{DateTime, Duration, Utc};
+use tokio_postgres::Row;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
-use super::pg_pool::{self, Pool};
 use super::row::RawJob;
 use super::store::{HeartbeatAck, JobStore, ListQuery, Page};
-use super::{ExportJob, JobError, JobResult, NewJob, Owner, Progress, migrate, ops};
+use super::{ExportJob, JobError, JobResult, NewJob, Owner, Progress, ops};
+use crate::db::error::postgres as store_error;
+use crate::db::{PgClient, PgDatabase, PgOptions, PgTransaction};
 use crate::error::{ExportError, Result};
 
 const BACKEND: &str = "postgres";
@@ -40,77 +34,10 @@ const COLUMNS: &str = "seq, id, owner_user_id, owner_organisation_id, request::t
     lease_until, cancel_requested, result_storage_key, result_size_bytes, result_rows, \
     result_sha256, result_file_name, result_content_type, error_kind, error_message, schedule_id";
 
-/// Maps a driver error to [`ExportError::Store`], with the server's SQLSTATE and message.
-pub(crate) fn store_error(e: ::postgres::Error) -> ExportError {
-    let reason = match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => match std::error::Error::source(&e) {
-            Some(source) => format!("{e}: {source}"),
-            None => e.to_string(),
-        },
-    };
-    ExportError::Store {
-        backend: BACKEND,
-        reason,
-    }
-}
-
 fn not_found(id: Uuid) -> ExportError {
     ExportError::NotFound {
         kind: "job",
         id: id.to_string(),
-    }
-}
-
-/// Settings of [`PgJobStore::connect_with`] and
-/// [`PgScheduleStore::connect_with`](crate::schedule::PgScheduleStore::connect_with).
-///
-/// # Examples
-///
-/// ```
-/// use export_core::job::PgOptions;
-/// let options = PgOptions::default().schema("exports").pool_size(8);
-/// assert_eq!(options.schema.as_deref(), Some("exports"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PgOptions {
-    /// The schema holding the tables, created if missing and put first on each connection's
-    /// search path; `None` uses the connection's default (usually `public`). A lower-case SQL
-    /// identifier: `[a-z_][a-z0-9_]*`, at most 63 characters.
-    pub schema: Option<String>,
-    /// Most connections open at once (default 4, at least 1).
-    pub pool_size: usize,
-    /// Connection timeout when the URL sets none (default 10 s).
-    pub connect_timeout: StdDuration,
-}
-
-impl Default for PgOptions {
-    fn default() -> Self {
-        PgOptions {
-            schema: None,
-            pool_size: 4,
-            connect_timeout: StdDuration::from_secs(10),
-        }
-    }
-}
-
-impl PgOptions {
-    /// Sets the schema.
-    pub fn schema(mut self, schema: impl Into<String>) -> PgOptions {
-        self.schema = Some(schema.into());
-        self
-    }
-
-    /// Sets the pool size.
-    pub fn pool_size(mut self, pool_size: usize) -> PgOptions {
-        self.pool_size = pool_size;
-        self
-    }
-
-    /// Sets the connection timeout.
-    pub fn connect_timeout(mut self, timeout: StdDuration) -> PgOptions {
-        self.connect_timeout = timeout;
-        self
     }
 }
 
@@ -130,22 +57,43 @@ impl PgOptions {
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
 pub struct PgJobStore {
-    pool: Pool,
+    db: PgDatabase,
 }
 
 impl std::fmt::Debug for PgJobStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgJobStore")
-            .field("schema", &self.pool.schema())
-            .field("pool_size", &self.pool.size())
+            .field("db", &self.db)
             .finish_non_exhaustive()
     }
 }
 
 impl PgJobStore {
+    /// The job store of `db`, in its pool and schema (migrated when `db` was opened).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use export_core::db::{PgDatabase, PgOptions};
+    /// use export_core::job::PgJobStore;
+    /// use export_core::runtime::IoRuntime;
+    /// let db = PgDatabase::connect("postgres://exports@127.0.0.1/exports", PgOptions::default(), &IoRuntime::shared())?;
+    /// let jobs = PgJobStore::new(db);
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn new(db: PgDatabase) -> PgJobStore {
+        PgJobStore { db }
+    }
+
+    /// The database this store works on.
+    pub fn database(&self) -> &PgDatabase {
+        &self.db
+    }
+
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`, or a
-    /// `key=value` connection string) with the default [`PgOptions`], and applies pending
-    /// migrations.
+    /// `key=value` connection string) with the default [`PgOptions`] on the shared
+    /// [`IoRuntime`](crate::runtime::IoRuntime), and applies pending migrations: a store with a
+    /// pool of its own. An engine opens one [`PgDatabase`] and uses [`PgJobStore::new`].
     ///
     /// # Errors
     ///
@@ -179,16 +127,14 @@ impl PgJobStore {
     /// assert_eq!(err.code(), "INVALID_REQUEST");
     /// ```
     pub fn connect_with(url: &str, options: PgOptions) -> Result<PgJobStore> {
-        let pool = pg_pool::connect(url, &options)?;
-        migrate::postgres(pool.get()?.client()?)?;
-        Ok(PgJobStore { pool })
+        PgDatabase::connect_shared(url, options).map(PgJobStore::new)
     }
 
     /// Runs `f` in a transaction, committed when `f` succeeds (rolled back otherwise).
-    fn write<T>(&self, f: impl FnOnce(&mut ::postgres::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        let mut tx = conn.client()?.transaction().map_err(store_error)?;
-        let out = f(&mut tx)?;
+    fn write<T>(&self, f: impl FnOnce(&PgTransaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.db.connection()?;
+        let tx = conn.transaction().map_err(store_error)?;
+        let out = f(&tx)?;
         tx.commit().map_err(store_error)?;
         Ok(out)
     }
@@ -220,10 +166,8 @@ fn read_row(row: &Row) -> Result<(i64, ExportJob)> {
     let unsigned = |name: &str| -> Result<Option<u64>> {
         let v: Option<i64> = row.try_get(name).map_err(e)?;
         v.map(|v| {
-            u64::try_from(v).map_err(|_| ExportError::Store {
-                backend: BACKEND,
-                reason: format!("column {name} holds {v}"),
-            })
+            u64::try_from(v)
+                .map_err(|_| ExportError::store(BACKEND, format!("column {name} holds {v}")))
         })
         .transpose()
     };
@@ -288,9 +232,11 @@ type Param = Box<dyn ToSql + Sync>;
 
 /// Every stored column of `job` (but `seq`), `id` first.
 fn fields(job: &ExportJob) -> Result<Vec<(&'static str, Param)>> {
-    let request = serde_json::to_value(&job.request).map_err(|e| ExportError::Store {
-        backend: BACKEND,
-        reason: format!("cannot encode the request of job `{}`: {e}", job.id),
+    let request = serde_json::to_value(&job.request).map_err(|e| {
+        ExportError::store(
+            BACKEND,
+            format!("cannot encode the request of job `{}`: {e}", job.id),
+        )
     })?;
     let result = job.result.as_ref();
     let error = job.error.as_ref();
@@ -367,7 +313,7 @@ fn params<'a>(fields: &'a [(&'static str, Param)]) -> Vec<&'a (dyn ToSql + Sync)
     fields.iter().map(|(_, v)| v.as_ref()).collect()
 }
 
-fn insert(client: &mut impl GenericClient, job: &ExportJob) -> Result<()> {
+fn insert(client: &impl PgClient, job: &ExportJob) -> Result<()> {
     let fields = fields(job)?;
     let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
     let marks: Vec<String> = (1..=fields.len()).map(|i| format!("${i}")).collect();
@@ -378,15 +324,16 @@ fn insert(client: &mut impl GenericClient, job: &ExportJob) -> Result<()> {
     );
     match client.execute(&sql, &params(&fields)) {
         Ok(_) => Ok(()),
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            Err(ExportError::already_exists("job", job.id.to_string()))
-        }
-        Err(e) => Err(store_error(e)),
+        Err(e) => Err(crate::db::error::postgres_insert(
+            e,
+            "job",
+            &job.id.to_string(),
+        )),
     }
 }
 
 /// Writes every column of `job` back to its row.
-fn save(client: &mut impl GenericClient, job: &ExportJob) -> Result<()> {
+fn save(client: &impl PgClient, job: &ExportJob) -> Result<()> {
     let fields = fields(job)?;
     let sets: Vec<String> = fields
         .iter()
@@ -416,15 +363,14 @@ impl JobStore for PgJobStore {
 
     fn create(&self, new: NewJob) -> Result<ExportJob> {
         let job = ops::new_job(new)?;
-        let mut conn = self.pool.get()?;
-        insert(conn.client()?, &job)?;
+        let conn = self.db.connection()?;
+        insert(&conn, &job)?;
         Ok(job)
     }
 
     fn get(&self, id: Uuid) -> Result<ExportJob> {
-        let mut conn = self.pool.get()?;
+        let conn = self.db.connection()?;
         let row = conn
-            .client()?
             .query_opt(
                 &format!("SELECT {COLUMNS} FROM export_jobs WHERE id = $1"),
                 &[&id],
@@ -472,8 +418,8 @@ impl JobStore for PgJobStore {
             values.len()
         ));
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
-        let mut conn = self.pool.get()?;
-        let rows = conn.client()?.query(&sql, &refs).map_err(store_error)?;
+        let conn = self.db.connection()?;
+        let rows = conn.query(&sql, &refs).map_err(store_error)?;
         let rows = read_rows(&rows)?;
         Ok(ops::page(rows, query.limit))
     }
@@ -498,9 +444,8 @@ impl JobStore for PgJobStore {
                AND status = 'pending' \
              RETURNING {COLUMNS}"
         );
-        let mut conn = self.pool.get()?;
+        let conn = self.db.connection()?;
         let row = conn
-            .client()?
             .query_opt(
                 &sql,
                 &[
@@ -518,9 +463,8 @@ impl JobStore for PgJobStore {
     ops::delegate_updates!();
 
     fn delete(&self, id: Uuid) -> Result<()> {
-        let mut conn = self.pool.get()?;
+        let conn = self.db.connection()?;
         let deleted = conn
-            .client()?
             .execute("DELETE FROM export_jobs WHERE id = $1", &[&id])
             .map_err(store_error)?;
         if deleted == 0 {
@@ -537,11 +481,8 @@ impl JobStore for PgJobStore {
              ORDER BY expires_at, seq LIMIT $2"
         );
         let now = ops::micros(now);
-        let mut conn = self.pool.get()?;
-        let rows = conn
-            .client()?
-            .query(&sql, &[&now, &limit])
-            .map_err(store_error)?;
+        let conn = self.db.connection()?;
+        let rows = conn.query(&sql, &[&now, &limit]).map_err(store_error)?;
         Ok(read_rows(&rows)?.into_iter().map(|(_, job)| job).collect())
     }
 
@@ -571,17 +512,16 @@ impl JobStore for PgJobStore {
             values.len()
         ));
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
-        let mut conn = self.pool.get()?;
-        let rows = conn.client()?.query(&sql, &refs).map_err(store_error)?;
+        let conn = self.db.connection()?;
+        let rows = conn.query(&sql, &refs).map_err(store_error)?;
         Ok(ops::page(read_rows(&rows)?, limit))
     }
 
     fn scrub(&self) -> Result<()> {
         // A plain VACUUM marks dead tuples free but leaves their bytes in the page; VACUUM FULL
         // writes a new file without them (the old one is removed at the next checkpoint).
-        let mut conn = self.pool.get()?;
-        conn.client()?
-            .batch_execute("VACUUM FULL export_jobs")
+        let conn = self.db.connection()?;
+        conn.batch_execute("VACUUM FULL export_jobs")
             .map_err(store_error)
     }
 

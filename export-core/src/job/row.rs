@@ -42,9 +42,11 @@ impl RawJob<'_> {
     /// Decodes the row, naming the job and the bad column on failure.
     pub(crate) fn decode(self, backend: &'static str) -> Result<ExportJob> {
         let id_text = self.id;
-        let bad = |what: String| ExportError::Store {
-            backend,
-            reason: format!("job `{id_text}` has an unreadable row: {what}"),
+        let bad = |what: String| {
+            ExportError::store(
+                backend,
+                format!("job `{id_text}` has an unreadable row: {what}"),
+            )
         };
         let id = Uuid::parse_str(self.id).map_err(|e| bad(format!("id: {e}")))?;
         let request =

@@ -5,24 +5,24 @@
 //! takes SQLite's write lock before reading, so a claim reads and updates its job atomically and
 //! no two claimers get the same job.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
-use std::time::Duration as StdDuration;
+use std::path::Path;
+use std::sync::MutexGuard;
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
 use super::row::RawJob;
 use super::store::{HeartbeatAck, JobStore, ListQuery, Page};
-use super::{ExportJob, JobError, JobResult, NewJob, Owner, Progress, migrate, ops};
+use super::{ExportJob, JobError, JobResult, NewJob, Owner, Progress, ops};
+use crate::db::error::sqlite as store_error;
+use crate::db::{SqliteDatabase, checkpoint};
 use crate::error::{ExportError, Result};
 
 const BACKEND: &str = "sqlite";
 
-/// How long an operation waits for another connection's write lock before failing.
-pub const DEFAULT_BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+pub use crate::db::DEFAULT_BUSY_TIMEOUT;
 
 const COLUMNS: &str = "seq, id, owner_user_id, owner_organisation_id, request, status, \
     rows_done, rows_expected, created_at, started_at, heartbeat_at, finished_at, expires_at, \
@@ -32,8 +32,8 @@ const COLUMNS: &str = "seq, id, owner_user_id, owner_organisation_id, request, s
 
 /// A [`JobStore`] in a SQLite file.
 ///
-/// One store holds one connection behind a mutex; open one store per process (or several, on the
-/// same file, for more concurrency). Migrations are applied at open.
+/// The store works on a [`SqliteDatabase`]: its one connection, behind a mutex, shared with the
+/// other stores built from the same handle. Migrations are applied when the database is opened.
 ///
 /// # Examples
 ///
@@ -51,23 +51,11 @@ const COLUMNS: &str = "seq, id, owner_user_id, owner_organisation_id, request, s
 /// ```
 #[derive(Debug)]
 pub struct SqliteJobStore {
-    conn: Mutex<Connection>,
-    path: Option<PathBuf>,
-}
-
-/// Maps a driver error to [`ExportError::Store`].
-pub(crate) fn store_error(e: rusqlite::Error) -> ExportError {
-    ExportError::Store {
-        backend: BACKEND,
-        reason: e.to_string(),
-    }
+    db: SqliteDatabase,
 }
 
 fn corrupt(id: &str, what: impl std::fmt::Display) -> ExportError {
-    ExportError::Store {
-        backend: BACKEND,
-        reason: format!("job `{id}` has an unreadable row: {what}"),
-    }
+    ExportError::store(BACKEND, format!("job `{id}` has an unreadable row: {what}"))
 }
 
 fn not_found(id: Uuid) -> ExportError {
@@ -78,6 +66,26 @@ fn not_found(id: Uuid) -> ExportError {
 }
 
 impl SqliteJobStore {
+    /// The job store of `db` (migrated when `db` was opened).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::db::SqliteDatabase;
+    /// use export_core::job::{JobStore, SqliteJobStore};
+    /// let jobs = SqliteJobStore::new(SqliteDatabase::open_in_memory()?);
+    /// assert_eq!(jobs.backend(), "sqlite");
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn new(db: SqliteDatabase) -> SqliteJobStore {
+        SqliteJobStore { db }
+    }
+
+    /// The database this store works on.
+    pub fn database(&self) -> &SqliteDatabase {
+        &self.db
+    }
+
     /// Opens (creating if needed) the store in the SQLite file at `path`, in WAL mode with a busy
     /// timeout of [`DEFAULT_BUSY_TIMEOUT`], and applies pending migrations.
     ///
@@ -102,8 +110,7 @@ impl SqliteJobStore {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteJobStore> {
-        let path = path.as_ref();
-        Self::init(connect(Some(path))?, Some(path.to_path_buf()))
+        SqliteDatabase::open(path).map(SqliteJobStore::new)
     }
 
     /// Opens the store in the SQLite file at `path`, which must exist: for commands that only
@@ -129,8 +136,7 @@ impl SqliteJobStore {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     pub fn open_existing(path: impl AsRef<Path>) -> Result<SqliteJobStore> {
-        let path = path.as_ref();
-        Self::init(connect_existing(path)?, Some(path.to_path_buf()))
+        SqliteDatabase::open_existing(path).map(SqliteJobStore::new)
     }
 
     /// A store in a private in-memory database (gone when the store is dropped).
@@ -148,27 +154,16 @@ impl SqliteJobStore {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     pub fn open_in_memory() -> Result<SqliteJobStore> {
-        Self::init(connect(None)?, None)
-    }
-
-    fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteJobStore> {
-        migrate::sqlite(&mut conn)?;
-        Ok(SqliteJobStore {
-            conn: Mutex::new(conn),
-            path,
-        })
+        SqliteDatabase::open_in_memory().map(SqliteJobStore::new)
     }
 
     /// The file of this store; `None` in memory.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.db.path()
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
-        self.conn.lock().map_err(|_| ExportError::Store {
-            backend: BACKEND,
-            reason: "the connection's lock is poisoned (a thread panicked while holding it)".into(),
-        })
+        Ok(self.db.lock())
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
@@ -195,97 +190,6 @@ impl SqliteJobStore {
             Ok((out, job))
         })
     }
-}
-
-/// Copies the write-ahead log into the database file and truncates it, so that old versions
-/// of changed pages (kept in the log) are gone; with `secure_delete` (set by [`connect`]) the
-/// space they freed in the file is zeroed.
-///
-/// # Errors
-///
-/// [`ExportError::Store`] when another connection's read kept the checkpoint from finishing
-/// within the busy timeout.
-pub(crate) fn checkpoint(conn: &Connection) -> Result<()> {
-    let (busy, _log, _done): (i64, i64, i64) = conn
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
-        .map_err(store_error)?;
-    if busy != 0 {
-        return Err(ExportError::Store {
-            backend: BACKEND,
-            reason: "another connection is reading: the write-ahead log could not be \
-                     checkpointed (old row versions stay in it); run again"
-                .into(),
-        });
-    }
-    Ok(())
-}
-
-/// Opens the SQLite file at `path` (a private in-memory database for `None`) the way every
-/// export-core SQLite store wants it: a busy timeout of [`DEFAULT_BUSY_TIMEOUT`], and for files
-/// the WAL journal (readers never block the writer) with `synchronous = NORMAL`.
-pub(crate) fn connect(path: Option<&Path>) -> Result<Connection> {
-    connect_with(path, true)
-}
-
-/// As [`connect`] for a file that must exist already: commands that only read must not turn a
-/// mistyped path into a new empty database.
-///
-/// # Errors
-///
-/// [`ExportError::NotFound`] with kind `database` naming `path` when there is no file there
-/// (nothing is created); [`ExportError::Store`] as [`connect`].
-pub(crate) fn connect_existing(path: &Path) -> Result<Connection> {
-    connect_with(Some(path), false)
-}
-
-fn connect_with(path: Option<&Path>, create: bool) -> Result<Connection> {
-    let conn = match path {
-        Some(path) => {
-            if !create
-                && let Err(e) = std::fs::metadata(path)
-                && e.kind() == std::io::ErrorKind::NotFound
-            {
-                return Err(ExportError::NotFound {
-                    kind: "database",
-                    id: path.display().to_string(),
-                });
-            }
-            let mut flags = OpenFlags::default();
-            if !create {
-                // Also when the file vanished since the check above.
-                flags.remove(OpenFlags::SQLITE_OPEN_CREATE);
-            }
-            Connection::open_with_flags(path, flags).map_err(|e| ExportError::Store {
-                backend: BACKEND,
-                reason: format!("cannot open {}: {e}", path.display()),
-            })?
-        }
-        None => Connection::open_in_memory().map_err(store_error)?,
-    };
-    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)
-        .map_err(store_error)?;
-    // Deleted and overwritten content is zeroed, not left in free space: an anonymised job
-    // or a pseudonymised audit event must not survive in the file's unused bytes.
-    conn.execute_batch("PRAGMA secure_delete = ON")
-        .map_err(store_error)?;
-    if path.is_some() {
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-            .map_err(store_error)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(ExportError::Store {
-                backend: BACKEND,
-                reason: format!("cannot switch the journal to WAL (got `{mode}`)"),
-            });
-        }
-        // In WAL mode NORMAL is durable against application crashes; a power loss may
-        // lose the last transactions but never corrupts the file.
-        conn.execute_batch("PRAGMA synchronous = NORMAL")
-            .map_err(store_error)?;
-    }
-    Ok(conn)
 }
 
 fn select_one(conn: &Connection, id: Uuid) -> Result<Option<ExportJob>> {
@@ -427,9 +331,11 @@ fn opt_ts(v: Option<DateTime<Utc>>) -> Value {
 
 /// Every stored column of `job` (but `seq`), `id` first.
 fn fields(job: &ExportJob) -> Result<Vec<(&'static str, Value)>> {
-    let request = serde_json::to_string(&job.request).map_err(|e| ExportError::Store {
-        backend: BACKEND,
-        reason: format!("cannot encode the request of job `{}`: {e}", job.id),
+    let request = serde_json::to_string(&job.request).map_err(|e| {
+        ExportError::store(
+            BACKEND,
+            format!("cannot encode the request of job `{}`: {e}", job.id),
+        )
     })?;
     let result = job.result.as_ref();
     let error = job.error.as_ref();
@@ -513,12 +419,11 @@ fn insert(conn: &Connection, job: &ExportJob) -> Result<()> {
         fields.into_iter().map(|(_, v)| v),
     )) {
         Ok(_) => Ok(()),
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            Err(ExportError::already_exists("job", job.id.to_string()))
-        }
-        Err(e) => Err(store_error(e)),
+        Err(e) => Err(crate::db::error::sqlite_insert(
+            e,
+            "job",
+            &job.id.to_string(),
+        )),
     }
 }
 

@@ -56,9 +56,11 @@ impl MemoryScheduleStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        self.state.lock().map_err(|_| ExportError::Store {
-            backend: BACKEND,
-            reason: "the store's lock is poisoned (a thread panicked while holding it)".into(),
+        self.state.lock().map_err(|_| {
+            ExportError::store(
+                BACKEND,
+                "the store's lock is poisoned (a thread panicked while holding it)",
+            )
         })
     }
 }

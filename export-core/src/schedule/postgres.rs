@@ -11,50 +11,30 @@
 //! with `ON CONFLICT DO NOTHING` on the (schedule id, fire time) primary key: when another
 //! process got there first the transaction is rolled back and the claim returns `false`.
 //!
-//! # Blocking
-//!
-//! The store uses the synchronous `postgres` client, which drives its own Tokio runtime
-//! internally: **never call it on a Tokio runtime thread** (it panics with "Cannot start a
-//! runtime from within a runtime"). From async code, call it through
-//! `tokio::task::spawn_blocking`.
-//!
 //! # Connections
 //!
-//! The pool of the job store: up to [`PgOptions::pool_size`] connections opened on demand,
-//! without TLS (`NoTls`).
+//! The store works on a [`PgDatabase`]: the pool and schema shared with the job store and the
+//! audit log built from the same handle. Its calls wait on the database's
+//! [`IoRuntime`](crate::runtime::IoRuntime) and may be made from any thread.
 
-use ::postgres::error::SqlState;
-use ::postgres::types::ToSql;
-use ::postgres::{GenericClient, Transaction};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
+use tokio_postgres::types::ToSql;
 
 use super::model::{RunStatus, Schedule, ScheduleRun};
 use super::sqlite::{
-    COMPONENT, decode, encode, is_due, micros, open_statuses, platform_label, run_label,
-    runs_order, schedule_label,
+    decode, encode, is_due, micros, open_statuses, platform_label, run_label, runs_order,
+    schedule_label,
 };
 use super::store::{
-    RunQuery, ScheduleQuery, ScheduleStore, duplicate_schedule, may_claim, may_update,
-    schedule_not_found,
+    RunQuery, ScheduleQuery, ScheduleStore, may_claim, may_update, schedule_not_found,
 };
+use crate::db::error::{postgres as store_error, postgres_insert};
+use crate::db::{PgClient, PgDatabase, PgOptions, PgTransaction};
 use crate::error::Result;
-use crate::job::PgOptions;
-use crate::job::migrate::{Migration, postgres_component};
-use crate::job::pg_pool::{self, Pool};
-use crate::job::postgres::store_error;
-use crate::platform::{
-    Platform, PlatformStore, duplicate_platform, platform_in_use, platform_not_found,
-};
+use crate::platform::{Platform, PlatformStore, platform_in_use, platform_not_found};
 
 const BACKEND: &str = "postgres";
-
-/// The PostgreSQL migrations of the schedule tables, oldest first.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "create_schedules",
-    sql: include_str!("migrations/postgres/0001_create_schedules.sql"),
-}];
 
 /// A [`ScheduleStore`] and [`PlatformStore`] in PostgreSQL.
 ///
@@ -82,22 +62,33 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
 pub struct PgScheduleStore {
-    pool: Pool,
+    db: PgDatabase,
 }
 
 impl std::fmt::Debug for PgScheduleStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgScheduleStore")
-            .field("schema", &self.pool.schema())
-            .field("pool_size", &self.pool.size())
+            .field("db", &self.db)
             .finish_non_exhaustive()
     }
 }
 
 impl PgScheduleStore {
+    /// The schedule and platform store of `db`, in its pool and schema (migrated when `db` was
+    /// opened).
+    pub fn new(db: PgDatabase) -> PgScheduleStore {
+        PgScheduleStore { db }
+    }
+
+    /// The database this store works on.
+    pub fn database(&self) -> &PgDatabase {
+        &self.db
+    }
+
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`, or a
-    /// `key=value` connection string) with the default [`PgOptions`], and applies pending
-    /// migrations.
+    /// `key=value` connection string) with the default [`PgOptions`] on the shared
+    /// [`IoRuntime`](crate::runtime::IoRuntime), and applies pending migrations: a store with a
+    /// pool of its own. An engine opens one [`PgDatabase`] and uses [`PgScheduleStore::new`].
     ///
     /// # Errors
     ///
@@ -134,26 +125,24 @@ impl PgScheduleStore {
     /// assert_eq!(err.to_string(), "invalid `pool_size`: must be at least 1");
     /// ```
     pub fn connect_with(url: &str, options: PgOptions) -> Result<PgScheduleStore> {
-        let pool = pg_pool::connect(url, &options)?;
-        postgres_component(pool.get()?.client()?, COMPONENT, MIGRATIONS)?;
-        Ok(PgScheduleStore { pool })
+        PgDatabase::connect_shared(url, options).map(PgScheduleStore::new)
     }
 
     /// Runs `f` in a transaction, committed when `f` succeeds (rolled back otherwise).
-    fn write<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        let mut tx = conn.client()?.transaction().map_err(store_error)?;
-        let out = f(&mut tx)?;
+    fn write<T>(&self, f: impl FnOnce(&PgTransaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.db.connection()?;
+        let tx = conn.transaction().map_err(store_error)?;
+        let out = f(&tx)?;
         tx.commit().map_err(store_error)?;
         Ok(out)
     }
 
     /// Runs `f` in a transaction, committed only when `f` returns `Ok(true)`: a refused claim or
     /// update changes nothing.
-    fn write_if(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<bool>) -> Result<bool> {
-        let mut conn = self.pool.get()?;
-        let mut tx = conn.client()?.transaction().map_err(store_error)?;
-        if f(&mut tx)? {
+    fn write_if(&self, f: impl FnOnce(&PgTransaction<'_>) -> Result<bool>) -> Result<bool> {
+        let mut conn = self.db.connection()?;
+        let tx = conn.transaction().map_err(store_error)?;
+        if f(&tx)? {
             tx.commit().map_err(store_error)?;
             Ok(true)
         } else {
@@ -169,13 +158,13 @@ impl PgScheduleStore {
         params: &[&(dyn ToSql + Sync)],
         label: impl Fn(&str) -> String,
     ) -> Result<Vec<T>> {
-        let mut conn = self.pool.get()?;
-        select_bodies(conn.client()?, sql, params, label)
+        let conn = self.db.connection()?;
+        select_bodies(&conn, sql, params, label)
     }
 }
 
 fn select_bodies<T: DeserializeOwned>(
-    client: &mut impl GenericClient,
+    client: &impl PgClient,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
     label: impl Fn(&str) -> String,
@@ -191,11 +180,7 @@ fn select_bodies<T: DeserializeOwned>(
 }
 
 /// Schedule `id`, locked for update when `lock`.
-fn select_schedule(
-    client: &mut impl GenericClient,
-    id: &str,
-    lock: bool,
-) -> Result<Option<Schedule>> {
+fn select_schedule(client: &impl PgClient, id: &str, lock: bool) -> Result<Option<Schedule>> {
     let sql = if lock {
         "SELECT body FROM export_schedules WHERE id = $1 FOR UPDATE"
     } else {
@@ -210,11 +195,7 @@ fn select_schedule(
 }
 
 /// Platform `name`, locked for update when `lock`.
-fn select_platform(
-    client: &mut impl GenericClient,
-    name: &str,
-    lock: bool,
-) -> Result<Option<Platform>> {
+fn select_platform(client: &impl PgClient, name: &str, lock: bool) -> Result<Option<Platform>> {
     let sql = if lock {
         "SELECT body FROM export_platforms WHERE name = $1 FOR UPDATE"
     } else {
@@ -231,11 +212,7 @@ fn select_platform(
 /// When a schedule is saved on platform `new` (and was not on it before), takes a share lock on
 /// the platform's row: a concurrent [`PlatformStore::delete_platform`] either waits for this
 /// transaction and then sees the schedule, or deleted the platform first.
-fn hold_platform(
-    client: &mut impl GenericClient,
-    new: Option<&str>,
-    old: Option<&str>,
-) -> Result<()> {
+fn hold_platform(client: &impl PgClient, new: Option<&str>, old: Option<&str>) -> Result<()> {
     match new {
         Some(name) if new != old => client
             .execute(
@@ -271,7 +248,7 @@ impl ScheduleRow {
 
 /// Writes `schedule` (loaded as `old`) to the row of `id`.
 fn save_schedule(
-    client: &mut impl GenericClient,
+    client: &impl PgClient,
     id: &str,
     old: &Schedule,
     schedule: &Schedule,
@@ -323,17 +300,14 @@ impl ScheduleStore for PgScheduleStore {
             );
             match inserted {
                 Ok(_) => Ok(()),
-                Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                    Err(duplicate_schedule(&schedule.id))
-                }
-                Err(e) => Err(store_error(e)),
+                Err(e) => Err(postgres_insert(e, "schedule", &schedule.id)),
             }
         })
     }
 
     fn get(&self, id: &str) -> Result<Schedule> {
-        let mut conn = self.pool.get()?;
-        select_schedule(conn.client()?, id, false)?.ok_or_else(|| schedule_not_found(id))
+        let conn = self.db.connection()?;
+        select_schedule(&conn, id, false)?.ok_or_else(|| schedule_not_found(id))
     }
 
     fn list(&self, query: &ScheduleQuery) -> Result<Vec<Schedule>> {
@@ -461,8 +435,8 @@ impl ScheduleStore for PgScheduleStore {
             runs_order(query.open_only),
             params.len()
         ));
-        let mut conn = self.pool.get()?;
-        let rows = conn.client()?.query(&sql, &params).map_err(store_error)?;
+        let conn = self.db.connection()?;
+        let rows = conn.query(&sql, &params).map_err(store_error)?;
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get(0).map_err(store_error)?;
@@ -519,23 +493,20 @@ impl ScheduleStore for PgScheduleStore {
 impl PlatformStore for PgScheduleStore {
     fn insert_platform(&self, platform: &Platform) -> Result<()> {
         let body = encode(BACKEND, platform_label(&platform.name), platform)?;
-        let mut conn = self.pool.get()?;
-        let inserted = conn.client()?.execute(
+        let conn = self.db.connection()?;
+        let inserted = conn.execute(
             "INSERT INTO export_platforms (name, body) VALUES ($1, $2)",
             &[&platform.name, &body],
         );
         match inserted {
             Ok(_) => Ok(()),
-            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                Err(duplicate_platform(&platform.name))
-            }
-            Err(e) => Err(store_error(e)),
+            Err(e) => Err(postgres_insert(e, "platform", &platform.name)),
         }
     }
 
     fn get_platform(&self, name: &str) -> Result<Platform> {
-        let mut conn = self.pool.get()?;
-        select_platform(conn.client()?, name, false)?.ok_or_else(|| platform_not_found(name))
+        let conn = self.db.connection()?;
+        select_platform(&conn, name, false)?.ok_or_else(|| platform_not_found(name))
     }
 
     fn list_platforms(&self) -> Result<Vec<Platform>> {
@@ -548,9 +519,8 @@ impl PlatformStore for PgScheduleStore {
 
     fn replace_platform(&self, platform: &Platform) -> Result<()> {
         let body = encode(BACKEND, platform_label(&platform.name), platform)?;
-        let mut conn = self.pool.get()?;
+        let conn = self.db.connection()?;
         let changed = conn
-            .client()?
             .execute(
                 "UPDATE export_platforms SET body = $2 WHERE name = $1",
                 &[&platform.name, &body],

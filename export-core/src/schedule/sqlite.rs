@@ -13,8 +13,8 @@
 //! back with nobody in between.
 
 use std::fmt::Display;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::path::Path;
+use std::sync::MutexGuard;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -24,27 +24,14 @@ use serde::de::DeserializeOwned;
 
 use super::model::{RunStatus, Schedule, ScheduleRun};
 use super::store::{
-    RunQuery, ScheduleQuery, ScheduleStore, duplicate_schedule, may_claim, may_update,
-    schedule_not_found,
+    RunQuery, ScheduleQuery, ScheduleStore, may_claim, may_update, schedule_not_found,
 };
+use crate::db::SqliteDatabase;
+use crate::db::error::{sqlite as store_error, sqlite_insert};
 use crate::error::{ExportError, Result};
-use crate::job::migrate::{Migration, sqlite_component};
-use crate::job::sqlite::{connect, connect_existing, store_error};
-use crate::platform::{
-    Platform, PlatformStore, duplicate_platform, platform_in_use, platform_not_found,
-};
+use crate::platform::{Platform, PlatformStore, platform_in_use, platform_not_found};
 
 const BACKEND: &str = "sqlite";
-
-/// The component name of the schedule stores' migrations in `schema_migrations`.
-pub(crate) const COMPONENT: &str = "schedules";
-
-/// The SQLite migrations of the schedule tables, oldest first.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "create_schedules",
-    sql: include_str!("migrations/sqlite/0001_create_schedules.sql"),
-}];
 
 // ---------------------------------------------------------------------------------------------
 // Shared with the PostgreSQL store: the stored form of schedules, runs and platforms.
@@ -60,10 +47,8 @@ pub(super) fn encode<T: Serialize>(
     what: impl Display,
     value: &T,
 ) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| ExportError::Store {
-        backend,
-        reason: format!("cannot encode {what}: {e}"),
-    })
+    serde_json::to_string(value)
+        .map_err(|e| ExportError::store(backend, format!("cannot encode {what}: {e}")))
 }
 
 /// Reads a JSON body; an unreadable one is a store error naming `what`.
@@ -72,10 +57,8 @@ pub(super) fn decode<T: DeserializeOwned>(
     what: impl Display,
     body: &str,
 ) -> Result<T> {
-    serde_json::from_str(body).map_err(|e| ExportError::Store {
-        backend,
-        reason: format!("{what} has an unreadable body: {e}"),
-    })
+    serde_json::from_str(body)
+        .map_err(|e| ExportError::store(backend, format!("{what} has an unreadable body: {e}")))
 }
 
 /// How the stored rows of schedule `id`, platform `name` and run (`schedule_id`, fire time)
@@ -168,13 +151,32 @@ pub(super) fn is_due(schedule: &Schedule, now: DateTime<Utc>) -> bool {
 /// ```
 #[derive(Debug)]
 pub struct SqliteScheduleStore {
-    conn: Mutex<Connection>,
-    path: Option<PathBuf>,
+    db: SqliteDatabase,
 }
 
 impl SqliteScheduleStore {
+    /// The schedule and platform store of `db` (migrated when `db` was opened).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::db::SqliteDatabase;
+    /// use export_core::schedule::{ScheduleStore, SqliteScheduleStore};
+    /// let schedules = SqliteScheduleStore::new(SqliteDatabase::open_in_memory()?);
+    /// assert_eq!(schedules.backend(), "sqlite");
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn new(db: SqliteDatabase) -> SqliteScheduleStore {
+        SqliteScheduleStore { db }
+    }
+
+    /// The database this store works on.
+    pub fn database(&self) -> &SqliteDatabase {
+        &self.db
+    }
+
     /// Opens (creating if needed) the store in the SQLite file at `path`, in WAL mode with a busy
-    /// timeout of [`DEFAULT_BUSY_TIMEOUT`](crate::job::sqlite::DEFAULT_BUSY_TIMEOUT) and `synchronous = NORMAL`, and applies pending
+    /// timeout of [`DEFAULT_BUSY_TIMEOUT`](crate::db::DEFAULT_BUSY_TIMEOUT) and `synchronous = NORMAL`, and applies pending
     /// migrations. The file may be shared with a [`SqliteJobStore`](crate::job::SqliteJobStore).
     ///
     /// # Errors
@@ -196,8 +198,7 @@ impl SqliteScheduleStore {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteScheduleStore> {
-        let path = path.as_ref();
-        Self::init(connect(Some(path))?, Some(path.to_path_buf()))
+        SqliteDatabase::open(path).map(SqliteScheduleStore::new)
     }
 
     /// Opens the store in the SQLite file at `path`, which must exist (see
@@ -217,8 +218,7 @@ impl SqliteScheduleStore {
     /// assert_eq!(err.code(), "NOT_FOUND");
     /// ```
     pub fn open_existing(path: impl AsRef<Path>) -> Result<SqliteScheduleStore> {
-        let path = path.as_ref();
-        Self::init(connect_existing(path)?, Some(path.to_path_buf()))
+        SqliteDatabase::open_existing(path).map(SqliteScheduleStore::new)
     }
 
     /// A store in a private in-memory database (gone when the store is dropped).
@@ -237,27 +237,16 @@ impl SqliteScheduleStore {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     pub fn open_in_memory() -> Result<SqliteScheduleStore> {
-        Self::init(connect(None)?, None)
-    }
-
-    fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteScheduleStore> {
-        sqlite_component(&mut conn, COMPONENT, MIGRATIONS)?;
-        Ok(SqliteScheduleStore {
-            conn: Mutex::new(conn),
-            path,
-        })
+        SqliteDatabase::open_in_memory().map(SqliteScheduleStore::new)
     }
 
     /// The file of this store; `None` in memory.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.db.path()
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
-        self.conn.lock().map_err(|_| ExportError::Store {
-            backend: BACKEND,
-            reason: "the connection's lock is poisoned (a thread panicked while holding it)".into(),
-        })
+        Ok(self.db.lock())
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
@@ -286,10 +275,6 @@ impl SqliteScheduleStore {
             Ok(false)
         }
     }
-}
-
-fn is_constraint_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
 /// Runs a query whose rows are (key, body) and decodes the bodies.
@@ -414,8 +399,7 @@ impl ScheduleStore for SqliteScheduleStore {
                 ]);
             match inserted {
                 Ok(_) => Ok(()),
-                Err(e) if is_constraint_violation(&e) => Err(duplicate_schedule(&schedule.id)),
-                Err(e) => Err(store_error(e)),
+                Err(e) => Err(sqlite_insert(e, "schedule", &schedule.id)),
             }
         })
     }
@@ -628,8 +612,7 @@ impl PlatformStore for SqliteScheduleStore {
             );
             match inserted {
                 Ok(_) => Ok(()),
-                Err(e) if is_constraint_violation(&e) => Err(duplicate_platform(&platform.name)),
-                Err(e) => Err(store_error(e)),
+                Err(e) => Err(sqlite_insert(e, "platform", &platform.name)),
             }
         })
     }
