@@ -7,7 +7,9 @@
 //! - [`derive()`] (with a [`TripContext`]): input batch → batch of output columns, named by
 //!   [`crate::schema::Column::name`];
 //! - [`dictionary_batch`]: the V3 help sheet `Aide`;
-//! - [`PERIOD_LIMITS`] and [`validate_period`]: the periods the registry accepts.
+//! - [`PERIOD_LIMITS`] and [`validate_period`]: the periods the registry accepts;
+//! - [`TripRules`]: all of the above as the schema's [`SchemaRules`](crate::schema::rules::SchemaRules),
+//!   which is how the engine applies them.
 //!
 //! A trip export runs, per batch: [`crate::filter::Filters::apply_trip`] on the input, then for
 //! opendata [`crate::privacy::RareZoneFilter::apply`] (after a counting pass, see
@@ -19,10 +21,12 @@ mod derive;
 mod dictionary;
 pub mod field;
 mod filter;
+mod rules;
 
 pub use columns::{EURO_FORMAT, HELP_SHEET, V2_SHEET, V3_SHEET, schema, schema_in_zone};
 pub use derive::{TripContext, conform_input, derive};
 pub use dictionary::{DictionaryParams, dictionary_batch, dictionary_schema};
+pub use rules::TripRules;
 
 use std::sync::{Arc, OnceLock};
 
@@ -31,6 +35,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::error::{ExportError, Result};
 use crate::request::{Period, PeriodLimits};
+
+/// The name requests give the trip schema (`"schema": "trip"`).
+pub const NAME: &str = "trip";
 
 /// The periods the registry accepts for trip exports: start at most 3 years back (1,096 days),
 /// end at least 5 days ago, at most 366 days long.
