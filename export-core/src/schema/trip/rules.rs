@@ -119,7 +119,8 @@ impl SchemaRules for TripRules {
     }
 
     /// Checks the version, audience, format, filters and [`validate_run_period`] (a request
-    /// without period exports the previous month), and plans a [`TripPlan`].
+    /// without period exports the previous month), and plans the run: filter, opendata rare zones,
+    /// derive, the V3 XLSX `Aide` sheet.
     fn plan(
         &self,
         request: &ExportRequest,
