@@ -15,7 +15,7 @@
 //! | operator `N` | allowed | only operator `N`: `filters.operators` empty is narrowed to `[N]`, any other id is refused | refused |
 //! | territory `T` | allowed | refused | only territory `T`: `filters.territories` empty is narrowed to `[T]`, any other id is refused |
 //! | no operator or territory | allowed | refused | refused |
-//! | [`Scope::Admin`] | allowed | allowed as asked | allowed as asked |
+//! | [`Scope::Admin`](crate::service::Scope::Admin) | allowed | allowed as asked | allowed as asked |
 //!
 //! Other filters (`geo`, period, fields) only narrow further and are left as they are. Every
 //! other schema (a catalogue's `products`, ...) is **allowed** as asked: the library cannot
@@ -42,9 +42,9 @@
 //! ```
 
 use crate::error::{ExportError, Result};
-use crate::registry::TRIP_SCHEMA;
-use crate::request::{Audience, ExportRequest};
-use crate::service::{Organisation, Principal, Scope};
+use crate::principal::Principal;
+use crate::request::ExportRequest;
+use crate::schema::builtin::builtin_or_plain;
 
 /// Decides what data a principal may export.
 ///
@@ -60,7 +60,7 @@ pub trait AccessPolicy: Send + Sync {
 }
 
 /// The refusal of an access policy: [`ExportError::Forbidden`] with `reason`, naming
-/// [`Scope::Admin`] as the scope that would allow it.
+/// [`Scope::Admin`](crate::service::Scope::Admin) as the scope that would allow it.
 ///
 /// # Examples
 ///
@@ -69,10 +69,7 @@ pub trait AccessPolicy: Send + Sync {
 /// assert_eq!(err.to_string(), "forbidden: no access to operator 9; scope `export.admin` is required");
 /// ```
 pub fn forbidden(reason: impl Into<String>) -> ExportError {
-    ExportError::Forbidden {
-        scope: Scope::Admin.as_str().to_string(),
-        reason: Some(reason.into()),
-    }
+    crate::principal::forbidden(reason)
 }
 
 /// Allows every request as asked (a deployment whose front end already scopes the data).
@@ -97,55 +94,16 @@ impl AccessPolicy for AllowAll {
 }
 
 /// The registry's rules for the trip schema; every other schema allowed. See the
-/// [module documentation](self) for the table.
+/// [module documentation](self) for the table. The rules live with the trip schema
+/// ([`TripRules`](crate::schema::trip::TripRules)); to apply registered schemas' own rules
+/// too, use the [`SchemaRegistry`](crate::registry::SchemaRegistry) as the policy.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RegistryAccessPolicy;
 
 impl AccessPolicy for RegistryAccessPolicy {
+    /// The built-in schema's [`SchemaRules::authorize`](crate::schema::rules::SchemaRules::authorize)
+    /// (the trip schema's table); every other schema allowed as asked.
     fn authorize(&self, principal: &Principal, request: ExportRequest) -> Result<ExportRequest> {
-        if request.schema != TRIP_SCHEMA || principal.is_admin() {
-            return Ok(request);
-        }
-        // A missing audience is left to validation, which refuses it.
-        let Some(audience) = request.audience else {
-            return Ok(request);
-        };
-        let mut request = request;
-        match (audience, &principal.organisation) {
-            (Audience::Opendata, _) => {}
-            (Audience::Operator, Organisation::Operator(own)) => {
-                let filter = &mut request.filters.operators;
-                if let Some(other) = filter.iter().find(|id| *id != own) {
-                    return Err(forbidden(format!(
-                        "user `{}` of operator {own} may not export the trips of operator {other}",
-                        principal.user_id
-                    )));
-                }
-                if filter.is_empty() {
-                    filter.push(*own);
-                }
-            }
-            (Audience::Territory, Organisation::Territory(own)) => {
-                let filter = &mut request.filters.territories;
-                if let Some(other) = filter.iter().find(|id| *id != own) {
-                    return Err(forbidden(format!(
-                        "user `{}` of territory `{own}` may not export the trips of territory `{other}`",
-                        principal.user_id
-                    )));
-                }
-                if filter.is_empty() {
-                    filter.push(own.clone());
-                }
-            }
-            (audience, organisation) => {
-                return Err(forbidden(format!(
-                    "audience `{audience}` is not allowed for user `{}` ({organisation}): \
-                     operators export their operator's trips, territories their territory's, \
-                     opendata is for everyone",
-                    principal.user_id
-                )));
-            }
-        }
-        Ok(request)
+        builtin_or_plain(&request.schema).authorize(principal, request)
     }
 }

@@ -17,15 +17,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use arrow_array::RecordBatch;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::audit::ExportAudit;
 use crate::error::{ExportError, Result};
 use crate::output::{AtomicFile, sweep_abandoned_partials};
 use crate::privacy::{self, PrivacyReport, RareZoneFilter, ZoneSpool};
-use crate::request::{Audience, Compression, ExportRequest, Format, Period, SchemaVersion};
+use crate::request::{Compression, ExportRequest, Format, Period};
 use crate::schema::ExportSchema;
-use crate::schema::trip::{self, TripContext};
+use crate::schema::builtin::{builtin_or_plain, builtins};
+use crate::schema::rules::{RunFacts, RunSettings, SchemaPlan, SchemaRules};
 use crate::sink::compress::CompressedWriter;
 use crate::sink::csv::{CsvSink, CsvSinkBuilder, QuoteStyle};
 use crate::sink::json::{JsonFormat, JsonSink, JsonSinkBuilder};
@@ -71,7 +72,8 @@ pub struct ExportReport {
     pub bytes: u64,
     /// XLSX sheet names.
     pub sheets: Vec<String>,
-    /// Opendata privacy figures (rule 5 of the trip schema), for trip opendata exports.
+    /// Rare-zone privacy figures (rule 5 of the trip schema), for exports whose schema applies
+    /// the rule (trip opendata).
     pub privacy: Option<PrivacyReport>,
     /// The file name the export suggests (`trips-v3-opendata-2026-10.xlsx`).
     pub file_name: String,
@@ -83,6 +85,7 @@ pub struct ExportReport {
 pub struct ExporterBuilder {
     request: ExportRequest,
     schema: Option<ExportSchema>,
+    rules: Option<Arc<dyn SchemaRules>>,
     now: Option<DateTime<Utc>>,
     hash_key: Option<Vec<u8>>,
     rare_zone_threshold: u64,
@@ -92,10 +95,18 @@ pub struct ExporterBuilder {
 }
 
 impl ExporterBuilder {
-    /// The schema of a non-trip export (`products`, `suppliers`, ...). Without it, the request's
-    /// schema must be `trip`.
+    /// The schema of a registered export (`products`, `suppliers`, ...). Without it, the
+    /// request's schema must be a built-in one (`trip`).
     pub fn schema(mut self, schema: ExportSchema) -> Self {
         self.schema = Some(schema);
+        self
+    }
+    /// The rules of the request's schema (what a [`SchemaRegistry`](crate::registry::SchemaRegistry)
+    /// holds for it). Default: the built-in schema's of that name, else [`PlainRules`](crate::schema::rules::PlainRules).
+    /// A schema whose rules [plan](SchemaRules::plan) a pipeline of their own runs it; any other
+    /// writes the [`schema`](ExporterBuilder::schema)'s columns as read.
+    pub fn rules(mut self, rules: Arc<dyn SchemaRules>) -> Self {
+        self.rules = Some(rules);
         self
     }
     /// The clock reading used for period checks and the default period (default: now).
@@ -148,7 +159,14 @@ impl ExporterBuilder {
         let request = self.request;
         request.validate_basic()?;
         let now = self.now.unwrap_or_else(Utc::now);
-        let (full, kind) = match self.schema {
+        let rules = self
+            .rules
+            .unwrap_or_else(|| builtin_or_plain(&request.schema));
+        let run = RunSettings {
+            now,
+            hash_key: self.hash_key,
+        };
+        let (full, plan) = match self.schema {
             Some(schema) => {
                 if request.schema != schema.name() {
                     return Err(ExportError::request(
@@ -160,55 +178,28 @@ impl ExporterBuilder {
                         ),
                     ));
                 }
-                if request.version.is_some() || request.audience.is_some() {
-                    return Err(ExportError::request(
-                        "version",
-                        "version and audience apply to the trip schema only",
-                    ));
+                match rules.plan(&request, &run)? {
+                    Some(plan) => (plan.schema(), Some(plan)),
+                    None => {
+                        check_generic(&request)?;
+                        (schema, None)
+                    }
                 }
-                request.filters.validate_for_generic()?;
-                (schema, Kind::Generic)
             }
-            None => {
-                if request.schema != "trip" {
+            None => match rules.plan(&request, &run)? {
+                Some(plan) => (plan.schema(), Some(plan)),
+                None => {
+                    let known: Vec<&str> = builtins().iter().map(|(name, _)| *name).collect();
                     return Err(ExportError::request(
                         "schema",
                         format!(
-                            "unknown schema `{}`; built in: trip (register others with a schema)",
-                            request.schema
+                            "unknown schema `{}`; built in: {} (register others with a schema)",
+                            request.schema,
+                            known.join(", ")
                         ),
                     ));
                 }
-                let version = request.version.unwrap_or(SchemaVersion::V3);
-                let audience = request.audience.ok_or_else(|| {
-                    ExportError::request(
-                        "audience",
-                        "the trip schema needs an audience: opendata, operator or territory",
-                    )
-                })?;
-                check_trip_format(version, request.format)?;
-                request.filters.validate_for_trip()?;
-                let period = match request.period {
-                    Some(p) => p,
-                    None => Period::previous_month(now, crate::temporal::DEFAULT_TIME_ZONE),
-                };
-                trip::validate_run_period(&period, now)?;
-                let key = self
-                    .hash_key
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().as_bytes().to_vec());
-                let ctx = TripContext::new(version, audience)
-                    .with_time_zone(period.time_zone)
-                    .with_hash_key(key);
-                (
-                    ctx.schema(),
-                    Kind::Trip {
-                        ctx: Box::new(ctx),
-                        period,
-                        version,
-                        audience,
-                    },
-                )
-            }
+            },
         };
         if request.format == Format::Xlsx && request.options.compression != Compression::None {
             return Err(ExportError::request(
@@ -230,7 +221,7 @@ impl ExporterBuilder {
         Ok(Exporter {
             request,
             schema,
-            kind,
+            plan,
             now,
             rare_zone_threshold: self.rare_zone_threshold,
             progress: self.progress,
@@ -240,25 +231,16 @@ impl ExporterBuilder {
     }
 }
 
-enum Kind {
-    Trip {
-        ctx: Box<TripContext>,
-        period: Period,
-        version: SchemaVersion,
-        audience: Audience,
-    },
-    Generic,
-}
-
-/// Trip V2 is a CSV format; V3 is made for XLSX and also written as CSV or JSON.
-fn check_trip_format(version: SchemaVersion, format: Format) -> Result<()> {
-    if version == SchemaVersion::V2 && format != Format::Csv {
+/// A schema without a pipeline of its own: no version or audience (those are the trip
+/// schema's), predicate filters only.
+fn check_generic(request: &ExportRequest) -> Result<()> {
+    if request.version.is_some() || request.audience.is_some() {
         return Err(ExportError::request(
-            "format",
-            format!("trip schema v2 is written as csv only, not {format}"),
+            "version",
+            "version and audience apply to the trip schema only",
         ));
     }
-    Ok(())
+    request.filters.validate_for_generic()
 }
 
 /// A validated export, ready to run.
@@ -288,7 +270,8 @@ fn check_trip_format(version: SchemaVersion, format: Format) -> Result<()> {
 pub struct Exporter {
     request: ExportRequest,
     schema: ExportSchema,
-    kind: Kind,
+    /// The schema's own pipeline; `None` writes the columns as read.
+    plan: Option<Box<dyn SchemaPlan>>,
     now: DateTime<Utc>,
     rare_zone_threshold: u64,
     progress: Option<ProgressFn>,
@@ -302,6 +285,7 @@ impl Exporter {
         ExporterBuilder {
             request,
             schema: None,
+            rules: None,
             now: None,
             hash_key: None,
             rare_zone_threshold: privacy::DEFAULT_RARE_ZONE_THRESHOLD,
@@ -321,40 +305,19 @@ impl Exporter {
         &self.schema
     }
 
-    /// The period of a trip export (the request's, or the previous month).
+    /// The period of the export, for schemas that have one (trip: the request's, or the
+    /// previous month).
     pub fn period(&self) -> Option<&Period> {
-        match &self.kind {
-            Kind::Trip { period, .. } => Some(period),
-            Kind::Generic => None,
-        }
+        self.plan.as_ref().and_then(|plan| plan.period())
     }
 
     /// The suggested file name: `trips-v3-opendata-2026-10.xlsx` for a calendar month,
     /// `trips-v2-operator-2026-10-01_2026-10-15.csv.zip` otherwise, `products.json` for others.
     pub fn file_name(&self) -> String {
         let ext = self.request.format.extension();
-        let base = match &self.kind {
-            Kind::Trip {
-                period,
-                version,
-                audience,
-                ..
-            } => {
-                let start = period.start.with_timezone(&period.time_zone).date_naive();
-                let end = period.end.with_timezone(&period.time_zone).date_naive();
-                let whole_month = start.day() == 1 && end.day() == 1 && {
-                    let next = start + chrono::Months::new(1);
-                    next == end
-                };
-                let when = if whole_month {
-                    format!("{:04}-{:02}", start.year(), start.month())
-                } else {
-                    let last = end.pred_opt().unwrap_or(end);
-                    format!("{start}_{last}")
-                };
-                format!("trips-{version}-{audience}-{when}")
-            }
-            Kind::Generic => self.schema.name().to_string(),
+        let base = match &self.plan {
+            Some(plan) => plan.file_stem(),
+            None => self.schema.name().to_string(),
         };
         let suffix = match self.request.options.compression {
             Compression::None => "",
@@ -457,17 +420,15 @@ impl Exporter {
                     .formula_guard(options.formula_guard)
                     .compression(options.compression)
                     .archive_entry_name(self.entry_name());
-                if let Kind::Trip {
-                    version: SchemaVersion::V2,
-                    ..
-                } = self.kind
-                {
-                    // The registry's V2 dialect: `;`, every field quoted, OUI/NON, decimal comma.
+                if let Some(dialect) = self.plan.as_ref().and_then(|plan| plan.csv_dialect()) {
+                    let (yes, no) = dialect.bool_values;
                     builder
-                        .delimiter(b';')
-                        .quote_style(QuoteStyle::Always)
-                        .bool_values("OUI", "NON")
-                        .decimal_separator(b',');
+                        .delimiter(dialect.delimiter)
+                        .bool_values(yes, no)
+                        .decimal_separator(dialect.decimal_separator);
+                    if dialect.quote_all {
+                        builder.quote_style(QuoteStyle::Always);
+                    }
                 }
                 if let Some(d) = options.delimiter {
                     builder.delimiter(d as u8);
@@ -525,8 +486,8 @@ impl Exporter {
             },
             privacy: None,
         };
-        match &self.kind {
-            Kind::Generic => {
+        match &self.plan {
+            None => {
                 for (index, source) in sources.into_iter().enumerate() {
                     self.start_sheet(&mut sink, index)?;
                     while let Some(batch) = self.next(source, &mut state)? {
@@ -536,39 +497,33 @@ impl Exporter {
                     }
                 }
             }
-            Kind::Trip {
-                ctx,
-                period,
-                version,
-                audience,
-            } => {
+            Some(plan) => {
                 let source = sources
                     .into_iter()
                     .next()
                     .ok_or_else(|| ExportError::request("sources", "no source"))?;
                 self.start_sheet(&mut sink, 0)?;
-                if *audience == Audience::Opendata {
-                    self.run_opendata(source, &mut sink, &mut state, ctx, period)?;
+                if let Some(spool_schema) = plan.rare_zones() {
+                    self.run_rare_zones(
+                        source,
+                        &mut sink,
+                        &mut state,
+                        plan.as_ref(),
+                        spool_schema,
+                    )?;
                 } else {
                     while let Some(batch) = self.next(source, &mut state)? {
-                        let kept =
-                            self.request
-                                .filters
-                                .apply_trip(&batch, Some(period), *audience)?;
-                        self.write_trip(&mut sink, &kept, ctx, &mut state)?;
+                        let kept = plan.filter(&self.request, &batch)?;
+                        self.write_derived(&mut sink, &kept, plan.as_ref(), &mut state)?;
                     }
                 }
-                if *version == SchemaVersion::V3 && self.request.format == Format::Xlsx {
-                    let mut params = trip::DictionaryParams::new(*version, *audience)
-                        .with_period(*period)
-                        .with_time_zone(period.time_zone)
-                        .with_rows(state.progress.rows_written)
-                        .with_generated_at(self.now);
-                    if let Some(report) = &state.privacy {
-                        params = params.with_privacy(*report);
-                    }
-                    let help = trip::dictionary_batch(&self.schema, &params)?;
-                    sink.write_extra(&help)?;
+                let facts = RunFacts {
+                    rows_written: state.progress.rows_written,
+                    privacy: state.privacy,
+                    generated_at: self.now,
+                };
+                if let Some(extra) = plan.extra_sheet(&self.schema, &facts)? {
+                    sink.write_extra(&extra)?;
                 }
             }
         }
@@ -588,24 +543,21 @@ impl Exporter {
         Ok((report, out))
     }
 
-    /// Opendata: a first pass filters, counts communes and spools to a temporary Arrow IPC
-    /// file; the second pass drops rare zones and writes. Memory is bounded by the number of
-    /// distinct communes, not by rows.
-    fn run_opendata<W: Write + Send>(
+    /// The rare-zone rule (trip opendata): a first pass filters, counts communes and spools to
+    /// a temporary Arrow IPC file; the second pass drops rare zones and writes. Memory is
+    /// bounded by the number of distinct communes, not by rows.
+    fn run_rare_zones<W: Write + Send>(
         &self,
         source: &mut dyn Source,
         sink: &mut AnySink<W>,
         state: &mut RunState,
-        ctx: &TripContext,
-        period: &Period,
+        plan: &dyn SchemaPlan,
+        spool_schema: arrow_schema::SchemaRef,
     ) -> Result<()> {
-        let mut spool = ZoneSpool::new(trip::input_schema())?;
+        let mut spool = ZoneSpool::new(spool_schema)?;
         while let Some(batch) = self.next(source, state)? {
-            let kept = self
-                .request
-                .filters
-                .apply_trip(&batch, Some(period), Audience::Opendata)?;
-            let kept = trip::conform_input(&kept, false)?;
+            let kept = plan.filter(&self.request, &batch)?;
+            let kept = plan.conform(&kept)?;
             spool.push(&kept)?;
         }
         let (counts, replay) = spool.finish()?;
@@ -613,7 +565,7 @@ impl Exporter {
         for batch in replay {
             self.check_cancel()?;
             let kept = rare.apply(&batch?)?;
-            self.write_trip(sink, &kept, ctx, state)?;
+            self.write_derived(sink, &kept, plan, state)?;
         }
         state.privacy = Some(rare.report());
         Ok(())
@@ -625,17 +577,17 @@ impl Exporter {
         sink.write_extra(&RecordBatch::new_empty(self.schema.output_schema(index)))
     }
 
-    fn write_trip<W: Write + Send>(
+    fn write_derived<W: Write + Send>(
         &self,
         sink: &mut AnySink<W>,
         batch: &RecordBatch,
-        ctx: &TripContext,
+        plan: &dyn SchemaPlan,
         state: &mut RunState,
     ) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let derived = trip::derive(ctx, batch)?;
+        let derived = plan.derive(batch)?;
         let out = self.schema.project(0, &derived)?;
         self.write(sink, &out, state)
     }

@@ -63,6 +63,7 @@ pub mod filter;
 pub mod job;
 pub mod output;
 pub mod platform;
+mod principal;
 pub mod privacy;
 pub mod registry;
 pub mod request;

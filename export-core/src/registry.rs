@@ -4,19 +4,26 @@
 //! [`Exporter`] from it when they run the job, so both agree on what a request means.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::access::AccessPolicy;
 use crate::error::{ExportError, Result};
 use crate::export::{Exporter, ExporterBuilder};
+use crate::principal::Principal;
 use crate::request::ExportRequest;
 use crate::schema::ExportSchema;
+use crate::schema::builtin::builtins;
+use crate::schema::rules::{PlainRules, SchemaRules};
+use crate::schema::trip;
 
 /// Name of the built-in trip schema.
-pub const TRIP_SCHEMA: &str = "trip";
+pub const TRIP_SCHEMA: &str = trip::NAME;
 
 /// Named export schemas (`products`, `suppliers`, a multi-sheet `catalogue`, ...), beside the
-/// built-in `trip` schema.
+/// built-in `trip` schema, each with its [`SchemaRules`].
 ///
 /// # Examples
 ///
@@ -35,9 +42,34 @@ pub const TRIP_SCHEMA: &str = "trip";
 /// let err = registry.exporter(ExportRequest::new("orders", Format::Csv), now).err().unwrap();
 /// assert_eq!(err.to_string(), "invalid `schema`: unknown schema `orders`; known: products, trip");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct SchemaRegistry {
+    /// The rules of every known schema, built-in ones included.
+    rules: BTreeMap<String, Arc<dyn SchemaRules>>,
+    /// The columns of registered schemas (built-in ones plan their own).
     schemas: BTreeMap<String, ExportSchema>,
+}
+
+impl Default for SchemaRegistry {
+    fn default() -> SchemaRegistry {
+        let rules = builtins()
+            .into_iter()
+            .map(|(name, rules)| (name.to_string(), rules))
+            .collect();
+        SchemaRegistry {
+            rules,
+            schemas: BTreeMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for SchemaRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchemaRegistry")
+            .field("rules", &self.rules)
+            .field("schemas", &self.schemas)
+            .finish()
+    }
 }
 
 impl SchemaRegistry {
@@ -46,19 +78,61 @@ impl SchemaRegistry {
         SchemaRegistry::default()
     }
 
-    /// Adds a schema under its name.
+    /// Adds a schema under its name, with the [`PlainRules`].
     ///
     /// # Errors
     ///
     /// [`ExportError::InvalidRequest`] when the name is `trip` or already registered.
     pub fn register(&mut self, schema: ExportSchema) -> Result<()> {
+        self.register_with_rules(schema, Arc::new(PlainRules))
+    }
+
+    /// Adds a schema under its name, with rules of its own (defaults, validation, personal
+    /// data, access, pipeline: see [`SchemaRules`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] when the name is `trip` or already registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_schema::DataType;
+    /// use export_core::registry::SchemaRegistry;
+    /// use export_core::request::{ExportRequest, Format};
+    /// use export_core::schema::rules::SchemaRules;
+    /// use export_core::schema::{Column, ExportSchema};
+    ///
+    /// #[derive(Debug)]
+    /// struct PublicCatalogue;
+    /// impl SchemaRules for PublicCatalogue {
+    ///     fn holds_personal_data(&self, _request: &ExportRequest) -> bool {
+    ///         false
+    ///     }
+    /// }
+    ///
+    /// let mut registry = SchemaRegistry::new();
+    /// let products = ExportSchema::new("products", vec![Column::new("sku", DataType::Utf8)]);
+    /// registry.register_with_rules(products.clone(), Arc::new(PublicCatalogue))?;
+    /// assert!(registry.register(products).is_err());
+    /// let request = ExportRequest::new("products", Format::Csv);
+    /// assert!(!registry.rules("products").unwrap().holds_personal_data(&request));
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn register_with_rules(
+        &mut self,
+        schema: ExportSchema,
+        rules: Arc<dyn SchemaRules>,
+    ) -> Result<()> {
         let name = schema.name().to_string();
-        if name == TRIP_SCHEMA || self.schemas.contains_key(&name) {
+        if self.rules.contains_key(&name) {
             return Err(ExportError::request(
                 "schema",
                 format!("schema `{name}` is already registered"),
             ));
         }
+        self.rules.insert(name.clone(), rules);
         self.schemas.insert(name, schema);
         Ok(())
     }
@@ -68,15 +142,17 @@ impl SchemaRegistry {
         self.schemas.get(name)
     }
 
-    /// Every known schema name, `trip` included, sorted.
-    pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.schemas.keys().cloned().collect();
-        names.push(TRIP_SCHEMA.to_string());
-        names.sort();
-        names
+    /// The rules of the schema of that name, built-in ones included.
+    pub fn rules(&self, name: &str) -> Option<Arc<dyn SchemaRules>> {
+        self.rules.get(name).cloned()
     }
 
-    /// An exporter builder for `request`, with the schema it names (registered schemas) and the
+    /// Every known schema name, `trip` included, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.rules.keys().cloned().collect()
+    }
+
+    /// An exporter builder for `request`, with the schema it names and its rules, and the
     /// clock reading `now`; add progress, cancel or a hash key, then build.
     ///
     /// # Errors
@@ -84,20 +160,20 @@ impl SchemaRegistry {
     /// [`ExportError::InvalidRequest`] when the schema is unknown.
     pub fn builder(&self, request: ExportRequest, now: DateTime<Utc>) -> Result<ExporterBuilder> {
         let name = request.schema.clone();
-        let builder = Exporter::builder(request).now(now);
-        if name == TRIP_SCHEMA {
-            return Ok(builder);
-        }
-        match self.schemas.get(&name) {
-            Some(schema) => Ok(builder.schema(schema.clone())),
-            None => Err(ExportError::request(
+        let Some(rules) = self.rules(&name) else {
+            return Err(ExportError::request(
                 "schema",
                 format!(
                     "unknown schema `{name}`; known: {}",
                     self.names().join(", ")
                 ),
-            )),
-        }
+            ));
+        };
+        let builder = Exporter::builder(request).now(now).rules(rules);
+        Ok(match self.schemas.get(&name) {
+            Some(schema) => builder.schema(schema.clone()),
+            None => builder,
+        })
     }
 
     /// Validates `request` and builds its exporter: what a service calls before creating a job.
@@ -107,5 +183,17 @@ impl SchemaRegistry {
     /// As [`SchemaRegistry::builder`] and [`ExporterBuilder::build`].
     pub fn exporter(&self, request: ExportRequest, now: DateTime<Utc>) -> Result<Exporter> {
         self.builder(request, now)?.build()
+    }
+}
+
+/// The access rules of the schema a request names ([`SchemaRules::authorize`]): the trip
+/// schema's table, and for registered schemas their own (allowed as asked by default); an
+/// unknown schema is left to validation, which refuses it.
+impl AccessPolicy for SchemaRegistry {
+    fn authorize(&self, principal: &Principal, request: ExportRequest) -> Result<ExportRequest> {
+        match self.rules(&request.schema) {
+            Some(rules) => rules.authorize(principal, request),
+            None => Ok(request),
+        }
     }
 }

@@ -6,13 +6,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExportError, Result};
 use crate::filter::Filters;
 use crate::schema::FieldSelection;
+pub(crate) use crate::temporal::resolve_local;
 use crate::temporal::{DEFAULT_TIME_ZONE, parse_time_zone};
 
 macro_rules! named_enum {
@@ -283,26 +284,6 @@ impl Period {
 pub(crate) fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
     let naive = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     resolve_local(naive, tz)
-}
-
-/// A local date-time in `tz` as an instant; in a DST gap, the first valid instant after it; in
-/// an overlap, the earlier one.
-pub(crate) fn resolve_local(naive: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
-    match tz.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
-        chrono::LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
-        chrono::LocalResult::None => {
-            // Skip forward minute by minute through the gap (gaps last at most a few hours).
-            let mut probe = naive;
-            for _ in 0..(24 * 60) {
-                probe += chrono::Duration::minutes(1);
-                if let Some(t) = tz.from_local_datetime(&probe).earliest() {
-                    return t.with_timezone(&Utc);
-                }
-            }
-            Utc.from_utc_datetime(&naive)
-        }
-    }
 }
 
 fn parse_instant(which: &str, text: &str, tz: Tz) -> Result<DateTime<Utc>> {

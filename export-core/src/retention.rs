@@ -57,8 +57,9 @@ use crate::audit::{AuditAction, AuditEvent, AuditLog, Pseudonymiser};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::job::{ExportJob, JobStore};
-use crate::registry::TRIP_SCHEMA;
-use crate::request::{Audience, ExportRequest};
+use crate::request::ExportRequest;
+use crate::schema::builtin::builtin_or_plain;
+use crate::schema::rules::SchemaRules;
 use crate::storage::{Storage, StorageKey};
 
 /// The actor named in audit events written by the purge.
@@ -71,11 +72,26 @@ pub const PERSONAL_DATA_RETENTION_DAYS: i64 = 7;
 pub trait RetentionPolicy: Send + Sync {
     /// The time a finished job of `request` is kept; `None` keeps it until deleted by hand.
     fn retention(&self, request: &ExportRequest) -> Option<Duration>;
+
+    /// The same, for a request whose schema follows `rules` (what a
+    /// [`SchemaRegistry`](crate::registry::SchemaRegistry) holds for it): callers that know
+    /// the schema's rules ask this. Default: [`RetentionPolicy::retention`].
+    fn retention_under(
+        &self,
+        request: &ExportRequest,
+        rules: &dyn SchemaRules,
+    ) -> Option<Duration> {
+        let _ = rules;
+        self.retention(request)
+    }
 }
 
-/// The registry's policy: personal-data exports (trip `operator` and `territory` audiences, and
-/// any non-trip schema, whose content the library cannot judge) are kept `personal`; trip
-/// `opendata` exports are kept `opendata` (forever by default).
+/// The registry's policy: personal-data exports are kept `personal`, the others `opendata`
+/// (forever by default). Whether an export holds personal data is its schema's
+/// [`SchemaRules::holds_personal_data`]: trip `operator` and `territory` audiences do, trip
+/// `opendata` does not, and a registered schema does unless its rules say otherwise (the
+/// library cannot judge its content). [`RetentionPolicy::retention`] knows the built-in
+/// schemas' rules only; [`RetentionPolicy::retention_under`] asks the rules it is given.
 ///
 /// # Examples
 ///
@@ -110,10 +126,18 @@ impl Default for DefaultRetention {
 
 impl RetentionPolicy for DefaultRetention {
     fn retention(&self, request: &ExportRequest) -> Option<Duration> {
-        if request.schema == TRIP_SCHEMA && request.audience == Some(Audience::Opendata) {
-            self.opendata
-        } else {
+        self.retention_under(request, builtin_or_plain(&request.schema).as_ref())
+    }
+
+    fn retention_under(
+        &self,
+        request: &ExportRequest,
+        rules: &dyn SchemaRules,
+    ) -> Option<Duration> {
+        if rules.holds_personal_data(request) {
             Some(self.personal)
+        } else {
+            self.opendata
         }
     }
 }
@@ -145,7 +169,45 @@ pub fn job_retention(
     request: &ExportRequest,
     requested: Option<Duration>,
 ) -> Option<Duration> {
-    match (policy.retention(request), requested) {
+    shorten(policy.retention(request), requested)
+}
+
+/// [`job_retention`] for a request whose schema follows `rules`
+/// ([`RetentionPolicy::retention_under`]): what the service calls, since its registry knows
+/// every schema's rules.
+///
+/// # Examples
+///
+/// ```
+/// use chrono::Duration;
+/// use export_core::request::{ExportRequest, Format};
+/// use export_core::retention::{DefaultRetention, job_retention_under};
+/// use export_core::schema::rules::{PlainRules, SchemaRules};
+///
+/// #[derive(Debug)]
+/// struct NoPersonalData;
+/// impl SchemaRules for NoPersonalData {
+///     fn holds_personal_data(&self, _request: &ExportRequest) -> bool {
+///         false
+///     }
+/// }
+///
+/// let policy = DefaultRetention::default();
+/// let request = ExportRequest::new("products", Format::Csv);
+/// assert_eq!(job_retention_under(&policy, &PlainRules, &request, None), Some(Duration::days(7)));
+/// assert_eq!(job_retention_under(&policy, &NoPersonalData, &request, None), None);
+/// ```
+pub fn job_retention_under(
+    policy: &dyn RetentionPolicy,
+    rules: &dyn SchemaRules,
+    request: &ExportRequest,
+    requested: Option<Duration>,
+) -> Option<Duration> {
+    shorten(policy.retention_under(request, rules), requested)
+}
+
+fn shorten(limit: Option<Duration>, requested: Option<Duration>) -> Option<Duration> {
+    match (limit, requested) {
         (Some(limit), Some(asked)) => Some(limit.min(asked)),
         (limit, asked) => limit.or(asked),
     }

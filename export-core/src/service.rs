@@ -11,16 +11,20 @@
 //!   id in another organisation, is [`ExportError::NotFound`] with exactly the message of an
 //!   id that does not exist, so that existence never leaks; lists hold only the pair's jobs.
 //! - What a principal may export is decided by an [`AccessPolicy`] before anything else about
-//!   the request is checked and before a job exists ([`RegistryAccessPolicy`] by default:
-//!   operators their operator's trips, territories their territory's, opendata for everyone,
-//!   anything else with [`Scope::Admin`]; other schemas are allowed).
+//!   the request is checked and before a job exists (by default the schema's own
+//!   [`SchemaRules::authorize`]: for the trip schema the registry's rules, as
+//!   [`RegistryAccessPolicy`](crate::access::RegistryAccessPolicy): operators their operator's trips, territories their
+//!   territory's, opendata for everyone, anything else with [`Scope::Admin`]; registered
+//!   schemas are allowed unless their rules say otherwise).
 //! - A request is validated by the [`SchemaRegistry`] before a job exists; its errors are
 //!   returned as they are and nothing is stored. A trip request without period or version gets
 //!   the defaults it was validated with (the last calendar month that ended at least 5 days
 //!   ago, see [`default_period`](crate::schema::trip::default_period); V3), so the worker runs
-//!   what was checked.
-//! - Retention: personal-data exports (trip `operator`/`territory`, and every generic schema,
-//!   whose content the library cannot judge) are kept [`ServiceConfig::personal_retention`]
+//!   what was checked. Defaults and user-only rules are the schema's
+//!   ([`SchemaRules::fill_defaults`], [`SchemaRules::validate`]).
+//! - Retention: personal-data exports ([`SchemaRules::holds_personal_data`]: trip
+//!   `operator`/`territory`, and every registered schema unless its rules say otherwise,
+//!   since the library cannot judge their content) are kept [`ServiceConfig::personal_retention`]
 //!   (7 days); trip `opendata` exports [`ServiceConfig::opendata_retention`] (kept by default).
 //! - Creations are rate limited per user ([`ServiceConfig::create_rate_limit`], 100 per
 //!   5 minutes by default, counted in this process): beyond it, [`ExportError::RateLimited`]
@@ -69,302 +73,30 @@
 //! # Ok::<(), export_core::ExportError>(())
 //! ```
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::access::{AccessPolicy, RegistryAccessPolicy};
+use crate::access::AccessPolicy;
 use crate::audit::{AuditAction, AuditEvent, AuditLog};
 use crate::clock::Clock;
 use crate::error::{ExportError, Result};
 use crate::job::{
-    DEFAULT_MAX_ATTEMPTS, ExportJob, JobError, JobStatus, JobStore, ListQuery, NewJob, Owner, Page,
+    DEFAULT_MAX_ATTEMPTS, ExportJob, JobError, JobStatus, JobStore, ListQuery, NewJob, Page,
     Progress,
 };
-use crate::registry::{SchemaRegistry, TRIP_SCHEMA};
-use crate::request::{ExportRequest, SchemaVersion};
-use crate::retention::{DefaultRetention, RetentionPolicy, job_retention};
-use crate::schema::trip;
+use crate::registry::SchemaRegistry;
+use crate::request::ExportRequest;
+use crate::retention::{DefaultRetention, RetentionPolicy, job_retention_under};
+use crate::schema::rules::{PlainRules, SchemaRules};
 use crate::storage::{Download, Storage, StorageKey, clamp_expiry};
 use crate::temporal::DEFAULT_TIME_ZONE;
 
-/// A permission of the export API (`export.create`, ...).
-///
-/// # Examples
-///
-/// ```
-/// use export_core::service::Scope;
-/// assert_eq!("export.download".parse::<Scope>()?, Scope::Download);
-/// assert_eq!(Scope::Delete.to_string(), "export.delete");
-/// assert_eq!(Scope::parse_list("READ_EXPORTS")?.len(), 4);
-/// assert!("export.fly".parse::<Scope>().unwrap_err().to_string().contains("export.fly"));
-/// # Ok::<(), export_core::ExportError>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Scope {
-    /// `export.create`: create an export.
-    Create,
-    /// `export.list`: list one's exports.
-    List,
-    /// `export.read`: read one export.
-    Read,
-    /// `export.status`: read an export's status.
-    Status,
-    /// `export.cancel`: cancel an export.
-    Cancel,
-    /// `export.download`: download an export's file.
-    Download,
-    /// `export.delete`: delete an export.
-    Delete,
-    /// `export.admin`: act for other owners (their schedules, platforms) and export what the
-    /// [access policy](crate::access::AccessPolicy) keeps from others. Not part of
-    /// `READ_EXPORTS` or `WRITE_EXPORTS`.
-    Admin,
-}
-
-impl Scope {
-    /// Every scope, [`Scope::Admin`] included.
-    pub const ALL: &'static [Scope] = &[
-        Scope::Create,
-        Scope::List,
-        Scope::Read,
-        Scope::Status,
-        Scope::Cancel,
-        Scope::Download,
-        Scope::Delete,
-        Scope::Admin,
-    ];
-
-    /// The scopes of the export API: `READ_EXPORTS` and `WRITE_EXPORTS`, without
-    /// [`Scope::Admin`].
-    // `ALL` lists `Admin` last.
-    pub const EXPORTS: &'static [Scope] = Scope::ALL.split_at(7).0;
-
-    /// What the catalogue seed's `READ_EXPORTS` grants.
-    pub const READ_EXPORTS: &'static [Scope] =
-        &[Scope::List, Scope::Read, Scope::Status, Scope::Download];
-
-    /// What the catalogue seed's `WRITE_EXPORTS` grants.
-    pub const WRITE_EXPORTS: &'static [Scope] = &[Scope::Create, Scope::Cancel, Scope::Delete];
-
-    /// The dotted name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Create => "export.create",
-            Scope::List => "export.list",
-            Scope::Read => "export.read",
-            Scope::Status => "export.status",
-            Scope::Cancel => "export.cancel",
-            Scope::Download => "export.download",
-            Scope::Delete => "export.delete",
-            Scope::Admin => "export.admin",
-        }
-    }
-
-    /// Parses a comma- or space-separated list of scope names and of the groups `READ_EXPORTS`
-    /// and `WRITE_EXPORTS`.
-    ///
-    /// # Errors
-    ///
-    /// [`ExportError::InvalidRequest`] on field `scopes` naming the first unknown scope.
-    pub fn parse_list(text: &str) -> Result<BTreeSet<Scope>> {
-        let mut scopes = BTreeSet::new();
-        for name in text
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty())
-        {
-            match name {
-                "READ_EXPORTS" => scopes.extend(Scope::READ_EXPORTS),
-                "WRITE_EXPORTS" => scopes.extend(Scope::WRITE_EXPORTS),
-                _ => {
-                    scopes.insert(name.parse()?);
-                }
-            }
-        }
-        Ok(scopes)
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Scope {
-    type Err = ExportError;
-
-    fn from_str(s: &str) -> Result<Scope> {
-        Scope::ALL
-            .iter()
-            .copied()
-            .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| {
-                ExportError::request(
-                    "scopes",
-                    format!(
-                        "unknown scope `{s}`; expected one of: {}, READ_EXPORTS, WRITE_EXPORTS",
-                        Scope::ALL
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })
-    }
-}
-
-/// What a principal's organisation is, for the [access policy](crate::access::AccessPolicy).
-///
-/// # Examples
-///
-/// ```
-/// use export_core::service::{Organisation, Principal};
-/// let p = Principal::new("u-1", Some("op-7")).operator(7);
-/// assert_eq!(p.organisation, Organisation::Operator(7));
-/// assert_eq!(Principal::new("u-2", None).organisation, Organisation::Other);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub enum Organisation {
-    /// A carpool operator, with its operator id (the ids of `filters.operators`).
-    Operator(i64),
-    /// A territory (local authority), with its territory id (the ids of
-    /// `filters.territories`: an AOM, EPCI, INSEE, département or region code).
-    Territory(String),
-    /// Another organisation, or none.
-    #[default]
-    Other,
-}
-
-impl fmt::Display for Organisation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Organisation::Operator(id) => write!(f, "operator {id}"),
-            Organisation::Territory(id) => write!(f, "territory `{id}`"),
-            Organisation::Other => f.write_str("no operator or territory"),
-        }
-    }
-}
-
-/// Who is calling: a user, their organisation (its id, the ownership key, and its
-/// [kind](Organisation)), and the scopes of their token.
-///
-/// The owner of what a principal creates is the pair (`user_id`, `organisation_id`).
-///
-/// # Examples
-///
-/// ```
-/// use export_core::service::{Principal, Scope};
-/// let p = Principal::new("u-1", Some("op-7")).with_scopes("export.create,READ_EXPORTS")?;
-/// assert!(p.has(Scope::Create) && p.has(Scope::Download));
-/// assert!(!p.has(Scope::Delete) && !p.is_admin());
-/// assert!(Principal::new("u-1", None).with_scopes("export.nope").is_err());
-/// assert!(Principal::new("root", None).with_scope(Scope::Admin).is_admin());
-/// # Ok::<(), export_core::ExportError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// The user.
-    pub user_id: String,
-    /// The user's organisation id (the ownership key), when there is one.
-    pub organisation_id: Option<String>,
-    /// What the organisation is: an operator, a territory or another one.
-    pub organisation: Organisation,
-    /// What the user may do.
-    pub scopes: BTreeSet<Scope>,
-}
-
-impl Principal {
-    /// A principal without scopes.
-    pub fn new(user_id: impl Into<String>, organisation_id: Option<&str>) -> Principal {
-        Principal {
-            user_id: user_id.into(),
-            organisation_id: organisation_id.map(str::to_string),
-            organisation: Organisation::Other,
-            scopes: BTreeSet::new(),
-        }
-    }
-
-    /// Says the organisation is operator `operator_id`.
-    pub fn operator(mut self, operator_id: i64) -> Principal {
-        self.organisation = Organisation::Operator(operator_id);
-        self
-    }
-
-    /// Says the organisation is territory `territory_id`.
-    pub fn territory(mut self, territory_id: impl Into<String>) -> Principal {
-        self.organisation = Organisation::Territory(territory_id.into());
-        self
-    }
-
-    /// Sets the organisation's kind.
-    pub fn with_organisation(mut self, organisation: Organisation) -> Principal {
-        self.organisation = organisation;
-        self
-    }
-
-    /// True when the principal holds the administrator scope [`Scope::Admin`].
-    pub fn is_admin(&self) -> bool {
-        self.has(Scope::Admin)
-    }
-
-    /// Adds the scopes of a list (see [`Scope::parse_list`]).
-    ///
-    /// # Errors
-    ///
-    /// [`ExportError::InvalidRequest`] naming an unknown scope.
-    pub fn with_scopes(mut self, scopes: &str) -> Result<Principal> {
-        self.scopes.extend(Scope::parse_list(scopes)?);
-        Ok(self)
-    }
-
-    /// Adds one scope.
-    pub fn with_scope(mut self, scope: Scope) -> Principal {
-        self.scopes.insert(scope);
-        self
-    }
-
-    /// Adds every scope of the export API ([`Scope::EXPORTS`]), not [`Scope::Admin`].
-    pub fn with_all_scopes(mut self) -> Principal {
-        self.scopes.extend(Scope::EXPORTS);
-        self
-    }
-
-    /// True when the principal holds `scope`.
-    pub fn has(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
-    }
-
-    /// `Ok` when the principal holds `scope`.
-    ///
-    /// # Errors
-    ///
-    /// [`ExportError::Forbidden`] naming the scope.
-    pub fn require(&self, scope: Scope) -> Result<()> {
-        if self.has(scope) {
-            Ok(())
-        } else {
-            Err(ExportError::Forbidden {
-                scope: scope.as_str().to_string(),
-                reason: None,
-            })
-        }
-    }
-
-    /// The owner of what the principal creates: (user, organisation).
-    pub fn owner(&self) -> Owner {
-        Owner {
-            user_id: self.user_id.clone(),
-            organisation_id: self.organisation_id.clone(),
-        }
-    }
-}
+pub use crate::principal::{Organisation, Principal, Scope};
 
 /// Settings of an [`ExportService`].
 ///
@@ -537,11 +269,11 @@ impl ExportService {
             store,
             storage,
             audit,
+            access: registry.clone(),
             registry,
             clock,
             config: ServiceConfig::default(),
             retention: None,
-            access: Arc::new(RegistryAccessPolicy),
             recent_creates: Mutex::new(HashMap::new()),
         }
     }
@@ -559,9 +291,10 @@ impl ExportService {
         self
     }
 
-    /// Replaces the access policy deciding what each principal may export (by default
-    /// [`RegistryAccessPolicy`]: the registry's rules for the trip schema, every other schema
-    /// allowed).
+    /// Replaces the access policy deciding what each principal may export (by default the
+    /// [`SchemaRegistry`]: each schema's [`SchemaRules::authorize`], so the registry's rules for
+    /// the trip schema as [`RegistryAccessPolicy`](crate::access::RegistryAccessPolicy) applies them, and registered schemas allowed
+    /// unless their rules say otherwise).
     pub fn with_access_policy(mut self, policy: Arc<dyn AccessPolicy>) -> ExportService {
         self.access = policy;
         self
@@ -600,27 +333,23 @@ impl ExportService {
         let now = self.clock.now();
         // Before anything else is checked or stored: what may this principal export at all?
         let mut request = self.access.authorize(principal, request)?;
-        if request.schema == TRIP_SCHEMA && request.period.is_none() {
-            request.period = Some(trip::default_period(now, DEFAULT_TIME_ZONE));
-        }
-        let exporter = self.registry.exporter(request.clone(), now)?;
-        if request.schema == TRIP_SCHEMA {
-            // Users may not export days operators are still sending trips for.
-            if let Some(period) = exporter.period() {
-                trip::validate_period(period, now)?;
-            }
-            if request.version.is_none() {
-                request.version = Some(SchemaVersion::V3);
-            }
-        }
+        // The schema's rules fill what the request leaves out (trip: last month, V3) and hold
+        // users to more than a run (trip: days operators still send trips for).
+        let rules: Arc<dyn SchemaRules> = self
+            .registry
+            .rules(&request.schema)
+            .unwrap_or_else(|| Arc::new(PlainRules));
+        rules.fill_defaults(&mut request, now, DEFAULT_TIME_ZONE);
+        self.registry.exporter(request.clone(), now)?;
+        rules.validate(&request, now)?;
         let retention = match &self.retention {
-            Some(policy) => job_retention(policy.as_ref(), &request, None),
+            Some(policy) => job_retention_under(policy.as_ref(), rules.as_ref(), &request, None),
             None => {
                 let policy = DefaultRetention {
                     personal: self.config.personal_retention,
                     opendata: self.config.opendata_retention,
                 };
-                job_retention(&policy, &request, None)
+                job_retention_under(&policy, rules.as_ref(), &request, None)
             }
         };
         self.take_rate_slot(&principal.user_id, now)?;

@@ -103,3 +103,23 @@ pub fn excel_serial(local: NaiveDateTime) -> f64 {
     let sub = delta.subsec_nanos() as f64 / 1e9;
     (secs + sub) / 86_400.0
 }
+
+/// A local date-time in `tz` as an instant; in a DST gap, the first valid instant after it; in
+/// an overlap, the earlier one.
+pub(crate) fn resolve_local(naive: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
+    match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+        chrono::LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
+        chrono::LocalResult::None => {
+            // Skip forward minute by minute through the gap (gaps last at most a few hours).
+            let mut probe = naive;
+            for _ in 0..(24 * 60) {
+                probe += chrono::Duration::minutes(1);
+                if let Some(t) = tz.from_local_datetime(&probe).earliest() {
+                    return t.with_timezone(&Utc);
+                }
+            }
+            Utc.from_utc_datetime(&naive)
+        }
+    }
+}

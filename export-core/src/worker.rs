@@ -98,7 +98,7 @@ use crate::clock::Clock;
 use crate::error::{ExportError, Result};
 use crate::export::{ExportReport, Exporter};
 use crate::job::{ExportJob, JobError, JobResult, JobStatus, JobStore, Progress};
-use crate::registry::{SchemaRegistry, TRIP_SCHEMA};
+use crate::registry::SchemaRegistry;
 use crate::source::Source;
 use crate::source::sample::{SampleConfig, SampleTrips};
 use crate::storage::{Storage, StorageKey, Upload};
@@ -157,7 +157,11 @@ impl SourceProvider for SampleTripsProvider {
     /// [`ExportError::InvalidRequest`] (field `schema`) for a schema other than `trip`, and
     /// (field `period`) when the request has no period.
     fn open(&self, job: &ExportJob) -> Result<Vec<Box<dyn Source>>> {
-        if job.request.schema != TRIP_SCHEMA {
+        // Sample trips are in the trip input schema: they serve the schemas that read it.
+        let reads_trips = crate::schema::builtin::builtin_or_plain(&job.request.schema)
+            .input_schema()
+            .is_some_and(|input| input == crate::schema::trip::input_schema());
+        if !reads_trips {
             return Err(ExportError::request(
                 "schema",
                 format!(

@@ -262,15 +262,13 @@ impl FromStr for RiskLevel {
 /// assert_eq!(risk_for(&ExportRequest::new("products", Format::Csv)), RiskLevel::Medium);
 /// ```
 pub fn risk_for(request: &ExportRequest) -> RiskLevel {
-    match request.audience {
-        Some(audience) if request.schema == crate::registry::TRIP_SCHEMA => {
-            if audience.is_personal() {
-                RiskLevel::Medium
-            } else {
-                RiskLevel::Low
-            }
-        }
-        _ => RiskLevel::Medium,
+    // Whether the export holds personal data is the schema's rule (built-in schemas; any
+    // other is judged to).
+    let rules = crate::schema::builtin::builtin_or_plain(&request.schema);
+    if rules.holds_personal_data(request) {
+        RiskLevel::Medium
+    } else {
+        RiskLevel::Low
     }
 }
 

@@ -9,6 +9,8 @@
 //! (keys [`META_NUM_FORMAT`], [`META_WIDTH`], ...), and whose schema metadata names the sheet
 //! ([`META_SHEET`]). Any batch built on that schema carries everything a sink needs.
 
+pub(crate) mod builtin;
+pub mod rules;
 pub mod trip;
 
 use std::collections::{BTreeMap, HashMap};

@@ -7,7 +7,9 @@
 //! - [`derive()`] (with a [`TripContext`]): input batch → batch of output columns, named by
 //!   [`crate::schema::Column::name`];
 //! - [`dictionary_batch`]: the V3 help sheet `Aide`;
-//! - [`PERIOD_LIMITS`] and [`validate_period`]: the periods the registry accepts.
+//! - [`PERIOD_LIMITS`] and [`validate_period`]: the periods the registry accepts;
+//! - [`TripRules`]: all of the above as the schema's [`SchemaRules`](crate::schema::rules::SchemaRules),
+//!   which is how the engine applies them.
 //!
 //! A trip export runs, per batch: [`crate::filter::Filters::apply_trip`] on the input, then for
 //! opendata [`crate::privacy::RareZoneFilter::apply`] (after a counting pass, see
@@ -17,11 +19,14 @@
 mod columns;
 mod derive;
 mod dictionary;
+pub mod field;
+mod filter;
+mod rules;
 
 pub use columns::{EURO_FORMAT, HELP_SHEET, V2_SHEET, V3_SHEET, schema, schema_in_zone};
-pub(crate) use derive::utc_millis;
 pub use derive::{TripContext, conform_input, derive};
 pub use dictionary::{DictionaryParams, dictionary_batch, dictionary_schema};
+pub use rules::TripRules;
 
 use std::sync::{Arc, OnceLock};
 
@@ -30,6 +35,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::error::{ExportError, Result};
 use crate::request::{Period, PeriodLimits};
+
+/// The name requests give the trip schema (`"schema": "trip"`).
+pub const NAME: &str = "trip";
 
 /// The periods the registry accepts for trip exports: start at most 3 years back (1,096 days),
 /// end at least 5 days ago, at most 366 days long.
@@ -141,63 +149,6 @@ fn check_not_empty(period: &Period) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Names of the canonical input fields.
-pub mod field {
-    #![allow(missing_docs)]
-    pub const JOURNEY_ID: &str = "journey_id";
-    pub const OPERATOR_TRIP_ID: &str = "operator_trip_id";
-    pub const OPERATOR_JOURNEY_ID: &str = "operator_journey_id";
-    pub const TRIP_ID: &str = "trip_id";
-    pub const OPERATOR_ID: &str = "operator_id";
-    pub const OPERATOR: &str = "operator";
-    pub const OPERATOR_CLASS: &str = "operator_class";
-    pub const STATUS: &str = "status";
-    pub const START_AT: &str = "start_at";
-    pub const END_AT: &str = "end_at";
-    pub const START_LAT: &str = "start_lat";
-    pub const START_LON: &str = "start_lon";
-    pub const END_LAT: &str = "end_lat";
-    pub const END_LON: &str = "end_lon";
-    pub const START_INSEE: &str = "start_insee";
-    pub const START_COMMUNE: &str = "start_commune";
-    pub const START_DEPARTEMENT: &str = "start_departement";
-    pub const START_EPCI: &str = "start_epci";
-    pub const START_AOM: &str = "start_aom";
-    pub const START_REGION: &str = "start_region";
-    pub const START_PAYS: &str = "start_pays";
-    pub const START_DENSITY: &str = "start_density";
-    pub const END_INSEE: &str = "end_insee";
-    pub const END_COMMUNE: &str = "end_commune";
-    pub const END_DEPARTEMENT: &str = "end_departement";
-    pub const END_EPCI: &str = "end_epci";
-    pub const END_AOM: &str = "end_aom";
-    pub const END_REGION: &str = "end_region";
-    pub const END_PAYS: &str = "end_pays";
-    pub const END_DENSITY: &str = "end_density";
-    pub const DISTANCE_M: &str = "distance_m";
-    pub const DISTANCE_ANNOUNCED_M: &str = "distance_announced_m";
-    pub const DISTANCE_CALCULATED_M: &str = "distance_calculated_m";
-    pub const DURATION_S: &str = "duration_s";
-    pub const DURATION_ANNOUNCED_S: &str = "duration_announced_s";
-    pub const DURATION_CALCULATED_S: &str = "duration_calculated_s";
-    pub const PASSENGER_SEATS: &str = "passenger_seats";
-    pub const PASSENGER_OVER_18: &str = "passenger_over_18";
-    pub const DRIVER_CARD: &str = "driver_card";
-    pub const PASSENGER_CARD: &str = "passenger_card";
-    pub const OPERATOR_PASSENGER_ID: &str = "operator_passenger_id";
-    pub const OPERATOR_DRIVER_ID: &str = "operator_driver_id";
-    pub const PASSENGER_IDENTITY_KEY: &str = "passenger_identity_key";
-    pub const DRIVER_IDENTITY_KEY: &str = "driver_identity_key";
-    pub const PASSENGER_ID: &str = "passenger_id";
-    pub const DRIVER_ID: &str = "driver_id";
-    pub const PASSENGER_CONTRIBUTION_CENTS: &str = "passenger_contribution_cents";
-    pub const DRIVER_REVENUE_CENTS: &str = "driver_revenue_cents";
-    pub const CEE_APPLICATION: &str = "cee_application";
-    pub const INCENTIVE_TYPE: &str = "incentive_type";
-    pub const INCENTIVES: &str = "incentives";
-    pub const RPC_INCENTIVES: &str = "rpc_incentives";
 }
 
 /// The struct of one operator-paid incentive: `siret`, `name`, `amount_cents`, `beneficiary`
