@@ -121,6 +121,9 @@ pub struct ServiceConfig {
     /// At most this many creations per user within this window (default 100 per 5 minutes);
     /// `None` for no limit.
     pub create_rate_limit: Option<(u32, Duration)>,
+    /// The zone of default periods for requests that name none (default
+    /// [`DEFAULT_TIME_ZONE`], `Europe/Paris`).
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Default for ServiceConfig {
@@ -130,6 +133,7 @@ impl Default for ServiceConfig {
             opendata_retention: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             create_rate_limit: Some((100, Duration::minutes(5))),
+            time_zone: DEFAULT_TIME_ZONE,
         }
     }
 }
@@ -339,7 +343,7 @@ impl ExportService {
             .registry
             .rules(&request.schema)
             .unwrap_or_else(|| Arc::new(PlainRules));
-        rules.fill_defaults(&mut request, now, DEFAULT_TIME_ZONE);
+        rules.fill_defaults(&mut request, now, self.config.time_zone);
         self.registry.exporter(request.clone(), now)?;
         rules.validate(&request, now)?;
         let retention = match &self.retention {

@@ -417,3 +417,25 @@ fn clones_share_one_service_and_its_rate_limit() {
     assert_eq!(err.code(), "RATE_LIMITED");
     assert!(err.retry_after().is_some());
 }
+
+#[test]
+fn the_configured_time_zone_gives_default_periods() {
+    let setup = sqlite_setup(1);
+    let mut config = setup.config.clone();
+    config.time_zone = "America/New_York".into();
+    let engine = Engine::builder(config)
+        .clock(setup.clock.clone())
+        .open()
+        .unwrap();
+    let mut undated = request();
+    undated.period = None;
+    let job = engine.service().create(&alice(), undated.clone()).unwrap();
+    let period = job.request.period.expect("a default period");
+    assert_eq!(period.time_zone, chrono_tz::America::New_York);
+    // A default engine's zone is Paris.
+    let job = setup.open().service().create(&alice(), undated).unwrap();
+    assert_eq!(
+        job.request.period.unwrap().time_zone,
+        chrono_tz::Europe::Paris
+    );
+}

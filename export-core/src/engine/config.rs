@@ -254,7 +254,9 @@ impl Default for RetentionConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessPolicyName {
-    /// The registry's rules ([`crate::access::RegistryAccessPolicy`]).
+    /// The registry's rules: each schema's own
+    /// [`SchemaRules::authorize`](crate::schema::rules::SchemaRules::authorize) (for the trip
+    /// schema, the registry's access table).
     #[default]
     Registry,
     /// Scopes only, no data rule ([`crate::access::AllowAll`]).

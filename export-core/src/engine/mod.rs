@@ -64,7 +64,7 @@ pub use config::{
     StoreLocation, WorkerSettings,
 };
 
-use crate::access::{AccessPolicy, AllowAll, RegistryAccessPolicy};
+use crate::access::{AccessPolicy, AllowAll};
 use crate::audit::{AuditLog, ExportAudit};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ExportError, Result};
@@ -212,7 +212,8 @@ impl EngineBuilder {
             })
         });
         let access = self.access.unwrap_or_else(|| match config.access.policy {
-            AccessPolicyName::Registry => Arc::new(RegistryAccessPolicy),
+            // The registry applies each registered schema's own access rule.
+            AccessPolicyName::Registry => registry.clone() as Arc<dyn AccessPolicy>,
             AccessPolicyName::AllowAll => Arc::new(AllowAll),
         });
         let sources = self.sources.unwrap_or_else(|| {
@@ -236,6 +237,7 @@ impl EngineBuilder {
                 .limits
                 .creates_per_user
                 .map(|n| (n, chrono_duration(config.limits.window))),
+            time_zone,
         })
         .with_retention_policy(retention.clone())
         .with_access_policy(access.clone());
