@@ -499,14 +499,18 @@ impl Worker {
             "job claimed"
         );
         let beat = Arc::new(Beat::new());
-        // The heartbeat thread's events belong to this run.
+        // The heartbeat thread's events belong to this run, and go to this thread's
+        // subscriber (which may be a scoped default, not the global one).
         let span = tracing::Span::current();
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         let ran = std::thread::scope(|s| {
             let heartbeats = std::thread::Builder::new()
                 .name(format!("heartbeat-{}", job.id))
                 .spawn_scoped(s, || {
-                    let _run = span.enter();
-                    self.heartbeat_loop(job.id, &beat, shutdown)
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        let _run = span.enter();
+                        self.heartbeat_loop(job.id, &beat, shutdown)
+                    })
                 })?;
             let end = catch_unwind(AssertUnwindSafe(|| self.execute(&job, &beat)));
             beat.finish();
