@@ -6,13 +6,14 @@
 
 #[path = "common/periods.rs"]
 mod periods;
+#[path = "common/stealing.rs"]
+mod stealing;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use stealing::StealingProvider;
 
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
 use chrono::{DateTime, Duration, Utc};
 use export_core::audit::{JsonlAuditLog, MemoryAuditLog};
 use export_core::clock::{Clock, ManualClock, SystemClock};
@@ -268,60 +269,6 @@ fn a_transient_failure_emits_job_failed_and_retry_scheduled() {
             .is_some_and(|e| e.contains("device not ready")),
         "{failed:?}"
     );
-}
-
-/// Sample trips whose second batch lets another worker steal the job (the lease expired).
-struct StealingProvider {
-    store: Arc<dyn JobStore>,
-    clock: Arc<ManualClock>,
-}
-
-struct StealingSource {
-    inner: Box<dyn Source>,
-    batches: usize,
-    store: Arc<dyn JobStore>,
-    clock: Arc<ManualClock>,
-}
-
-impl SourceProvider for StealingProvider {
-    fn open(&self, job: &ExportJob) -> Result<Vec<Box<dyn Source>>> {
-        let inner = SampleTripsProvider {
-            rows: 50_000,
-            seed: 1,
-        }
-        .open(job)?
-        .pop()
-        .ok_or_else(|| ExportError::request("sources", "none"))?;
-        Ok(vec![Box::new(StealingSource {
-            inner,
-            batches: 0,
-            store: self.store.clone(),
-            clock: self.clock.clone(),
-        })])
-    }
-}
-
-impl Source for StealingSource {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        self.batches += 1;
-        if self.batches == 2 {
-            self.clock.advance(Duration::seconds(120));
-            let now = self.clock.now();
-            self.store.reclaim_expired_leases(now)?;
-            assert!(
-                self.store
-                    .claim("thief", Duration::seconds(60), now)?
-                    .is_some()
-            );
-        }
-        self.inner.next_batch()
-    }
-    fn rows_hint(&self) -> Option<u64> {
-        self.inner.rows_hint()
-    }
 }
 
 #[test]

@@ -11,14 +11,15 @@ mod periods;
 mod pg_admin;
 #[path = "common/services.rs"]
 mod services;
+#[path = "common/stealing.rs"]
+mod stealing;
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
+use stealing::StealingProvider;
 
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
 use chrono::{DateTime, Duration, Utc};
 use export_core::clock::{Clock, ManualClock, SystemClock};
 use export_core::job::{
@@ -324,60 +325,6 @@ fn cancel_stops_a_million_row_export_within_a_few_batches() {
         exports(storage.as_ref()).is_empty(),
         "nothing under the key"
     );
-}
-
-/// Sample trips whose second batch lets another worker steal the job (the lease expired).
-struct StealingProvider {
-    store: Arc<dyn JobStore>,
-    clock: Arc<ManualClock>,
-}
-
-struct StealingSource {
-    inner: Box<dyn Source>,
-    batches: usize,
-    store: Arc<dyn JobStore>,
-    clock: Arc<ManualClock>,
-}
-
-impl SourceProvider for StealingProvider {
-    fn open(&self, job: &ExportJob) -> Result<Vec<Box<dyn Source>>> {
-        let inner = SampleTripsProvider {
-            rows: 50_000,
-            seed: 1,
-        }
-        .open(job)?
-        .pop()
-        .ok_or_else(|| ExportError::request("sources", "none"))?;
-        Ok(vec![Box::new(StealingSource {
-            inner,
-            batches: 0,
-            store: self.store.clone(),
-            clock: self.clock.clone(),
-        })])
-    }
-}
-
-impl Source for StealingSource {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        self.batches += 1;
-        if self.batches == 2 {
-            self.clock.advance(Duration::seconds(120));
-            let now = self.clock.now();
-            self.store.reclaim_expired_leases(now)?;
-            assert!(
-                self.store
-                    .claim("thief", Duration::seconds(60), now)?
-                    .is_some()
-            );
-        }
-        self.inner.next_batch()
-    }
-    fn rows_hint(&self) -> Option<u64> {
-        self.inner.rows_hint()
-    }
 }
 
 #[test]
