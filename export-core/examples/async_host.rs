@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use export_core::engine::{Engine, EngineConfig};
 use export_core::job::ListQuery;
-use export_core::request::{Audience, ExportRequest, Format, Period};
+use export_core::request::{Audience, ExportRequest, Format};
 use export_core::service::Principal;
 use futures::StreamExt;
 
@@ -52,10 +52,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_all_scopes();
     let mut request = ExportRequest::new("trip", Format::Xlsx);
     request.audience = Some(Audience::Operator);
-    request.period = Some(Period::previous_month(
-        chrono::Utc::now(),
-        chrono_tz::Europe::Paris,
-    ));
+    // No period: the service fills the trip schema's default (the last complete month old
+    // enough to export) in the engine's time zone.
     let job = engine.create_job(user.clone(), request).await?;
     let started = Instant::now();
     let outcome = engine.work_once().await?.ok_or("no pending job")?;
