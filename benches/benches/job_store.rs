@@ -69,7 +69,7 @@ fn main() {
         Ok(url) => {
             // A schema of its own, so that claims take only this run's jobs.
             let schema = format!("bench_job_store_{}", std::process::id());
-            let options = export_core::job::PgOptions::default().schema(schema);
+            let options = export_core::db::PgOptions::default().schema(schema);
             let store =
                 export_core::job::PgJobStore::connect_with(&url, options).expect("pg store");
             run("postgres", &store, jobs);

@@ -13,7 +13,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use export_core::source::Source;
-use export_core::source::sample::{SampleConfig, SampleTrips};
+use export_core::source::{SampleConfig, SampleTrips};
 
 /// Cells per row of the 10-column data.
 pub const COLUMNS: usize = 10;

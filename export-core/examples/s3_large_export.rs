@@ -15,7 +15,7 @@ use std::time::Instant;
 use export_core::export::Exporter;
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
 use export_core::runtime::IoRuntime;
-use export_core::source::sample::{SampleConfig, SampleTrips};
+use export_core::source::{SampleConfig, SampleTrips};
 use export_core::storage::{S3Options, S3Storage, Storage, StorageKey};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use export_core::export::Exporter;
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
-use export_core::source::sample::{SampleConfig, SampleTrips};
+use export_core::source::{SampleConfig, SampleTrips};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

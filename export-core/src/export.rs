@@ -250,7 +250,7 @@ fn check_generic(request: &ExportRequest) -> Result<()> {
 /// ```
 /// use export_core::export::Exporter;
 /// use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
-/// use export_core::source::sample::{SampleConfig, SampleTrips};
+/// use export_core::source::{SampleConfig, SampleTrips};
 ///
 /// let mut request = ExportRequest::new("trip", Format::Csv);
 /// request.version = Some(SchemaVersion::V2);

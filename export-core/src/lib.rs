@@ -33,6 +33,7 @@
 //! - [`runtime`]: the one tokio runtime that drives I/O, and how blocking code waits on it.
 //! - [`db`]: the database layer under the SQL stores: one handle (pool) per database, one
 //!   migration runner, one mapping of driver errors.
+//! - [`temporal`]: time zones and local times as sinks, filters and schedules write them.
 //! - [`clock`]: time as the library reads it (a manual clock for tests).
 //! - [`error`]: [`ExportError`] and [`Result`].
 //!

@@ -26,10 +26,10 @@
 //!    in the pipeline fails the job with kind [`INTERNAL`] and does not take the worker down.
 //!
 //! With an audit log ([`Worker::with_audit`]) every run is traced, in the name of the job's
-//! owner: an [`AuditAction::Export`](crate::audit::AuditAction::Export) event with the row
+//! owner: an [`AuditAction::Export`] event with the row
 //! count once the file is written and *before* it is published (when the event cannot be
 //! recorded the upload is aborted and the job retried, so no file is published unaudited), and
-//! an [`AuditAction::Fail`](crate::audit::AuditAction::Fail) event for each failed run (its
+//! an [`AuditAction::Fail`] event for each failed run (its
 //! detail gives the error kind and whether the job is retried; not the message, which may
 //! quote personal data).
 //!

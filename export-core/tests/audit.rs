@@ -269,7 +269,7 @@ fn postgres() {
     };
     // Its own schema: the suite's audit retention deletes every event before its cut-off.
     let schema = format!("test_{}", Uuid::new_v4().simple());
-    let options = export_core::job::PgOptions::default().schema(schema.clone());
+    let options = export_core::db::PgOptions::default().schema(schema.clone());
     let log = export_core::audit::PgAuditLog::connect_with(&url, options.clone()).unwrap();
     suite(&log, &actor());
     let e = AuditEvent::new(AuditAction::Create, actor(), None, t0());

@@ -18,7 +18,7 @@ use export_core::schedule::{
     MemoryScheduleStore, NewSchedule, Schedule, ScheduleStore, ScheduleTarget, Scheduler,
     SchedulerConfig, Trigger,
 };
-use export_core::source::sample::{SampleConfig, SampleTrips};
+use export_core::source::{SampleConfig, SampleTrips};
 use export_core::storage::{MemoryStorage, Storage};
 use export_core::worker::{SampleTripsProvider, Worker, WorkerConfig};
 use export_core::{ExportError, Result};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use export_core::ExportError;
 use export_core::source::Source;
-use export_core::source::csv_file::{CsvFileSource, DEFAULT_MAX_RECORD_BYTES};
+use export_core::source::{CsvFileSource, DEFAULT_MAX_RECORD_BYTES};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

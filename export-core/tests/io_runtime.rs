@@ -16,7 +16,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use export_core::ExportError;
 use export_core::runtime::IoRuntime;
 use export_core::source::Source;
-use export_core::source::stream::{StreamSource, channel};
+use export_core::source::{StreamSource, channel};
 use export_core::storage::{
     LocalStorage, MemoryStorage, MultipartOptions, Storage, StorageKey, open_storage,
     open_storage_with,

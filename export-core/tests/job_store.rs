@@ -137,7 +137,8 @@ mod sqlite_specific {
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    use export_core::job::{PgJobStore, PgOptions};
+    use export_core::db::PgOptions;
+    use export_core::job::PgJobStore;
     use uuid::Uuid;
 
     use super::*;

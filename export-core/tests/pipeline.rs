@@ -16,9 +16,9 @@ use export_core::export::Exporter;
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
 use export_core::schema::trip;
 use export_core::schema::{Column, ExportSchema, FieldSelection, Sheet};
+use export_core::source::IterSource;
 use export_core::source::Source;
-use export_core::source::iter::IterSource;
-use export_core::source::sample::{SampleConfig, SampleTrips};
+use export_core::source::{SampleConfig, SampleTrips};
 
 fn now() -> DateTime<Utc> {
     "2026-11-23T12:00:00Z".parse().unwrap()
@@ -491,7 +491,7 @@ fn unwritable_output_path_is_an_io_error_naming_it() {
 
 #[test]
 fn non_utf8_csv_input_is_invalid_input_and_leaves_no_file() {
-    use export_core::source::csv_file::CsvFileSource;
+    use export_core::source::CsvFileSource;
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     std::fs::create_dir(&input).unwrap();

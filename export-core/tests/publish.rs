@@ -16,8 +16,8 @@ use export_core::export::Exporter;
 use export_core::output::{AtomicFile, check_destination, check_not_input};
 use export_core::request::{Audience, ExportRequest, Format, Period, SchemaVersion};
 use export_core::schema::{Column, ExportSchema};
-use export_core::source::iter::IterSource;
-use export_core::source::sample::{SampleConfig, SampleTrips};
+use export_core::source::IterSource;
+use export_core::source::{SampleConfig, SampleTrips};
 
 fn products() -> ExportSchema {
     ExportSchema::new(

@@ -249,7 +249,8 @@ fn jsonl_audit_file_keeps_no_identity_after_a_purge() {
 mod postgres {
     use super::*;
     use export_core::audit::PgAuditLog;
-    use export_core::job::{PgJobStore, PgOptions};
+    use export_core::db::PgOptions;
+    use export_core::job::PgJobStore;
 
     /// The files of every relation (tables, indexes, TOAST) of `schema`, read after a checkpoint
     /// so that the server has written its buffers.

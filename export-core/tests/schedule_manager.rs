@@ -12,7 +12,7 @@ use export_core::job::{JobStatus, JobStore, Owner, SqliteJobStore};
 use export_core::platform::{Platform, PlatformStore};
 use export_core::registry::SchemaRegistry;
 use export_core::request::{Audience, ExportRequest, Format, SchemaVersion};
-use export_core::schedule::builtin::MONTHLY_OPENDATA;
+use export_core::schedule::MONTHLY_OPENDATA;
 use export_core::schedule::{
     MemoryScheduleStore, NewSchedule, PeriodRule, RunQuery, RunStatus, ScheduleChanges,
     ScheduleManager, ScheduleStore, ScheduleTarget, Scheduler, SchedulerConfig,

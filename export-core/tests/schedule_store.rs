@@ -218,7 +218,8 @@ mod sqlite_specific {
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    use export_core::job::{JobStore, NewJob, Owner, PgJobStore, PgOptions};
+    use export_core::db::PgOptions;
+    use export_core::job::{JobStore, NewJob, Owner, PgJobStore};
     use export_core::request::{ExportRequest, Format};
     use export_core::schedule::{PgScheduleStore, ScheduleStore};
     use uuid::Uuid;

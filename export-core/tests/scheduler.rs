@@ -674,7 +674,8 @@ fn three_schedulers_on_memory_stores_fire_once_across_the_spring_change() {
 #[cfg(feature = "postgres")]
 #[test]
 fn three_schedulers_on_one_postgres_schema_fire_once_per_fire_time_for_a_month() {
-    use export_core::job::{PgJobStore, PgOptions};
+    use export_core::db::PgOptions;
+    use export_core::job::PgJobStore;
     use export_core::schedule::PgScheduleStore;
     let Some(url) = services::pg_url() else {
         return;

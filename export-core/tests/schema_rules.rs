@@ -22,7 +22,7 @@ use export_core::schema::rules::{PlainRules, RunSettings, SchemaPlan, SchemaRule
 use export_core::schema::trip::{self, TripRules};
 use export_core::schema::{Column, ExportSchema};
 use export_core::service::{ExportService, Principal, ServiceConfig};
-use export_core::source::iter::IterSource;
+use export_core::source::IterSource;
 use export_core::storage::MemoryStorage;
 
 fn now() -> DateTime<Utc> {

@@ -13,12 +13,12 @@ use chrono::{TimeZone, Utc};
 
 use export_core::ExportError;
 use export_core::schema::trip::{field, input_schema};
+use export_core::source::CsvFileSource;
+use export_core::source::IterSource;
 use export_core::source::Source;
-use export_core::source::csv_file::CsvFileSource;
-use export_core::source::ipc::{IpcSource, IpcSpool};
-use export_core::source::iter::IterSource;
-use export_core::source::sample::{SampleConfig, SampleTrips};
-use export_core::source::stream::{StreamSource, channel};
+use export_core::source::{IpcSource, IpcSpool};
+use export_core::source::{SampleConfig, SampleTrips};
+use export_core::source::{StreamSource, channel};
 
 fn small_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

@@ -126,6 +126,15 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Collector {
 /// Runs `f` with the collector as this thread's subscriber; returns its result and the
 /// events of the library (`export_core::*`) it emitted.
 fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<Captured>) {
+    // `tracing` caches each callsite's interest process-wide, computed from whichever thread
+    // reaches it first: a parallel test without a subscriber could cache "never" for the
+    // `job` span. A global registry (no filter) keeps every callsite enabled; the scoped
+    // default below still receives everything this test emits.
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+        tracing::callsite::rebuild_interest_cache();
+    });
     let events = Arc::new(Mutex::new(Vec::new()));
     let subscriber = tracing_subscriber::registry().with(Collector(events.clone()));
     let out = tracing::subscriber::with_default(subscriber, f);

@@ -85,7 +85,8 @@ fn sqlite() -> (tempfile::TempDir, impl Fn() -> Arc<dyn JobStore> + Sync) {
 
 #[cfg(feature = "postgres")]
 fn postgres() -> Option<impl Fn() -> Arc<dyn JobStore> + Sync> {
-    use export_core::job::{PgJobStore, PgOptions};
+    use export_core::db::PgOptions;
+    use export_core::job::PgJobStore;
     let url = services::pg_url()?;
     let schema = format!("leases_{}", Uuid::new_v4().simple());
     Some(move || {

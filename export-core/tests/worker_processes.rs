@@ -148,7 +148,8 @@ fn four_processes_drain_200_jobs_on_sqlite() {
 #[cfg(feature = "postgres")]
 #[test]
 fn four_processes_drain_200_jobs_on_postgres() {
-    use export_core::job::{PgJobStore, PgOptions};
+    use export_core::db::PgOptions;
+    use export_core::job::PgJobStore;
     let Some(url) = services::pg_url() else {
         return;
     };

@@ -24,7 +24,7 @@ use crate::request::ExportRequest;
 /// use export_core::export::Exporter;
 /// use export_core::job::Owner;
 /// use export_core::request::{Audience, ExportRequest, Format, Period};
-/// use export_core::source::sample::{SampleConfig, SampleTrips};
+/// use export_core::source::{SampleConfig, SampleTrips};
 ///
 /// let log = Arc::new(MemoryAuditLog::new());
 /// let mut request = ExportRequest::new("trip", Format::Csv);

@@ -72,7 +72,7 @@ impl PgAuditLog {
     ///
     /// ```
     /// use export_core::audit::PgAuditLog;
-    /// use export_core::job::PgOptions;
+    /// use export_core::db::PgOptions;
     /// let err = PgAuditLog::connect_with("postgres://127.0.0.1/db", PgOptions::default().schema("Bad-Name")).unwrap_err();
     /// assert_eq!(err.code(), "INVALID_REQUEST");
     /// ```

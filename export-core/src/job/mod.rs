@@ -53,24 +53,21 @@ use uuid::Uuid;
 use crate::error::ExportError;
 use crate::request::ExportRequest;
 
-pub mod memory;
+pub(crate) mod memory;
 pub(crate) mod ops;
 #[cfg(feature = "postgres")]
-pub mod postgres;
+pub(crate) mod postgres;
 mod row;
-pub mod sqlite;
-pub mod status;
-pub mod store;
+pub(crate) mod sqlite;
+pub(crate) mod status;
+pub(crate) mod store;
 
-/// The PostgreSQL settings, also here beside the store they were first made for.
-#[cfg(feature = "postgres")]
-pub use crate::db::PgOptions;
 pub use memory::MemoryJobStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PgJobStore;
 pub use sqlite::SqliteJobStore;
 pub use status::{JobEvent, JobStatus, check_transition, transition};
-pub use store::{HeartbeatAck, JobStore, ListQuery, Page};
+pub use store::{DEFAULT_LIST_LIMIT, HeartbeatAck, JobStore, ListQuery, MAX_LIST_LIMIT, Page};
 
 /// Attempts a job gets when [`NewJob::max_attempts`] is not called.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;

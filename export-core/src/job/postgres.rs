@@ -1,18 +1,4 @@
 //! [`PgJobStore`]: jobs in PostgreSQL, for many workers on many hosts (feature `postgres`).
-//!
-//! Claims use `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING ...`:
-//! concurrent claimers skip each other's rows instead of waiting, and each job goes to exactly
-//! one of them. Other changes lock their row (`SELECT ... FOR UPDATE`), apply the shared rules
-//! and write it back in one transaction.
-//!
-//! # Connections
-//!
-//! The store works on a [`PgDatabase`]: one pool (shared with the schedule store and the audit
-//! log built from the same handle), driven by an [`IoRuntime`](crate::runtime::IoRuntime). Its
-//! calls wait through [`IoRuntime::block_on`](crate::runtime::IoRuntime::block_on), so they may be
-//! made from a plain thread or from inside a tokio runtime; async hosts should still move them
-//! to a blocking thread ([`IoRuntime::spawn_blocking`](crate::runtime::IoRuntime::spawn_blocking))
-//! rather than hold up their own.
 
 use chrono::{DateTime, Duration, Utc};
 use tokio_postgres::Row;
@@ -56,6 +42,20 @@ fn not_found(id: Uuid) -> ExportError {
 /// assert!(job.is_some());
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
+///
+/// Claims use `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING ...`:
+/// concurrent claimers skip each other's rows instead of waiting, and each job goes to exactly
+/// one of them. Other changes lock their row (`SELECT ... FOR UPDATE`), apply the shared rules
+/// and write it back in one transaction.
+///
+/// # Connections
+///
+/// The store works on a [`PgDatabase`]: one pool (shared with the schedule store and the audit
+/// log built from the same handle), driven by an [`IoRuntime`](crate::runtime::IoRuntime). Its
+/// calls wait through [`IoRuntime::block_on`](crate::runtime::IoRuntime::block_on), so they may be
+/// made from a plain thread or from inside a tokio runtime; async hosts should still move them
+/// to a blocking thread ([`IoRuntime::spawn_blocking`](crate::runtime::IoRuntime::spawn_blocking))
+/// rather than hold up their own.
 pub struct PgJobStore {
     db: PgDatabase,
 }
@@ -122,7 +122,8 @@ impl PgJobStore {
     /// # Examples
     ///
     /// ```
-    /// use export_core::job::{PgJobStore, PgOptions};
+    /// use export_core::job::PgJobStore;
+    /// use export_core::db::PgOptions;
     /// let err = PgJobStore::connect_with("postgres://127.0.0.1/db", PgOptions::default().schema("Bad-Name")).unwrap_err();
     /// assert_eq!(err.code(), "INVALID_REQUEST");
     /// ```

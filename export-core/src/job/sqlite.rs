@@ -1,9 +1,4 @@
 //! [`SqliteJobStore`]: the embedded default, one SQLite file (bundled SQLite, no server).
-//!
-//! The file is opened in WAL mode with a busy timeout, so several processes (and several stores
-//! in one process) can share it: every change runs in a `BEGIN IMMEDIATE` transaction, which
-//! takes SQLite's write lock before reading, so a claim reads and updates its job atomically and
-//! no two claimers get the same job.
 
 use std::path::Path;
 use std::sync::MutexGuard;
@@ -21,8 +16,6 @@ use crate::db::{SqliteDatabase, checkpoint};
 use crate::error::{ExportError, Result};
 
 const BACKEND: &str = "sqlite";
-
-pub use crate::db::DEFAULT_BUSY_TIMEOUT;
 
 const COLUMNS: &str = "seq, id, owner_user_id, owner_organisation_id, request, status, \
     rows_done, rows_expected, created_at, started_at, heartbeat_at, finished_at, expires_at, \
@@ -49,6 +42,11 @@ const COLUMNS: &str = "seq, id, owner_user_id, owner_organisation_id, request, s
 /// assert_eq!(store.get(job.id)?.status, JobStatus::Running);
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
+///
+/// The file is opened in WAL mode with a busy timeout, so several processes (and several stores
+/// in one process) can share it: every change runs in a `BEGIN IMMEDIATE` transaction, which
+/// takes SQLite's write lock before reading, so a claim reads and updates its job atomically and
+/// no two claimers get the same job.
 #[derive(Debug)]
 pub struct SqliteJobStore {
     db: SqliteDatabase,
@@ -87,7 +85,7 @@ impl SqliteJobStore {
     }
 
     /// Opens (creating if needed) the store in the SQLite file at `path`, in WAL mode with a busy
-    /// timeout of [`DEFAULT_BUSY_TIMEOUT`], and applies pending migrations.
+    /// timeout of [`DEFAULT_BUSY_TIMEOUT`](crate::db::DEFAULT_BUSY_TIMEOUT), and applies pending migrations.
     ///
     /// # Errors
     ///

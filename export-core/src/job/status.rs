@@ -1,16 +1,4 @@
 //! The status of a job and the one pure function that says which moves are allowed.
-//!
-//! ```text
-//!             claim               succeed
-//!   Pending ─────────▶ Running ───────────▶ Succeeded ──┐
-//!     │  ▲               │  │    fail                   │ expire
-//!     │  └───── retry ───┘  ├───────────────▶ Failed ───┼────────▶ Expired
-//!     │ cancel              │ cancel                    │
-//!     └─────────────────────┴───────────────▶ Cancelled ┘
-//! ```
-//!
-//! Every store changes a job's status only through [`transition`] (or [`check_transition`]), so
-//! the table below is the whole truth about the lifecycle.
 
 use std::fmt;
 use std::str::FromStr;
@@ -34,6 +22,18 @@ use crate::error::{ExportError, Result};
 /// assert!(!status.is_terminal());
 /// assert!("paused".parse::<JobStatus>().is_err());
 /// ```
+///
+/// ```text
+///             claim               succeed
+///   Pending ─────────▶ Running ───────────▶ Succeeded ──┐
+///     │  ▲               │  │    fail                   │ expire
+///     │  └───── retry ───┘  ├───────────────▶ Failed ───┼────────▶ Expired
+///     │ cancel              │ cancel                    │
+///     └─────────────────────┴───────────────▶ Cancelled ┘
+/// ```
+///
+/// Every store changes a job's status only through [`transition`] (or [`check_transition`]), so
+/// the table below is the whole truth about the lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {

@@ -1,18 +1,4 @@
 //! The [`JobStore`] trait: where jobs live, and the only way they change.
-//!
-//! # Why synchronous
-//!
-//! The stores wrap synchronous clients (`rusqlite`, the `postgres` crate's blocking client), and
-//! every operation is one short transaction. A synchronous trait keeps the implementations simple
-//! and usable from plain threads (workers, the CLI, the bindings). Async hosts call it from
-//! `tokio::task::spawn_blocking` (or their runtime's equivalent); never call a store directly on
-//! an async executor thread: it would block the executor, and the PostgreSQL client panics when
-//! it runs inside a Tokio runtime thread.
-//!
-//! # Time
-//!
-//! Operations that depend on the clock take `now` from the caller, so workers, tests and
-//! simulations control time. Stores keep instants to the microsecond.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -106,8 +92,7 @@ pub struct HeartbeatAck {
 /// every operation is atomic: two workers never both claim a job, and a worker that lost its lease
 /// cannot overwrite the job (it gets [`ExportError::LeaseLost`]).
 ///
-/// The trait is synchronous; see the [module documentation](self) for why and for use from async
-/// code.
+/// The trait is synchronous; see *Why synchronous* below for why and for use from async code.
 ///
 /// # Worker protocol
 ///
@@ -127,6 +112,20 @@ pub struct HeartbeatAck {
 ///
 /// [`ExportError::LeaseLost`]: crate::ExportError::LeaseLost
 /// [`ExportError::NotFound`]: crate::ExportError::NotFound
+///
+/// # Why synchronous
+///
+/// Every operation is one short transaction, and the callers (workers, the scheduler, the CLI,
+/// the bindings) are plain threads. The SQLite store calls `rusqlite` directly; the PostgreSQL
+/// store waits on its async pool through the engine's [`IoRuntime`](crate::runtime::IoRuntime),
+/// which never panics inside a Tokio runtime but does block the calling thread. Async hosts
+/// therefore use the [`Engine`](crate::engine::Engine)'s async API, which runs store calls on
+/// blocking threads, or `tokio::task::spawn_blocking` themselves.
+///
+/// # Time
+///
+/// Operations that depend on the clock take `now` from the caller, so workers, tests and
+/// simulations control time. Stores keep instants to the microsecond.
 pub trait JobStore: Send + Sync {
     /// The backend's name (`memory`, `sqlite`, `postgres`), as in [`ExportError::Store`].
     ///

@@ -1,22 +1,4 @@
 //! Built-in presets and schedules: the registry's monthly opendata export.
-//!
-//! The registry publishes its trips as open data every month. Two files are produced for the
-//! previous calendar month (computed in `Europe/Paris`), each by its own platform and
-//! schedule, so each is retried and followed on its own:
-//!
-//! | platform and schedule | export |
-//! |---|---|
-//! | `opendata-monthly-xlsx` | trip schema V3, audience opendata, XLSX (with the data dictionary sheet) |
-//! | `opendata-monthly-csv` | trip schema V2, audience opendata, CSV |
-//!
-//! Both schedules fire at 05:00 Paris time on the 1st of each month ([`MONTHLY_OPENDATA_CRON`]),
-//! with [`PeriodRule::PreviousMonth`], 3 attempts 30 minutes apart, and a 6-hour misfire grace
-//! (a scheduler restarted in the morning still publishes). Operators may send trips up to 5
-//! days late: a registry that wants those in the file moves the cron to the 6th
-//! (`0 5 6 * *`) with [`ScheduleManager::update_schedule`](super::ScheduleManager::update_schedule).
-//!
-//! Install them with [`ScheduleManager::install_monthly_opendata`](super::ScheduleManager::install_monthly_opendata)
-//! or `export-core schedules install-opendata`.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -51,7 +33,7 @@ fn opendata(version: SchemaVersion, format: Format) -> ExportRequest {
 /// ```
 /// use chrono::Utc;
 /// use export_core::request::{Format, SchemaVersion};
-/// use export_core::schedule::builtin::monthly_opendata_platforms;
+/// use export_core::schedule::monthly_opendata_platforms;
 /// let [xlsx, csv] = monthly_opendata_platforms(Utc::now());
 /// assert_eq!((xlsx.request.version, xlsx.request.format), (Some(SchemaVersion::V3), Format::Xlsx));
 /// assert_eq!((csv.request.version, csv.request.format), (Some(SchemaVersion::V2), Format::Csv));
@@ -80,6 +62,24 @@ pub fn monthly_opendata_platforms(now: DateTime<Utc>) -> [Platform; 2] {
 ///
 /// None in practice (the expression and zone are constants); the signature carries the
 /// trigger's `Result`.
+///
+/// The registry publishes its trips as open data every month. Two files are produced for the
+/// previous calendar month (computed in `Europe/Paris`), each by its own platform and
+/// schedule, so each is retried and followed on its own:
+///
+/// | platform and schedule | export |
+/// |---|---|
+/// | `opendata-monthly-xlsx` | trip schema V3, audience opendata, XLSX (with the data dictionary sheet) |
+/// | `opendata-monthly-csv` | trip schema V2, audience opendata, CSV |
+///
+/// Both schedules fire at 05:00 Paris time on the 1st of each month ([`MONTHLY_OPENDATA_CRON`]),
+/// with [`PeriodRule::PreviousMonth`], 3 attempts 30 minutes apart, and a 6-hour misfire grace
+/// (a scheduler restarted in the morning still publishes). Operators may send trips up to 5
+/// days late: a registry that wants those in the file moves the cron to the 6th
+/// (`0 5 6 * *`) with [`ScheduleManager::update_schedule`](super::ScheduleManager::update_schedule).
+///
+/// Install them with [`ScheduleManager::install_monthly_opendata`](super::ScheduleManager::install_monthly_opendata)
+/// or `export-core schedules install-opendata`.
 pub fn monthly_opendata_schedules(owner: Owner) -> Result<Vec<NewSchedule>> {
     let trigger = Trigger::cron(MONTHLY_OPENDATA_CRON, MONTHLY_OPENDATA_ZONE)?;
     let retry = RetryPolicy {

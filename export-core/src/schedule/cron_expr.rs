@@ -1,10 +1,4 @@
 //! Cron expressions: parsing and matching on local calendar fields.
-//!
-//! A [`CronExpr`] knows nothing about time zones: it answers "does this local wall-clock time
-//! match?" ([`CronExpr::matches`]) and "what is the first matching local time at or after this
-//! one?" ([`CronExpr::next_match`]). Turning local times into instants, with the DST rules, is
-//! the job of [`CronTrigger`](super::CronTrigger). The accepted syntax is described in the
-//! [module documentation of `schedule`](super).
 
 use std::fmt;
 
@@ -86,6 +80,12 @@ impl Field {
 /// assert_eq!(next.to_string(), "2026-03-30 06:30:00");
 /// assert!(expr.matches(next));
 /// ```
+///
+/// A [`CronExpr`] knows nothing about time zones: it answers "does this local wall-clock time
+/// match?" ([`CronExpr::matches`]) and "what is the first matching local time at or after this
+/// one?" ([`CronExpr::next_match`]). Turning local times into instants, with the DST rules, is
+/// the job of [`CronTrigger`](super::CronTrigger). The accepted syntax is described in the
+/// [module documentation of `schedule`](super).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CronExpr {
     source: String,

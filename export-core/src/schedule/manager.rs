@@ -1,37 +1,5 @@
 //! [`ScheduleManager`]: create, change and delete schedules and platforms, with permission
 //! checks, validation and an audit event for every change.
-//!
-//! # Permissions
-//!
-//! Every operation takes the acting [`Principal`] and needs one [`Scope`] (checked first,
-//! [`ExportError::Forbidden`] without it):
-//!
-//! | operation | scope |
-//! |---|---|
-//! | [`list_schedules`](ScheduleManager::list_schedules), [`list_platforms`](ScheduleManager::list_platforms) | `export.list` (`READ_EXPORTS`) |
-//! | [`get_schedule`](ScheduleManager::get_schedule), [`schedule_runs`](ScheduleManager::schedule_runs), [`get_platform`](ScheduleManager::get_platform) | `export.read` (`READ_EXPORTS`) |
-//! | create, update, enable/disable/toggle a schedule; create, update a platform | `export.create` (`WRITE_EXPORTS`) |
-//! | delete a schedule or a platform | `export.delete` (`WRITE_EXPORTS`) |
-//! | [`install_monthly_opendata`](ScheduleManager::install_monthly_opendata) | `export.admin` |
-//!
-//! Ownership is the pair (user, organisation), as for jobs:
-//!
-//! - A schedule is seen and changed by its owner only. Someone else's schedule is
-//!   [`ExportError::NotFound`], exactly like a missing id, and is left out of lists.
-//! - Creating a schedule for another owner, or seeing and changing someone else's, needs
-//!   [`Scope::Admin`] (without it, creating for another owner is [`ExportError::Forbidden`]).
-//! - Platforms: a platform created by a user is theirs (seen, used by their schedules and
-//!   changed by them only; others get `NotFound`). System platforms (no owner: the built-in
-//!   opendata ones) are readable and usable by everyone and changed by administrators only
-//!   (others get `Forbidden`). A platform an administrator creates without an owner is a
-//!   system platform.
-//! - The request a schedule exports passes the [access policy](crate::access::AccessPolicy)
-//!   of the acting principal when it is created or changed, as
-//!   [`ExportService::create`](crate::service::ExportService::create) does; a narrowed
-//!   request (the principal's operator filled in) is saved narrowed.
-//!
-//! The [`Scheduler`](super::Scheduler) is the system: it reads the store directly and runs
-//! every enabled schedule.
 
 use std::sync::Arc;
 
@@ -123,7 +91,7 @@ impl ScheduleChanges {
 }
 
 /// The administration of schedules and platforms: every operation is checked against the
-/// acting principal's scopes and ownership (see the [module documentation](self)), every change
+/// acting principal's scopes and ownership (see *Permissions* below), every change
 /// is validated (a schedule's request must be buildable and valid for its schema, a platform's
 /// fields must exist) before it is saved, and recorded in the audit log
 /// ([`AuditAction::ScheduleChange`], [`AuditAction::PlatformChange`]) with the actor and what
@@ -157,6 +125,38 @@ impl ScheduleChanges {
 /// assert_eq!(manager.delete_schedule(&bob, "opendata-monthly-csv").unwrap_err().code(), "NOT_FOUND");
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
+///
+/// # Permissions
+///
+/// Every operation takes the acting [`Principal`] and needs one [`Scope`] (checked first,
+/// [`ExportError::Forbidden`] without it):
+///
+/// | operation | scope |
+/// |---|---|
+/// | [`list_schedules`](ScheduleManager::list_schedules), [`list_platforms`](ScheduleManager::list_platforms) | `export.list` (`READ_EXPORTS`) |
+/// | [`get_schedule`](ScheduleManager::get_schedule), [`schedule_runs`](ScheduleManager::schedule_runs), [`get_platform`](ScheduleManager::get_platform) | `export.read` (`READ_EXPORTS`) |
+/// | create, update, enable/disable/toggle a schedule; create, update a platform | `export.create` (`WRITE_EXPORTS`) |
+/// | delete a schedule or a platform | `export.delete` (`WRITE_EXPORTS`) |
+/// | [`install_monthly_opendata`](ScheduleManager::install_monthly_opendata) | `export.admin` |
+///
+/// Ownership is the pair (user, organisation), as for jobs:
+///
+/// - A schedule is seen and changed by its owner only. Someone else's schedule is
+///   [`ExportError::NotFound`], exactly like a missing id, and is left out of lists.
+/// - Creating a schedule for another owner, or seeing and changing someone else's, needs
+///   [`Scope::Admin`] (without it, creating for another owner is [`ExportError::Forbidden`]).
+/// - Platforms: a platform created by a user is theirs (seen, used by their schedules and
+///   changed by them only; others get `NotFound`). System platforms (no owner: the built-in
+///   opendata ones) are readable and usable by everyone and changed by administrators only
+///   (others get `Forbidden`). A platform an administrator creates without an owner is a
+///   system platform.
+/// - The request a schedule exports passes the [access policy](crate::access::AccessPolicy)
+///   of the acting principal when it is created or changed, as
+///   [`ExportService::create`](crate::service::ExportService::create) does; a narrowed
+///   request (the principal's operator filled in) is saved narrowed.
+///
+/// The [`Scheduler`](super::Scheduler) is the system: it reads the store directly and runs
+/// every enabled schedule.
 pub struct ScheduleManager {
     schedules: Arc<dyn ScheduleStore>,
     platforms: Arc<dyn PlatformStore>,
@@ -514,7 +514,7 @@ impl ScheduleManager {
     }
 
     /// Installs the built-in monthly opendata export: the system platforms and the schedules
-    /// of [`builtin`](super::builtin), the schedules owned by `principal`. Idempotent:
+    /// of [`monthly_opendata_schedules`](super::monthly_opendata_schedules), the schedules owned by `principal`. Idempotent:
     /// existing platforms and schedules of those names are left as they are. Returns the
     /// schedules created now.
     ///

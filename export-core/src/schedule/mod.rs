@@ -130,19 +130,23 @@
 //! ]);
 //! ```
 
-pub mod builtin;
-pub mod cron_expr;
-pub mod manager;
-pub mod memory;
-pub mod misfire;
-pub mod model;
+pub(crate) mod builtin;
+pub(crate) mod cron_expr;
+pub(crate) mod manager;
+pub(crate) mod memory;
+pub(crate) mod misfire;
+pub(crate) mod model;
 #[cfg(feature = "postgres")]
-pub mod postgres;
-pub mod scheduler;
-pub mod sqlite;
-pub mod store;
-pub mod trigger;
+pub(crate) mod postgres;
+pub(crate) mod scheduler;
+pub(crate) mod sqlite;
+pub(crate) mod store;
+pub(crate) mod trigger;
 
+pub use builtin::{
+    MONTHLY_OPENDATA, MONTHLY_OPENDATA_CRON, MONTHLY_OPENDATA_ZONE, monthly_opendata_platforms,
+    monthly_opendata_schedules,
+};
 pub use cron_expr::CronExpr;
 pub use manager::{ScheduleChanges, ScheduleManager};
 pub use memory::MemoryScheduleStore;

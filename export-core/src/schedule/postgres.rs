@@ -1,21 +1,5 @@
 //! [`PgScheduleStore`]: schedules, their runs and export platforms in PostgreSQL (feature
 //! `postgres`), for several schedulers on several hosts.
-//!
-//! The tables are those of the [SQLite store](super::SqliteScheduleStore) (`export_schedules`,
-//! `export_schedule_runs`, `export_platforms`, migrated under component `schedules` of the shared
-//! `schema_migrations` table), in the same database and schema as the
-//! [`PgJobStore`](crate::job::PgJobStore) when given the same URL and [`PgOptions`].
-//!
-//! Read-modify-write operations lock their rows (`SELECT ... FOR UPDATE`, the schedule before
-//! its run), apply the shared rules and write back in one transaction. A claim inserts its run
-//! with `ON CONFLICT DO NOTHING` on the (schedule id, fire time) primary key: when another
-//! process got there first the transaction is rolled back and the claim returns `false`.
-//!
-//! # Connections
-//!
-//! The store works on a [`PgDatabase`]: the pool and schema shared with the job store and the
-//! audit log built from the same handle. Its calls wait on the database's
-//! [`IoRuntime`](crate::runtime::IoRuntime) and may be made from any thread.
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -39,14 +23,15 @@ const BACKEND: &str = "postgres";
 /// A [`ScheduleStore`] and [`PlatformStore`] in PostgreSQL.
 ///
 /// Safe with several processes: a fire time is claimed by one of them only (row lock on the
-/// schedule, compare-and-set on its `next_run`, unique key on the run). See the
-/// [module documentation](self) for the blocking caveat: never call it on a Tokio runtime thread.
+/// schedule, compare-and-set on its `next_run`, unique key on the run). Its calls block
+/// the calling thread (see [`JobStore`](crate::job::JobStore)'s *Why synchronous*).
 ///
 /// # Examples
 ///
 /// ```no_run
 /// use chrono::Utc;
-/// use export_core::job::{Owner, PgOptions};
+/// use export_core::job::Owner;
+/// use export_core::db::PgOptions;
 /// use export_core::request::{ExportRequest, Format};
 /// use export_core::schedule::{NewSchedule, PgScheduleStore, ScheduleStore, ScheduleTarget, Trigger};
 ///
@@ -61,6 +46,22 @@ const BACKEND: &str = "postgres";
 /// assert_eq!(store.get("nightly")?, schedule);
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
+///
+/// The tables are those of the [SQLite store](super::SqliteScheduleStore) (`export_schedules`,
+/// `export_schedule_runs`, `export_platforms`, migrated under component `schedules` of the shared
+/// `schema_migrations` table), in the same database and schema as the
+/// [`PgJobStore`](crate::job::PgJobStore) when given the same URL and [`PgOptions`].
+///
+/// Read-modify-write operations lock their rows (`SELECT ... FOR UPDATE`, the schedule before
+/// its run), apply the shared rules and write back in one transaction. A claim inserts its run
+/// with `ON CONFLICT DO NOTHING` on the (schedule id, fire time) primary key: when another
+/// process got there first the transaction is rolled back and the claim returns `false`.
+///
+/// # Connections
+///
+/// The store works on a [`PgDatabase`]: the pool and schema shared with the job store and the
+/// audit log built from the same handle. Its calls wait on the database's
+/// [`IoRuntime`](crate::runtime::IoRuntime) and may be made from any thread.
 pub struct PgScheduleStore {
     db: PgDatabase,
 }
@@ -119,7 +120,7 @@ impl PgScheduleStore {
     /// # Examples
     ///
     /// ```
-    /// use export_core::job::PgOptions;
+    /// use export_core::db::PgOptions;
     /// use export_core::schedule::PgScheduleStore;
     /// let err = PgScheduleStore::connect_with("postgres://127.0.0.1/db", PgOptions::default().pool_size(0)).unwrap_err();
     /// assert_eq!(err.to_string(), "invalid `pool_size`: must be at least 1");

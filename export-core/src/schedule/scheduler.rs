@@ -1,40 +1,4 @@
 //! [`Scheduler`]: turns due schedules into jobs, exactly once per fire time, and follows them.
-//!
-//! # One tick
-//!
-//! 1. **Fire.** For each enabled schedule whose `next_run` has come, [`due_fire`] decides: run
-//!    now (on time, or late within the misfire grace) or skip (a misfire). The scheduler then
-//!    *claims* the fire time in the schedule store ([`ScheduleStore::claim_fire`]): a
-//!    compare-and-set on `next_run` plus a unique key on (schedule id, fire time). Only the
-//!    scheduler whose claim succeeds goes on, so several schedulers on one store never create
-//!    two runs for one fire time.
-//! 2. **Start.** The claimed run's job is created with a deterministic id
-//!    ([`Schedule::job_id`]): if this scheduler dies between the claim and the creation, the
-//!    next tick (of any scheduler) finds the run still `starting` and creates the job, and the
-//!    job store's unique id makes a second creation a harmless [`ExportError::AlreadyExists`].
-//! 3. **Follow.** Open runs are matched with their jobs: a succeeded job counts a success; a
-//!    failed one is retried per the schedule's [`RetryPolicy`](super::RetryPolicy) (a new job
-//!    for the same fire time, after the delay) when its error is transient, else counts a
-//!    failure; a cancelled or deleted one counts a failure. Each of these changes is a
-//!    compare-and-set on the run ([`ScheduleStore::update_run`]), so statistics are counted
-//!    once.
-//!
-//! Scheduled jobs get one attempt each ([`NewJob::max_attempts`] 1): retries belong to the
-//! schedule, with its delay, and each is a job of its own that users can see.
-//!
-//! # Retention and audit
-//!
-//! Each job's retention comes from the scheduler's [`RetentionPolicy`] (a [`DefaultRetention`]
-//! unless [`Scheduler::with_retention_policy`] sets the one the service uses) through
-//! [`job_retention`]: a schedule's own retention may shorten it, never lengthen it past the
-//! policy (7 days for personal data by default); for data the policy keeps forever it applies
-//! as given.
-//!
-//! With an audit log ([`Scheduler::with_audit`]) each job is recorded, before it is created,
-//! as a `create` event by the schedule's owner, with the request and a detail naming the
-//! schedule and the fire time. The event's id is derived from the job's, so the tick that
-//! finishes the start of a run an earlier tick died in does not record it twice (logs that
-//! refuse duplicate ids).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -135,7 +99,7 @@ impl TickReport {
 }
 
 /// Creates the jobs of due schedules and follows them. Run one or several (on several hosts)
-/// over one schedule store and one job store; see the [module documentation](self).
+/// over one schedule store and one job store; how it fires and follows runs is described below.
 ///
 /// # Examples
 ///
@@ -164,6 +128,42 @@ impl TickReport {
 /// # use export_core::clock::Clock;
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
+///
+/// # One tick
+///
+/// 1. **Fire.** For each enabled schedule whose `next_run` has come, [`due_fire`] decides: run
+///    now (on time, or late within the misfire grace) or skip (a misfire). The scheduler then
+///    *claims* the fire time in the schedule store ([`ScheduleStore::claim_fire`]): a
+///    compare-and-set on `next_run` plus a unique key on (schedule id, fire time). Only the
+///    scheduler whose claim succeeds goes on, so several schedulers on one store never create
+///    two runs for one fire time.
+/// 2. **Start.** The claimed run's job is created with a deterministic id
+///    ([`Schedule::job_id`]): if this scheduler dies between the claim and the creation, the
+///    next tick (of any scheduler) finds the run still `starting` and creates the job, and the
+///    job store's unique id makes a second creation a harmless [`ExportError::AlreadyExists`].
+/// 3. **Follow.** Open runs are matched with their jobs: a succeeded job counts a success; a
+///    failed one is retried per the schedule's [`RetryPolicy`](super::RetryPolicy) (a new job
+///    for the same fire time, after the delay) when its error is transient, else counts a
+///    failure; a cancelled or deleted one counts a failure. Each of these changes is a
+///    compare-and-set on the run ([`ScheduleStore::update_run`]), so statistics are counted
+///    once.
+///
+/// Scheduled jobs get one attempt each ([`NewJob::max_attempts`] 1): retries belong to the
+/// schedule, with its delay, and each is a job of its own that users can see.
+///
+/// # Retention and audit
+///
+/// Each job's retention comes from the scheduler's [`RetentionPolicy`] (a [`DefaultRetention`]
+/// unless [`Scheduler::with_retention_policy`] sets the one the service uses) through
+/// [`job_retention`]: a schedule's own retention may shorten it, never lengthen it past the
+/// policy (7 days for personal data by default); for data the policy keeps forever it applies
+/// as given.
+///
+/// With an audit log ([`Scheduler::with_audit`]) each job is recorded, before it is created,
+/// as a `create` event by the schedule's owner, with the request and a detail naming the
+/// schedule and the fire time. The event's id is derived from the job's, so the tick that
+/// finishes the start of a run an earlier tick died in does not record it twice (logs that
+/// refuse duplicate ids).
 pub struct Scheduler {
     config: SchedulerConfig,
     schedules: Arc<dyn ScheduleStore>,
@@ -216,14 +216,13 @@ impl Scheduler {
         self
     }
 
-    /// Records a `create` event for each job it creates; see the [module documentation](self).
+    /// Records a `create` event for each job it creates; see [`Scheduler`]'s *Retention and audit*.
     pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Scheduler {
         self.audit = Some(audit);
         self
     }
 
-    /// Fires the schedules due at `now` and follows the open runs; see the
-    /// [module documentation](self).
+    /// Fires the schedules due at `now` and follows the open runs; see [`Scheduler`].
     ///
     /// # Errors
     ///

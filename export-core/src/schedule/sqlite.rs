@@ -1,16 +1,5 @@
 //! [`SqliteScheduleStore`]: schedules, their runs and export platforms in a SQLite file (which
 //! may be the [job store](crate::job::SqliteJobStore)'s).
-//!
-//! Tables `export_schedules`, `export_schedule_runs` and `export_platforms`, migrated under
-//! component `schedules` of the shared `schema_migrations` table. Each row holds the JSON of its
-//! struct (`body`) beside copies of the fields the queries filter and sort on; instants are
-//! stored to the microsecond. The primary key of `export_schedule_runs` is (schedule id, fire
-//! time): it is what makes a fire time run once.
-//!
-//! The file is opened in WAL mode with a busy timeout, so several processes (and several stores
-//! in one process) can share it. Every change runs in a `BEGIN IMMEDIATE` transaction, which
-//! takes SQLite's write lock before reading: a claim reads the schedule, checks it and writes it
-//! back with nobody in between.
 
 use std::fmt::Display;
 use std::path::Path;
@@ -149,6 +138,17 @@ pub(super) fn is_due(schedule: &Schedule, now: DateTime<Utc>) -> bool {
 /// assert_eq!(store.get("hourly")?.stats.runs, 1);
 /// # Ok::<(), export_core::ExportError>(())
 /// ```
+///
+/// Tables `export_schedules`, `export_schedule_runs` and `export_platforms`, migrated under
+/// component `schedules` of the shared `schema_migrations` table. Each row holds the JSON of its
+/// struct (`body`) beside copies of the fields the queries filter and sort on; instants are
+/// stored to the microsecond. The primary key of `export_schedule_runs` is (schedule id, fire
+/// time): it is what makes a fire time run once.
+///
+/// The file is opened in WAL mode with a busy timeout, so several processes (and several stores
+/// in one process) can share it. Every change runs in a `BEGIN IMMEDIATE` transaction, which
+/// takes SQLite's write lock before reading: a claim reads the schedule, checks it and writes it
+/// back with nobody in between.
 #[derive(Debug)]
 pub struct SqliteScheduleStore {
     db: SqliteDatabase,

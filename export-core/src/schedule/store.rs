@@ -1,7 +1,4 @@
 //! The [`ScheduleStore`] trait: where schedules and their runs live.
-//!
-//! Like the [job stores](crate::job::store), the trait is synchronous and every operation is
-//! one short transaction; call it from `spawn_blocking` in async code.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -147,6 +144,9 @@ impl RunQuery {
 /// time is claimed once. [`claim_fire`](ScheduleStore::claim_fire) succeeds for one caller only
 /// (compare-and-set on `next_run`, plus a unique key on schedule id and fire time), and
 /// [`update_run`](ScheduleStore::update_run) succeeds only from the state the caller saw.
+///
+/// Like the [job stores](crate::job::JobStore), the trait is synchronous and every operation is
+/// one short transaction; call it from `spawn_blocking` in async code.
 pub trait ScheduleStore: Send + Sync {
     /// The backend's name (`memory`, `sqlite`, `postgres`).
     fn backend(&self) -> &'static str;

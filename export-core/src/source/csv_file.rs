@@ -1,34 +1,4 @@
 //! CSV file input, parsed into a given Arrow schema by `arrow-csv`.
-//!
-//! The usual target is the trip input schema ([`crate::schema::trip::input_schema`]): instants
-//! as RFC 3339 text (`2026-10-03T08:20:00+02:00` or `2026-10-03T06:20:00Z`), booleans as
-//! `true`/`false`, numbers with a dot as decimal separator, empty fields as nulls.
-//!
-//! # Columns
-//!
-//! With a header (the default) columns are matched **by name** and may come in any order; every
-//! header name must be a field of the schema and every flat field of the schema must be in the
-//! header, otherwise opening fails with an error listing the expected names.
-//!
-//! Nested fields (lists, structs, maps, such as the trip schema's `incentives` and
-//! `rpc_incentives`) cannot be written in CSV: they must be absent from the header and are
-//! filled with nulls when nullable (opening fails when such a field is required, or when the
-//! header names it). Without a header the file's columns are the schema's flat fields, in
-//! schema order.
-//!
-//! # Line numbers
-//!
-//! Errors carry the 1-based line of the offending record, the header being line 1. A quoted
-//! field spanning several lines counts as one line, so after such a field the number is that
-//! of the record, not of the physical line.
-//!
-//! # Bounds
-//!
-//! A record (a line, or several for a quoted field holding line ends) longer than
-//! [`CsvFileSourceBuilder::max_record_bytes`] (default [`DEFAULT_MAX_RECORD_BYTES`], 1 MiB) is
-//! refused with [`ExportError::InvalidInput`] naming its line, before it is held in memory: an
-//! endless line (a link to `/dev/zero` named `.csv`) fails at once instead of filling memory.
-//! Error messages quote at most 80 characters of a value or a row, followed by `…`.
 
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -105,7 +75,7 @@ fn file_type(field: &Field) -> (DataType, Conversion) {
 /// ```
 /// use std::sync::Arc;
 /// use arrow_schema::{DataType, Field, Schema};
-/// use export_core::source::{Source, csv_file::CsvFileSource};
+/// use export_core::source::{Source, CsvFileSource};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("products.csv");
@@ -203,7 +173,7 @@ impl CsvFileSourceBuilder {
     /// ```
     /// use std::sync::Arc;
     /// use arrow_schema::{DataType, Field, Schema};
-    /// use export_core::source::{Source, csv_file::CsvFileSource};
+    /// use export_core::source::{Source, CsvFileSource};
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, false)]));
     /// let endless = std::io::repeat(b'a'); // one line that never ends
@@ -399,14 +369,13 @@ impl CsvFileSourceBuilder {
 
 /// A [`Source`] reading a CSV file into a given schema, one batch of rows at a time.
 ///
-/// See the [module documentation](self) for how columns are matched and how nested fields are
-/// handled.
+/// How columns are matched and how nested fields are handled is described below.
 ///
 /// # Examples
 ///
 /// ```
 /// use export_core::schema::trip::input_schema;
-/// use export_core::source::{Source, csv_file::CsvFileSource};
+/// use export_core::source::{Source, CsvFileSource};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("trips.csv");
@@ -418,6 +387,36 @@ impl CsvFileSourceBuilder {
 /// let batch = source.next_batch().unwrap().unwrap();
 /// assert_eq!(batch.num_rows(), 1);
 /// ```
+///
+/// The usual target is the trip input schema ([`crate::schema::trip::input_schema`]): instants
+/// as RFC 3339 text (`2026-10-03T08:20:00+02:00` or `2026-10-03T06:20:00Z`), booleans as
+/// `true`/`false`, numbers with a dot as decimal separator, empty fields as nulls.
+///
+/// # Columns
+///
+/// With a header (the default) columns are matched **by name** and may come in any order; every
+/// header name must be a field of the schema and every flat field of the schema must be in the
+/// header, otherwise opening fails with an error listing the expected names.
+///
+/// Nested fields (lists, structs, maps, such as the trip schema's `incentives` and
+/// `rpc_incentives`) cannot be written in CSV: they must be absent from the header and are
+/// filled with nulls when nullable (opening fails when such a field is required, or when the
+/// header names it). Without a header the file's columns are the schema's flat fields, in
+/// schema order.
+///
+/// # Line numbers
+///
+/// Errors carry the 1-based line of the offending record, the header being line 1. A quoted
+/// field spanning several lines counts as one line, so after such a field the number is that
+/// of the record, not of the physical line.
+///
+/// # Bounds
+///
+/// A record (a line, or several for a quoted field holding line ends) longer than
+/// [`CsvFileSourceBuilder::max_record_bytes`] (default [`DEFAULT_MAX_RECORD_BYTES`], 1 MiB) is
+/// refused with [`ExportError::InvalidInput`] naming its line, before it is held in memory: an
+/// endless line (a link to `/dev/zero` named `.csv`) fails at once instead of filling memory.
+/// Error messages quote at most 80 characters of a value or a row, followed by `…`.
 pub struct CsvFileSource {
     name: String,
     path: Option<PathBuf>,

@@ -1,15 +1,4 @@
 //! Arrow IPC input: files written by pyarrow, polars, DuckDB or arrow-rs, and a temporary spool.
-//!
-//! [`IpcSource`] reads both IPC formats: the **file** format (`.arrow`, Feather v2; it starts
-//! with the `ARROW1` magic and ends with a footer indexing the batches) and the **stream**
-//! format (`.arrows`; a schema message then batch messages, no footer). Either way batches are
-//! decoded one at a time, so memory holds one batch, not the file.
-//!
-//! [`IpcSpool`] is a temporary IPC file the pipeline writes batches into and reads back in the
-//! same order: the opendata rare-zone rule needs a first pass over the period (counting trips
-//! per zone) before the second pass writes the file, and a source such as a database cursor or
-//! a channel cannot be replayed. The spool lives on disk (an unnamed temporary file removed when
-//! dropped), so memory stays bounded whatever the row count.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
@@ -40,7 +29,7 @@ enum Reader {
 /// use std::sync::Arc;
 /// use arrow_array::{Int64Array, RecordBatch};
 /// use arrow_ipc::writer::FileWriter;
-/// use export_core::source::{Source, ipc::IpcSource};
+/// use export_core::source::{Source, IpcSource};
 ///
 /// let batch = RecordBatch::try_from_iter([
 ///     ("n", Arc::new(Int64Array::from(vec![1, 2, 3])) as _),
@@ -56,6 +45,17 @@ enum Reader {
 /// assert_eq!(source.next_batch().unwrap().unwrap().num_rows(), 3);
 /// assert!(source.next_batch().unwrap().is_none());
 /// ```
+///
+/// [`IpcSource`] reads both IPC formats: the **file** format (`.arrow`, Feather v2; it starts
+/// with the `ARROW1` magic and ends with a footer indexing the batches) and the **stream**
+/// format (`.arrows`; a schema message then batch messages, no footer). Either way batches are
+/// decoded one at a time, so memory holds one batch, not the file.
+///
+/// [`IpcSpool`] is a temporary IPC file the pipeline writes batches into and reads back in the
+/// same order: the opendata rare-zone rule needs a first pass over the period (counting trips
+/// per zone) before the second pass writes the file, and a source such as a database cursor or
+/// a channel cannot be replayed. The spool lives on disk (an unnamed temporary file removed when
+/// dropped), so memory stays bounded whatever the row count.
 pub struct IpcSource {
     name: String,
     reader: Reader,
@@ -234,7 +234,7 @@ fn footer_row_count(file: &mut File) -> Option<u64> {
 /// ```
 /// use std::sync::Arc;
 /// use arrow_array::{Int64Array, RecordBatch};
-/// use export_core::source::{Source, ipc::IpcSpool};
+/// use export_core::source::{Source, IpcSpool};
 ///
 /// let batch = RecordBatch::try_from_iter([
 ///     ("n", Arc::new(Int64Array::from(vec![1, 2])) as _),

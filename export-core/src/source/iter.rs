@@ -1,9 +1,4 @@
 //! Sources over in-memory iterators of record batches.
-//!
-//! [`IterSource`] adapts any iterator of `Result<RecordBatch>` (a vector of batches, a reader of
-//! another library, a generator closure) to [`Source`]. Every batch is checked against the
-//! declared schema, so a producer that drifts (a renamed column, another type) fails with an
-//! error naming the column instead of producing a wrong file.
 
 use std::sync::Arc;
 
@@ -21,7 +16,7 @@ use crate::source::Source;
 /// use std::sync::Arc;
 /// use arrow_array::{Int64Array, RecordBatch};
 /// use arrow_schema::{DataType, Field, Schema};
-/// use export_core::source::{Source, iter::IterSource};
+/// use export_core::source::{Source, IterSource};
 ///
 /// let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
 /// let batches = (0..3).map(|i| {
@@ -35,6 +30,11 @@ use crate::source::Source;
 /// }
 /// assert_eq!(rows, 6);
 /// ```
+///
+/// [`IterSource`] adapts any iterator of `Result<RecordBatch>` (a vector of batches, a reader of
+/// another library, a generator closure) to [`Source`]. Every batch is checked against the
+/// declared schema, so a producer that drifts (a renamed column, another type) fails with an
+/// error naming the column instead of producing a wrong file.
 pub struct IterSource<I> {
     schema: SchemaRef,
     iter: I,
@@ -81,7 +81,7 @@ impl IterSource<BatchesIter> {
     /// ```
     /// use std::sync::Arc;
     /// use arrow_array::{RecordBatch, StringArray};
-    /// use export_core::source::{Source, iter::IterSource};
+    /// use export_core::source::{Source, IterSource};
     ///
     /// let batch = RecordBatch::try_from_iter([
     ///     ("name", Arc::new(StringArray::from(vec!["a", "b"])) as _),
@@ -157,7 +157,7 @@ where
 /// use std::sync::Arc;
 /// use arrow_array::{Int32Array, RecordBatch};
 /// use arrow_schema::{DataType, Field, Schema};
-/// use export_core::source::iter::conform;
+/// use export_core::source::conform;
 ///
 /// let declared = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
 /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int32Array::from(vec![1])) as _)]).unwrap();

@@ -1,25 +1,26 @@
 //! Where batches come from.
 //!
 //! A [`Source`] yields Arrow record batches one at a time, with an optional row-count hint for
-//! progress. Adapters cover iterators ([`iter`]), async streams ([`stream`]), Arrow IPC and CSV
-//! files ([`ipc`], [`csv_file`]), Parquet files (`parquet`, cargo feature `parquet`), and a
-//! deterministic sample-trip generator ([`sample`]).
+//! progress. Adapters cover iterators ([`IterSource`]), async streams ([`StreamSource`],
+//! [`channel`]), Arrow IPC and CSV files ([`IpcSource`], [`CsvFileSource`]), Parquet files
+//! (`ParquetSource`, cargo feature `parquet`), and a deterministic sample-trip generator
+//! ([`SampleTrips`]).
 
 mod bounded;
-pub mod csv_file;
-pub mod ipc;
-pub mod iter;
+pub(crate) mod csv_file;
+pub(crate) mod ipc;
+pub(crate) mod iter;
 #[cfg(feature = "parquet")]
-pub mod parquet;
-pub mod sample;
-pub mod stream;
+pub(crate) mod parquet;
+pub(crate) mod sample;
+pub(crate) mod stream;
 
 #[cfg(feature = "parquet")]
 pub use self::parquet::{ParquetSource, ParquetSourceBuilder};
-pub use csv_file::{CsvFileSource, CsvFileSourceBuilder};
+pub use csv_file::{CsvFileSource, CsvFileSourceBuilder, DEFAULT_MAX_RECORD_BYTES};
 pub use ipc::{IpcSource, IpcSpool};
-pub use iter::IterSource;
-pub use sample::{SampleConfig, SampleTrips};
+pub use iter::{BatchesIter, IterSource, conform};
+pub use sample::{Commune, SampleConfig, SampleTrips};
 pub use stream::{BatchSender, ChannelSource, StreamSource, channel};
 
 use arrow_array::RecordBatch;

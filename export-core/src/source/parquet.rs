@@ -1,9 +1,4 @@
 //! Parquet input: files written by pyarrow, polars, DuckDB, Spark or arrow-rs.
-//!
-//! [`ParquetSource`] decodes one row group at a time (in batches of [`ParquetSourceBuilder::batch_size`]
-//! rows), so memory holds one row group's column chunks, not the file; with
-//! [`ParquetSourceBuilder::columns`] only the named top-level columns are read from disk.
-//! Snappy, zstd, gzip and LZ4 compressed files are read.
 
 use std::fs::File;
 use std::path::Path;
@@ -25,7 +20,7 @@ use crate::source::Source;
 /// use std::sync::Arc;
 /// use arrow_array::{Int64Array, RecordBatch, StringArray};
 /// use export_core::source::Source;
-/// use export_core::source::parquet::ParquetSource;
+/// use export_core::source::ParquetSource;
 /// use parquet::arrow::ArrowWriter;
 ///
 /// let batch = RecordBatch::try_from_iter([
@@ -126,6 +121,11 @@ impl ParquetSourceBuilder {
 
 /// A [`Source`] reading a Parquet file row group by row group. Made by
 /// [`ParquetSource::open`] or [`ParquetSource::builder`].
+///
+/// [`ParquetSource`] decodes one row group at a time (in batches of [`ParquetSourceBuilder::batch_size`]
+/// rows), so memory holds one row group's column chunks, not the file; with
+/// [`ParquetSourceBuilder::columns`] only the named top-level columns are read from disk.
+/// Snappy, zstd, gzip and LZ4 compressed files are read.
 pub struct ParquetSource {
     name: String,
     reader: ParquetRecordBatchReader,

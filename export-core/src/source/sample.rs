@@ -1,19 +1,4 @@
 //! A deterministic generator of realistic sample trips, for the CLI, tests and benchmarks.
-//!
-//! [`SampleTrips`] yields batches in exactly [`input_schema`], rows sorted by `start_at` and
-//! spread over a period with more trips at commute hours and on weekdays. Trip ends are drawn
-//! from a built-in table of real French communes ([`SampleTrips::communes`]): dense cities
-//! (Paris, Lyon, Marseille...) and rural communes (density below 40 inhabitants/km², so both
-//! opendata position precisions occur), plus a few rare ones ([`Commune::is_rare`]) that appear
-//! in fewer than 6 trips in exports of about a thousand trips (so the rare-zone rule removes
-//! something). Distances follow the haversine distance between the jittered positions,
-//! durations follow distances, money follows distances.
-//!
-//! Output depends only on the configuration: the generator uses its own PRNG (xoshiro256++
-//! seeded by SplitMix64) and computes its trigonometry with polynomials, so the same seed gives
-//! the same bytes on every platform and version of the standard library, and the same rows
-//! whatever the batch size. Memory is one batch: rows are generated batch by batch, minute by
-//! minute of the period.
 
 mod communes;
 
@@ -79,7 +64,7 @@ impl Commune {
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
-/// use export_core::source::sample::SampleConfig;
+/// use export_core::source::SampleConfig;
 ///
 /// let config = SampleConfig {
 ///     rows: 10_000,
@@ -122,7 +107,7 @@ impl Default for SampleConfig {
 /// # Examples
 ///
 /// ```
-/// use export_core::source::{Source, sample::SampleTrips};
+/// use export_core::source::{Source, SampleTrips};
 ///
 /// let mut trips = SampleTrips::month(5_000, 42, 2026, 10).unwrap();
 /// assert_eq!(trips.rows_hint(), Some(5_000));
@@ -135,6 +120,21 @@ impl Default for SampleConfig {
 /// let again = SampleTrips::month(5_000, 42, 2026, 10).unwrap().next_batch().unwrap().unwrap();
 /// assert_eq!(batch, again);
 /// ```
+///
+/// [`SampleTrips`] yields batches in exactly [`input_schema`], rows sorted by `start_at` and
+/// spread over a period with more trips at commute hours and on weekdays. Trip ends are drawn
+/// from a built-in table of real French communes ([`SampleTrips::communes`]): dense cities
+/// (Paris, Lyon, Marseille...) and rural communes (density below 40 inhabitants/km², so both
+/// opendata position precisions occur), plus a few rare ones ([`Commune::is_rare`]) that appear
+/// in fewer than 6 trips in exports of about a thousand trips (so the rare-zone rule removes
+/// something). Distances follow the haversine distance between the jittered positions,
+/// durations follow distances, money follows distances.
+///
+/// Output depends only on the configuration: the generator uses its own PRNG (xoshiro256++
+/// seeded by SplitMix64) and computes its trigonometry with polynomials, so the same seed gives
+/// the same bytes on every platform and version of the standard library, and the same rows
+/// whatever the batch size. Memory is one batch: rows are generated batch by batch, minute by
+/// minute of the period.
 pub struct SampleTrips {
     config: SampleConfig,
     schema: SchemaRef,
@@ -227,7 +227,7 @@ impl SampleTrips {
     /// # Examples
     ///
     /// ```
-    /// use export_core::source::sample::SampleTrips;
+    /// use export_core::source::SampleTrips;
     /// let trips = SampleTrips::month(100, 1, 2026, 3).unwrap();
     /// assert_eq!(trips.config().start.to_rfc3339(), "2026-02-28T23:00:00+00:00");
     /// assert_eq!(trips.config().end.to_rfc3339(), "2026-03-31T22:00:00+00:00");
@@ -268,7 +268,7 @@ impl SampleTrips {
     /// # Examples
     ///
     /// ```
-    /// use export_core::source::sample::SampleTrips;
+    /// use export_core::source::SampleTrips;
     /// let communes = SampleTrips::communes();
     /// assert!(communes.iter().any(|c| c.insee == "75056" && c.name == "Paris"));
     /// assert!(communes.iter().any(|c| c.density < 40.0));

@@ -1,19 +1,4 @@
 //! Asynchronous inputs: `futures` streams and bounded channels of record batches.
-//!
-//! Formatting a file is CPU work, so it must not run on an async executor's threads. The
-//! adapters here let async code *produce* batches while the export *consumes* them on a thread
-//! of its own (a plain `std::thread`, or `tokio::task::spawn_blocking`):
-//!
-//! - [`StreamSource`] drives a [`futures::Stream`] one item at a time, waiting on an
-//!   [`IoRuntime`] ([`IoRuntime::block_on`]), so a stream of tokio I/O types works from a plain
-//!   thread too;
-//! - [`channel`] returns a [`BatchSender`] for async producers and a [`ChannelSource`] for the
-//!   export. The channel is bounded, so a fast producer waits (backpressure) instead of filling
-//!   memory.
-//!
-//! Both wait through [`IoRuntime::shared`] unless given a runtime with `with_runtime` (an
-//! engine passes its own). [`IoRuntime::block_on`] is safe from any thread: a plain thread, a
-//! blocking-pool thread, even a multi-thread runtime's worker (it blocks in place there).
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -43,7 +28,7 @@ use crate::source::iter::conform;
 /// use std::sync::Arc;
 /// use arrow_array::{Int64Array, RecordBatch};
 /// use arrow_schema::{DataType, Field, Schema};
-/// use export_core::source::{Source, stream::StreamSource};
+/// use export_core::source::{Source, StreamSource};
 ///
 /// let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
 /// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2]))]).unwrap();
@@ -56,6 +41,21 @@ use crate::source::iter::conform;
 /// });
 /// assert_eq!(handle.join().unwrap().unwrap(), 4);
 /// ```
+///
+/// Formatting a file is CPU work, so it must not run on an async executor's threads. The
+/// adapters here let async code *produce* batches while the export *consumes* them on a thread
+/// of its own (a plain `std::thread`, or `tokio::task::spawn_blocking`):
+///
+/// - [`StreamSource`] drives a [`futures::Stream`] one item at a time, waiting on an
+///   [`IoRuntime`] ([`IoRuntime::block_on`]), so a stream of tokio I/O types works from a plain
+///   thread too;
+/// - [`channel`] returns a [`BatchSender`] for async producers and a [`ChannelSource`] for the
+///   export. The channel is bounded, so a fast producer waits (backpressure) instead of filling
+///   memory.
+///
+/// Both wait through [`IoRuntime::shared`] unless given a runtime with `with_runtime` (an
+/// engine passes its own). [`IoRuntime::block_on`] is safe from any thread: a plain thread, a
+/// blocking-pool thread, even a multi-thread runtime's worker (it blocks in place there).
 pub struct StreamSource<S> {
     schema: SchemaRef,
     stream: S,
@@ -99,7 +99,7 @@ where
     /// use arrow_schema::{DataType, Field, Schema};
     /// use futures::StreamExt;
     /// use export_core::runtime::IoRuntime;
-    /// use export_core::source::{Source, stream::StreamSource};
+    /// use export_core::source::{Source, StreamSource};
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
     /// let s2 = schema.clone();
@@ -169,7 +169,7 @@ where
 /// use std::sync::Arc;
 /// use arrow_array::{Int64Array, RecordBatch};
 /// use arrow_schema::{DataType, Field, Schema};
-/// use export_core::source::{Source, stream::channel};
+/// use export_core::source::{Source, channel};
 ///
 /// let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
 /// let (mut sender, mut source) = channel(schema.clone(), 2);

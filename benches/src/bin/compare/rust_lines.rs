@@ -15,8 +15,8 @@ use export_core::sink::Sink;
 use export_core::sink::csv::CsvSinkBuilder;
 use export_core::sink::json::{JsonFormat, JsonSinkBuilder};
 use export_core::sink::xlsx::XlsxSinkBuilder;
+use export_core::source::IpcSource;
 use export_core::source::Source;
-use export_core::source::ipc::IpcSource;
 use export_core_benches::peak_rss_kib;
 use rust_xlsxwriter::{ExcelDateTime, Format as XlsxFormat, Workbook};
 

@@ -16,10 +16,10 @@ use export_core::sink::csv::{CsvSink, CsvSinkBuilder, QuoteStyle};
 use export_core::sink::json::{JsonFormat, JsonSink, JsonSinkBuilder};
 use export_core::sink::xlsx::{XlsxSink, XlsxSinkBuilder};
 use export_core::sink::{CountingWriter, Sink, Summary};
+use export_core::source::IpcSource;
+use export_core::source::ParquetSource;
 use export_core::source::Source;
-use export_core::source::csv_file::{CsvFileSource, DEFAULT_MAX_RECORD_BYTES};
-use export_core::source::ipc::IpcSource;
-use export_core::source::parquet::ParquetSource;
+use export_core::source::{CsvFileSource, DEFAULT_MAX_RECORD_BYTES};
 use export_core::{ExportError, Result};
 
 #[derive(Args)]

@@ -13,10 +13,10 @@ use export_core::job::Owner;
 use export_core::output::check_not_input;
 use export_core::request::Period;
 use export_core::schema::trip;
+use export_core::source::IpcSource;
 use export_core::source::Source;
-use export_core::source::csv_file::{CsvFileSource, DEFAULT_MAX_RECORD_BYTES};
-use export_core::source::ipc::IpcSource;
-use export_core::source::sample::{SampleConfig, SampleTrips};
+use export_core::source::{CsvFileSource, DEFAULT_MAX_RECORD_BYTES};
+use export_core::source::{SampleConfig, SampleTrips};
 use export_core::{ExportError, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
