@@ -15,6 +15,8 @@
 //! - [`sink`]: the file formats ([`sink::csv`], [`sink::xlsx`], [`sink::json`]).
 //! - [`export`]: the pipeline, [`export::Exporter`], that runs a request over a source into a writer.
 //! - [`output`]: local files that become visible only when complete.
+//! - [`write`](mod@write): plain writers, any source to CSV, XLSX or JSON with column selection and every
+//!   sink option (the bindings' `write_csv`, `write_xlsx`, `write_json`, the CLI's `convert`).
 //!
 //! Around it, the background-job machinery of the seeds:
 //!
@@ -78,6 +80,7 @@ pub mod source;
 pub mod storage;
 pub mod temporal;
 pub mod worker;
+pub mod write;
 
 pub use error::{ExportError, Result};
 

@@ -439,3 +439,47 @@ fn the_configured_time_zone_gives_default_periods() {
         chrono_tz::Europe::Paris
     );
 }
+
+/// A host's data: refuses every job, recording which it was asked for.
+struct RefusingHost(std::sync::Mutex<Vec<uuid::Uuid>>);
+
+impl export_core::worker::SourceProvider for RefusingHost {
+    fn open(
+        &self,
+        job: &export_core::job::ExportJob,
+    ) -> export_core::Result<Vec<Box<dyn export_core::source::Source>>> {
+        self.0.lock().unwrap().push(job.id);
+        Err(export_core::ExportError::request(
+            "data",
+            "the host has no trips for this period",
+        ))
+    }
+}
+
+#[test]
+fn a_worker_with_the_hosts_sources_exports_what_the_host_opens() {
+    let setup = sqlite_setup(50);
+    let engine = setup.open();
+    let host = Arc::new(RefusingHost(std::sync::Mutex::new(Vec::new())));
+    let job = engine.service().create(&alice(), request()).unwrap();
+    let outcome = engine
+        .worker_with_sources(host.clone())
+        .run_once()
+        .unwrap()
+        .expect("a pending job");
+    assert_eq!(*host.0.lock().unwrap(), [job.id]);
+    // A request the host cannot serve fails the job at once, with the host's reason.
+    assert_eq!(outcome.status, JobStatus::Failed);
+    let error = outcome.error.expect("an error");
+    assert!(
+        error.message.contains("no trips for this period"),
+        "{error:?}"
+    );
+    // The engine's own worker still exports its sample trips.
+    let job = engine.service().create(&alice(), request()).unwrap();
+    let outcome = engine.worker().run_once().unwrap().expect("a pending job");
+    assert_eq!(
+        (outcome.job_id, outcome.status),
+        (job.id, JobStatus::Succeeded)
+    );
+}

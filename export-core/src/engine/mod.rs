@@ -374,6 +374,38 @@ impl Engine {
     /// A worker with the engine's [`WorkerSettings`] (a fresh id unless one is configured),
     /// auditing its runs.
     pub fn worker(&self) -> Worker {
+        self.worker_with_sources(self.inner.sources.clone())
+    }
+
+    /// A worker like [`Engine::worker`] that exports the data `sources` opens for each job: how
+    /// a binding lets its host supply the rows (a Python callable, a JavaScript function), or a
+    /// Rust service its own database.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use export_core::engine::{Engine, EngineConfig};
+    /// use export_core::job::ExportJob;
+    /// use export_core::source::Source;
+    /// use export_core::worker::SourceProvider;
+    ///
+    /// struct NoData;
+    /// impl SourceProvider for NoData {
+    ///     fn open(&self, _: &ExportJob) -> export_core::Result<Vec<Box<dyn Source>>> {
+    ///         Err(export_core::ExportError::request("data", "this host has no data"))
+    ///     }
+    /// }
+    /// let mut config = EngineConfig::default();
+    /// config.job_store.url = "sqlite://:memory:".into();
+    /// config.storage.url = "memory://".into();
+    /// let engine = Engine::open(config)?;
+    /// let worker = engine.worker_with_sources(Arc::new(NoData));
+    /// // Nothing pending: nothing is opened.
+    /// assert!(worker.run_once()?.is_none());
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn worker_with_sources(&self, sources: Arc<dyn SourceProvider>) -> Worker {
         let s = &self.inner.config.worker;
         let mut config = WorkerConfig {
             lease: chrono_duration(s.lease),
@@ -389,7 +421,7 @@ impl Engine {
             config,
             self.inner.jobs.clone(),
             self.inner.storage.clone(),
-            self.inner.sources.clone(),
+            sources,
             self.inner.registry.clone(),
             self.inner.clock.clone(),
         )

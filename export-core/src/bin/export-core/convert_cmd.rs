@@ -1,25 +1,21 @@
 //! `export-core convert`: any Arrow IPC, Parquet or CSV file to CSV, XLSX, JSON or JSON Lines,
 //! streamed batch by batch (constant memory), with field selection, renames and the sink options.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use clap::Args;
-use export_core::output::{AtomicFile, check_not_input};
+use export_core::output::check_not_input;
 use export_core::request::{Compression, Format};
-use export_core::sink::compress::CompressedWriter;
-use export_core::sink::csv::{CsvSink, CsvSinkBuilder, QuoteStyle};
-use export_core::sink::json::{JsonFormat, JsonSink, JsonSinkBuilder};
-use export_core::sink::xlsx::{XlsxSink, XlsxSinkBuilder};
-use export_core::sink::{CountingWriter, Sink, Summary};
 use export_core::source::IpcSource;
 use export_core::source::ParquetSource;
 use export_core::source::Source;
 use export_core::source::{CsvFileSource, DEFAULT_MAX_RECORD_BYTES};
+use export_core::write::{Control, Sheet, WriteOptions, write_path};
 use export_core::{ExportError, Result};
 
 #[derive(Args)]
@@ -117,19 +113,16 @@ pub fn run(args: ConvertArgs) -> Result<()> {
     let format: Format = args.format.parse()?;
     // Before anything is written: publishing over the input destroys it.
     check_not_input(&args.input, &args.out)?;
-    let mut source = open_input(&args)?;
-    let shape = Shape::new(&source.schema(), &args.fields, &args.rename)?;
+    let options = write_options(&args)?;
+    let source = open_input(&args)?;
     let started = Instant::now();
-    let file = AtomicFile::create(&args.out)?;
-    let mut sink = open_sink(&args, format, file)?;
-    if let AnySink::Csv(csv) = &mut sink {
-        csv.write_header(&shape.schema)?;
-    }
-    while let Some(batch) = source.next_batch()? {
-        sink.write(&shape.apply(&batch)?)?;
-    }
-    let (summary, file) = sink.finish()?;
-    file.commit()?;
+    let summary = write_path(
+        format,
+        vec![Sheet { name: None, source }],
+        &options,
+        &Control::default(),
+        &args.out,
+    )?;
     if !args.quiet {
         println!(
             "{}: {} rows written ({:.1} MB) in {:.2}s",
@@ -140,6 +133,48 @@ pub fn run(args: ConvertArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The flags as the plain writer's options (the same names as the bindings' keywords).
+fn write_options(args: &ConvertArgs) -> Result<WriteOptions> {
+    let mut rename = BTreeMap::new();
+    for spec in &args.rename {
+        let (old, new) = spec
+            .split_once('=')
+            .ok_or_else(|| ExportError::request("rename", format!("`{spec}` is not OLD=NEW")))?;
+        rename.insert(old.to_string(), new.to_string());
+    }
+    let bool_values = match &args.bool_values {
+        Some(words) => {
+            let (t, f) = words.split_once(',').ok_or_else(|| {
+                ExportError::request("bool_values", format!("`{words}` is not TRUE,FALSE"))
+            })?;
+            Some((t.to_string(), f.to_string()))
+        }
+        None => None,
+    };
+    Ok(WriteOptions {
+        fields: args.fields.clone(),
+        rename,
+        bom: args.bom,
+        delimiter: Some(args.delimiter),
+        quote_style: Some(args.quote_style.clone()),
+        header: Some(!args.no_header),
+        crlf: args.crlf,
+        null: Some(args.null.clone()),
+        bool_values,
+        decimal_separator: Some(args.decimal_separator),
+        timestamp_format: args.timestamp_format.clone(),
+        date_format: args.date_format.clone(),
+        time_format: args.time_format.clone(),
+        formula_guard: Some(!args.no_formula_guard),
+        pretty: args.pretty,
+        explicit_nulls: Some(!args.no_nulls),
+        sheet_rows: args.sheet_rows,
+        compression: Some(args.compression.parse::<Compression>()?),
+        threads: args.threads,
+        ..WriteOptions::default()
+    })
 }
 
 fn open_input(args: &ConvertArgs) -> Result<Box<dyn Source>> {
@@ -267,184 +302,9 @@ fn has_offset(text: &[u8]) -> bool {
         || (sign_at(2) && text[..n - 3].contains(&b':'))
 }
 
-/// Which input columns are written, in which order, under which names.
-struct Shape {
-    indices: Vec<usize>,
-    schema: SchemaRef,
-}
-
-impl Shape {
-    fn new(input: &Schema, fields: &[String], renames: &[String]) -> Result<Shape> {
-        let unknown = |flag: &str, name: &str| {
-            let known: Vec<&str> = input.fields().iter().map(|f| f.name().as_str()).collect();
-            ExportError::request(
-                flag,
-                format!(
-                    "no column `{name}` in the input; its columns are: {}",
-                    known.join(", ")
-                ),
-            )
-        };
-        let indices = if fields.is_empty() {
-            (0..input.fields().len()).collect()
-        } else {
-            fields
-                .iter()
-                .map(|name| input.index_of(name).map_err(|_| unknown("fields", name)))
-                .collect::<Result<Vec<_>>>()?
-        };
-        let mut out: Vec<Field> = indices.iter().map(|i| input.field(*i).clone()).collect();
-        for spec in renames {
-            let (old, new) = spec.split_once('=').ok_or_else(|| {
-                ExportError::request("rename", format!("`{spec}` is not OLD=NEW"))
-            })?;
-            let field = out
-                .iter_mut()
-                .find(|f| f.name() == old)
-                .ok_or_else(|| unknown("rename", old))?;
-            *field = field.clone().with_name(new);
-        }
-        let schema = Arc::new(Schema::new_with_metadata(out, input.metadata().clone()));
-        Ok(Shape { indices, schema })
-    }
-
-    fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let columns = self
-            .indices
-            .iter()
-            .map(|i| batch.column(*i).clone())
-            .collect();
-        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
-    }
-}
-
 fn ascii(field: &'static str, c: char) -> Result<u8> {
     u8::try_from(c)
         .ok()
         .filter(u8::is_ascii)
         .ok_or_else(|| ExportError::request(field, format!("`{c}` is not an ASCII character")))
-}
-
-fn open_sink(args: &ConvertArgs, format: Format, file: AtomicFile) -> Result<AnySink> {
-    let compression: Compression = args.compression.parse()?;
-    let entry = args
-        .out
-        .file_name()
-        .and_then(|n| n.to_str())
-        .map(|n| {
-            n.strip_suffix(".zip")
-                .or_else(|| n.strip_suffix(".gz"))
-                .unwrap_or(n)
-        })
-        .unwrap_or("export")
-        .to_string();
-    match format {
-        Format::Csv => {
-            let mut b = CsvSinkBuilder::new();
-            b.delimiter(ascii("delimiter", args.delimiter)?)
-                .quote_style(quote_style(&args.quote_style)?)
-                .has_headers(!args.no_header)
-                .bom(args.bom)
-                .crlf(args.crlf)
-                .null_value(args.null.clone())
-                .decimal_separator(ascii("decimal_separator", args.decimal_separator)?)
-                .timestamp_format(args.timestamp_format.clone())
-                .date_format(args.date_format.clone())
-                .time_format(args.time_format.clone())
-                .formula_guard(!args.no_formula_guard)
-                .compression(compression)
-                .archive_entry_name(entry);
-            if let Some(words) = &args.bool_values {
-                let (t, f) = words.split_once(',').ok_or_else(|| {
-                    ExportError::request("bool_values", format!("`{words}` is not TRUE,FALSE"))
-                })?;
-                b.bool_values(t, f);
-            }
-            if let Some(threads) = args.threads {
-                b.threads(threads);
-            }
-            Ok(AnySink::Csv(b.build(file)))
-        }
-        Format::Json | Format::JsonLines => {
-            let layout = if format == Format::Json {
-                JsonFormat::Array
-            } else {
-                JsonFormat::Lines
-            };
-            let writer = CompressedWriter::new(CountingWriter::new(file), compression, &entry)?;
-            let mut b = JsonSinkBuilder::new()
-                .format(layout)
-                .pretty(args.pretty)
-                .explicit_nulls(!args.no_nulls);
-            if let Some(threads) = args.threads {
-                b = b.threads(threads);
-            }
-            Ok(AnySink::Json(b.build(writer)))
-        }
-        Format::Xlsx => {
-            if compression != Compression::None {
-                return Err(ExportError::request(
-                    "compression",
-                    "an XLSX file is already compressed; use --compression none",
-                ));
-            }
-            let mut b = XlsxSinkBuilder::new();
-            if let Some(rows) = args.sheet_rows {
-                b = b.sheet_rows(rows);
-            }
-            Ok(AnySink::Xlsx(b.build(file)))
-        }
-    }
-}
-
-fn quote_style(text: &str) -> Result<QuoteStyle> {
-    match text.to_ascii_lowercase().as_str() {
-        "necessary" => Ok(QuoteStyle::Necessary),
-        "always" => Ok(QuoteStyle::Always),
-        "non-numeric" | "nonnumeric" => Ok(QuoteStyle::NonNumeric),
-        "never" => Ok(QuoteStyle::Never),
-        other => Err(ExportError::request(
-            "quote_style",
-            format!(
-                "unknown quote style `{other}`; expected one of: necessary, always, non-numeric, never"
-            ),
-        )),
-    }
-}
-
-/// The three sinks over the output file, so it can be committed after `finish`.
-#[allow(clippy::large_enum_variant)]
-enum AnySink {
-    Csv(CsvSink<AtomicFile>),
-    Json(JsonSink<CompressedWriter<CountingWriter<AtomicFile>>>),
-    Xlsx(XlsxSink<AtomicFile>),
-}
-
-impl AnySink {
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        match self {
-            AnySink::Csv(s) => s.write(batch),
-            AnySink::Json(s) => s.write(batch),
-            AnySink::Xlsx(s) => s.write(batch),
-        }
-    }
-
-    fn finish(self) -> Result<(Summary, AtomicFile)> {
-        match self {
-            AnySink::Csv(mut s) => {
-                let summary = s.finish()?;
-                Ok((summary, s.into_inner()?))
-            }
-            AnySink::Json(mut s) => {
-                let mut summary = s.finish()?;
-                let counted = s.into_inner()?.finish()?;
-                summary.bytes = counted.count();
-                Ok((summary, counted.into_inner()))
-            }
-            AnySink::Xlsx(mut s) => {
-                let summary = s.finish()?;
-                Ok((summary, s.into_inner()?))
-            }
-        }
-    }
 }
