@@ -4,7 +4,8 @@
 //! progress. Adapters cover iterators ([`IterSource`]), async streams ([`StreamSource`],
 //! [`channel`]), Arrow IPC and CSV files ([`IpcSource`], [`CsvFileSource`]), Parquet files
 //! (`ParquetSource`, cargo feature `parquet`), and a deterministic sample-trip generator
-//! ([`SampleTrips`]).
+//! ([`SampleTrips`]). [`RowBatcher`] builds batches from rows of host [`Value`]s (a binding's
+//! dicts, tuples, objects or arrays), the first batch deciding each column's type.
 
 mod bounded;
 pub(crate) mod csv_file;
@@ -12,6 +13,7 @@ pub(crate) mod ipc;
 pub(crate) mod iter;
 #[cfg(feature = "parquet")]
 pub(crate) mod parquet;
+pub(crate) mod rows;
 pub(crate) mod sample;
 pub(crate) mod stream;
 
@@ -20,6 +22,7 @@ pub use self::parquet::{ParquetSource, ParquetSourceBuilder};
 pub use csv_file::{CsvFileSource, CsvFileSourceBuilder, DEFAULT_MAX_RECORD_BYTES};
 pub use ipc::{IpcSource, IpcSpool};
 pub use iter::{BatchesIter, IterSource, conform};
+pub use rows::{RowBatcher, Value};
 pub use sample::{Commune, SampleConfig, SampleTrips};
 pub use stream::{BatchSender, ChannelSource, StreamSource, channel};
 
