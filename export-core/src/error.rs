@@ -434,7 +434,29 @@ fn forbidden_text(scope: &str, reason: Option<&str>) -> String {
 /// assert!(err.to_string().contains("unknown field `feilds`, expected one of"), "{err}");
 /// ```
 pub fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| ExportError::request(what, e.to_string()))
+    // Streamed, so the first bad key in the text's order is the one reported.
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| located(what, e))?;
+    de.end()
+        .map_err(|e| ExportError::request(what, e.to_string()))?;
+    Ok(value)
+}
+
+/// The error of a failed deserialisation, with the path of the bad value (`period.start`,
+/// `options.bom`) before serde's message, which does not name it. An unknown key is named by
+/// serde already: its parent's path is enough.
+fn located(what: &str, e: serde_path_to_error::Error<serde_json::Error>) -> ExportError {
+    let reason = e.inner().to_string();
+    let mut segments: Vec<String> = e.path().iter().map(|s| s.to_string()).collect();
+    if reason.starts_with("unknown field") {
+        segments.pop();
+    }
+    let path = segments.join(".").replace(".[", "[");
+    if path.is_empty() || path == "?" {
+        ExportError::request(what, reason)
+    } else {
+        ExportError::request(what, format!("{path}: {reason}"))
+    }
 }
 
 /// As [`from_json`], from a JSON value already parsed.
@@ -446,7 +468,7 @@ pub fn from_json_value<T: serde::de::DeserializeOwned>(
     what: &str,
     value: serde_json::Value,
 ) -> Result<T> {
-    serde_json::from_value(value).map_err(|e| ExportError::request(what, e.to_string()))
+    serde_path_to_error::deserialize(value).map_err(|e| located(what, e))
 }
 
 impl From<std::io::Error> for ExportError {

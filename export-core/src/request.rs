@@ -138,31 +138,39 @@ impl Default for Compression {
 /// assert_eq!(err.code(), "INVALID_PERIOD");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "PeriodText")]
 pub struct Period {
     /// First instant included.
     pub start: DateTime<Utc>,
     /// First instant excluded.
     pub end: DateTime<Utc>,
     /// Zone of local dates (IANA name in JSON).
-    #[serde(with = "tz_name", default = "default_tz")]
+    #[serde(serialize_with = "tz_name")]
     pub time_zone: Tz,
 }
 
-fn default_tz() -> Tz {
-    DEFAULT_TIME_ZONE
+/// A period as JSON gives it: each bound a date (`2026-10-01`, midnight in the zone), a local
+/// date-time or an RFC 3339 instant, as [`Period::parse`] reads them; checked (end after
+/// start) like every other period.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodText {
+    start: String,
+    end: String,
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
-mod tz_name {
-    use chrono_tz::Tz;
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(tz.name())
+impl TryFrom<PeriodText> for Period {
+    type Error = ExportError;
+
+    fn try_from(text: PeriodText) -> Result<Period> {
+        Period::parse(&text.start, &text.end, text.time_zone.as_deref())
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
-        let name = String::deserialize(d)?;
-        crate::temporal::parse_time_zone(&name).map_err(serde::de::Error::custom)
-    }
+}
+
+fn tz_name<S: serde::Serializer>(tz: &Tz, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
 }
 
 /// Limits a schema puts on periods. `None` disables a check.

@@ -205,3 +205,39 @@ fn a_request_without_typos_is_unchanged_by_a_round_trip() {
         request
     );
 }
+
+#[test]
+fn a_period_takes_dates_local_times_or_instants_and_errors_name_the_path() {
+    let period: Period = from_json_value(
+        "period",
+        json!({"start": "2026-10-01", "end": "2026-10-02T06:00:00", "time_zone": "Europe/Paris"}),
+    )
+    .unwrap();
+    assert_eq!(period.start.to_rfc3339(), "2026-09-30T22:00:00+00:00");
+    assert_eq!(period.end.to_rfc3339(), "2026-10-02T04:00:00+00:00");
+    // Serialised as instants, read back the same.
+    let again: Period = from_json_value("period", serde_json::to_value(period).unwrap()).unwrap();
+    assert_eq!(again, period);
+
+    let err = from_json::<ExportRequest>(
+        "request",
+        r#"{"schema":"trip","format":"csv","period":{"start":"2026-10-02","end":"2026-10-01"}}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("period") && err.to_string().contains("after"),
+        "{err}"
+    );
+    let err = from_json::<ExportRequest>(
+        "request",
+        r#"{"schema":"trip","format":"csv","period":{"start":"yesterday","end":"2026-10-01"}}"#,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("yesterday"), "{err}");
+    let err = from_json::<ExportRequest>(
+        "request",
+        r#"{"schema":"trip","format":"csv","options":{"bom":"yes"}}"#,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("options.bom"), "{err}");
+}

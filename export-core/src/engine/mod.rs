@@ -349,6 +349,13 @@ impl Engine {
         &self.inner.access
     }
 
+    /// Where [`Engine::worker`]'s workers get each job's data (the configured sample trips
+    /// unless [`EngineBuilder::sources`] gave others); a host wraps it to observe or extend it
+    /// before handing it to [`Engine::worker_with_sources`].
+    pub fn sources(&self) -> &Arc<dyn SourceProvider> {
+        &self.inner.sources
+    }
+
     /// The export API over a principal's scopes (one per engine: its rate limits are shared
     /// by every clone).
     pub fn service(&self) -> &ExportService {

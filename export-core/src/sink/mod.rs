@@ -17,6 +17,27 @@ pub mod xlsx;
 
 pub use parallel::default_threads;
 
+/// The name of Arrow's canonical JSON extension type (field metadata
+/// `ARROW:extension:name`): a UTF-8 column whose values are JSON texts. The JSON sinks write
+/// them as nested values (checked to be JSON); CSV and XLSX write the text. Columns of nested
+/// dicts and lists from [`RowBatcher`](crate::source::RowBatcher) carry it, and so do pyarrow's
+/// `pa.json_()` columns.
+pub const JSON_EXTENSION: &str = "arrow.json";
+
+/// True when `field` is a JSON text column ([`JSON_EXTENSION`]).
+pub fn is_json_text(field: &arrow_schema::Field) -> bool {
+    field
+        .metadata()
+        .get(arrow_schema::extension::EXTENSION_TYPE_NAME_KEY)
+        .is_some_and(|name| name == JSON_EXTENSION)
+        && matches!(
+            field.data_type(),
+            arrow_schema::DataType::Utf8
+                | arrow_schema::DataType::LargeUtf8
+                | arrow_schema::DataType::Utf8View
+        )
+}
+
 use std::borrow::Cow;
 use std::io::{self, Write};
 

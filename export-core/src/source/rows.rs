@@ -369,7 +369,19 @@ impl RowBatcher {
                 let fields: Vec<Field> = names
                     .iter()
                     .zip(&types)
-                    .map(|(name, ty)| Field::new(name.as_str(), ty.data_type(), true))
+                    .map(|(name, ty)| {
+                        let field = Field::new(name.as_str(), ty.data_type(), true);
+                        // Nested values stay JSON: the JSON sinks write them as nested
+                        // objects, the others as their text.
+                        if *ty == ColumnType::Json {
+                            field.with_metadata(std::collections::HashMap::from([(
+                                arrow_schema::extension::EXTENSION_TYPE_NAME_KEY.to_string(),
+                                crate::sink::JSON_EXTENSION.to_string(),
+                            )]))
+                        } else {
+                            field
+                        }
+                    })
                     .collect();
                 (Arc::new(Schema::new(fields)), Some(types))
             }

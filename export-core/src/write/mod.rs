@@ -230,14 +230,39 @@ pub fn write_path(
     Ok(summary)
 }
 
-fn write_named<W: Write + Send>(
-    format: Format,
-    mut sheets: Vec<Sheet>,
-    options: &WriteOptions,
-    control: &Control,
-    file_name: &str,
-    out: W,
-) -> Result<(WriteSummary, W)> {
+/// Checks `options` against `sheets` as a write would, before anything is read or written:
+/// for hosts that must answer a bad request before they start a response (a streaming HTTP
+/// route runs the write itself on another thread).
+///
+/// # Errors
+///
+/// As [`write_to`] before its first byte: [`ExportError::InvalidRequest`] naming the option
+/// or the unknown column; several sheets for a format other than XLSX.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow_array::{Int64Array, RecordBatch};
+/// use arrow_schema::{DataType, Field, Schema};
+/// use export_core::request::Format;
+/// use export_core::source::IterSource;
+/// use export_core::write::{Sheet, WriteOptions, validate};
+///
+/// let schema = Arc::new(Schema::new(vec![Field::new("stock", DataType::Int64, false)]));
+/// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1]))])?;
+/// let sheets = [Sheet::new(IterSource::from_batches(vec![batch])?)];
+/// let typo = WriteOptions::from_json(serde_json::json!({"fields": ["stok"]}))?;
+/// let err = validate(Format::Csv, &sheets, &typo).unwrap_err();
+/// assert!(err.to_string().contains("no column `stok`"), "{err}");
+/// assert!(validate(Format::Csv, &sheets, &WriteOptions::default()).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn validate(format: Format, sheets: &[Sheet], options: &WriteOptions) -> Result<()> {
+    shapes(format, sheets, options).map(drop)
+}
+
+fn shapes(format: Format, sheets: &[Sheet], options: &WriteOptions) -> Result<Vec<Shape>> {
     if sheets.is_empty() {
         return Err(ExportError::request("sheets", "no data to write"));
     }
@@ -250,11 +275,29 @@ fn write_named<W: Write + Send>(
             ),
         ));
     }
-    // Every option and column name is checked before the first byte.
+    let several = sheets.len() > 1;
+    let inputs: Vec<_> = sheets.iter().map(|s| s.source.schema()).collect();
     let shapes = sheets
         .iter()
-        .map(|s| Shape::new(&s.source.schema(), options, s.name.as_deref()))
+        .zip(&inputs)
+        .map(|(s, input)| Shape::new(input, options, s.name.as_deref(), several))
         .collect::<Result<Vec<_>>>()?;
+    if several {
+        Shape::check_names(options, &inputs, &shapes)?;
+    }
+    Ok(shapes)
+}
+
+fn write_named<W: Write + Send>(
+    format: Format,
+    mut sheets: Vec<Sheet>,
+    options: &WriteOptions,
+    control: &Control,
+    file_name: &str,
+    out: W,
+) -> Result<(WriteSummary, W)> {
+    // Every option and column name is checked before the first byte.
+    let shapes = shapes(format, &sheets, options)?;
     let mut sink = options.sink(format, file_name, out)?;
     sink.header(shapes[0].schema())?;
     let mut rows = 0u64;

@@ -44,6 +44,10 @@ use crate::sink::{CountingWriter, Sink, Summary};
 #[serde(default, deny_unknown_fields)]
 pub struct WriteOptions {
     /// Keep only these columns, in this order (default: every column).
+    ///
+    /// With several XLSX sheets, `fields`, `exclude`, `rename` and `column_widths` apply to
+    /// each sheet that has the column; each name must be in some sheet, and a sheet with none
+    /// of `fields` is written whole.
     pub fields: Vec<String>,
     /// Leave these columns out (after `fields`).
     pub exclude: Vec<String>,

@@ -313,3 +313,168 @@ fn an_empty_csv_still_has_its_header() {
         "sku,price,stock\n"
     );
 }
+
+/// Rows with a nested `supplier` (a dict in Python, an object in JS), batched by RowBatcher.
+fn nested_rows() -> IterSource<crate::source::BatchesIter> {
+    use crate::source::{RowBatcher, Value};
+    let mut rows = RowBatcher::new(16);
+    for (sku, supplier) in [
+        ("A-1", serde_json::json!({"id": 7, "name": "acme"})),
+        ("B-2", serde_json::json!(["x", null])),
+    ] {
+        rows.push_named([
+            ("sku", Value::Text(sku.into())),
+            ("supplier", Value::Json(supplier)),
+        ])
+        .unwrap();
+    }
+    rows.push_named([
+        ("sku", Value::Text("C-3".into())),
+        ("supplier", Value::Null),
+    ])
+    .unwrap();
+    let batch = rows.flush().unwrap().unwrap();
+    IterSource::from_batches(vec![batch]).unwrap()
+}
+
+#[test]
+fn nested_values_are_nested_in_json_and_text_elsewhere() {
+    let opts = WriteOptions::default();
+    let (_, json) = write_to(
+        Format::JsonLines,
+        vec![Sheet::new(nested_rows())],
+        &opts,
+        &Control::default(),
+        Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(json).unwrap(),
+        "{\"sku\":\"A-1\",\"supplier\":{\"id\":7,\"name\":\"acme\"}}\n\
+         {\"sku\":\"B-2\",\"supplier\":[\"x\",null]}\n\
+         {\"sku\":\"C-3\",\"supplier\":null}\n"
+    );
+    let (_, csv) = write_to(
+        Format::Csv,
+        vec![Sheet::new(nested_rows())],
+        &opts,
+        &Control::default(),
+        Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        "sku,supplier\nA-1,\"{\"\"id\"\":7,\"\"name\"\":\"\"acme\"\"}\"\nB-2,\"[\"\"x\"\",null]\"\nC-3,\n"
+    );
+    // Renamed, the column is still JSON.
+    let renamed =
+        WriteOptions::from_json(serde_json::json!({"rename": {"supplier": "vendor"}})).unwrap();
+    let (_, json) = write_to(
+        Format::Json,
+        vec![Sheet::new(nested_rows())],
+        &renamed,
+        &Control::default(),
+        Vec::new(),
+    )
+    .unwrap();
+    assert!(
+        String::from_utf8(json)
+            .unwrap()
+            .contains("\"vendor\":{\"id\":7")
+    );
+}
+
+#[test]
+fn a_json_text_column_holding_no_json_is_refused() {
+    let field =
+        Field::new("meta", DataType::Utf8, true).with_metadata(std::collections::HashMap::from([
+            (
+                arrow_schema::extension::EXTENSION_TYPE_NAME_KEY.to_string(),
+                crate::sink::JSON_EXTENSION.to_string(),
+            ),
+        ]));
+    let schema = Arc::new(Schema::new(vec![field]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(StringArray::from(vec!["{\"a\":1}", "{not json"]))],
+    )
+    .unwrap();
+    let err = write_to(
+        Format::JsonLines,
+        vec![Sheet::new(source(schema, vec![batch]))],
+        &WriteOptions::default(),
+        &Control::default(),
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "INVALID_VALUE", "{err}");
+    assert!(
+        err.to_string().contains("meta") && err.to_string().contains("{not json"),
+        "{err}"
+    );
+}
+
+#[test]
+fn options_apply_to_the_sheets_that_have_the_column() {
+    let suppliers = || {
+        let schema = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, false)]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(StringArray::from(vec!["acme"]))],
+        )
+        .unwrap();
+        source(schema, vec![batch])
+    };
+    let options = WriteOptions::from_json(serde_json::json!({
+        "fields": ["sku", "stock"],
+        "rename": {"name": "supplier"},
+        "column_widths": {"sku": 20, "supplier": 30},
+    }))
+    .unwrap();
+    let sheets = vec![
+        Sheet::named("products", products(1)),
+        Sheet::named("suppliers", suppliers()),
+    ];
+    let (summary, bytes) = write_to(
+        Format::Xlsx,
+        sheets,
+        &options,
+        &Control::default(),
+        Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(summary.sheets, ["products", "suppliers"]);
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+    let products_range = book.worksheet_range("products").unwrap();
+    assert_eq!(
+        products_range.rows().next().unwrap(),
+        [Data::String("sku".into()), Data::String("stock".into())]
+    );
+    let suppliers_range = book.worksheet_range("suppliers").unwrap();
+    assert_eq!(
+        suppliers_range.rows().next().unwrap(),
+        [Data::String("supplier".into())]
+    );
+
+    // A name that is in no sheet is still an error, naming it.
+    let typo = WriteOptions::from_json(serde_json::json!({"column_widths": {"skuu": 20}})).unwrap();
+    let sheets = vec![
+        Sheet::named("products", products(1)),
+        Sheet::named("suppliers", suppliers()),
+    ];
+    let err = write_to(Format::Xlsx, sheets, &typo, &Control::default(), Vec::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("`skuu`") && err.to_string().contains("column_widths"),
+        "{err}"
+    );
+    let typo = WriteOptions::from_json(serde_json::json!({"exclude": ["stok"]})).unwrap();
+    let sheets = vec![
+        Sheet::named("products", products(1)),
+        Sheet::named("suppliers", suppliers()),
+    ];
+    let err = write_to(Format::Xlsx, sheets, &typo, &Control::default(), Vec::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("`stok`") && err.to_string().contains("exclude"),
+        "{err}"
+    );
+}

@@ -105,6 +105,9 @@ enum Kind<'a> {
         path: String,
     },
     Dictionary(Vec<usize>, Box<Encoder<'a>>),
+    /// JSON texts ([`JSON_EXTENSION`](crate::sink::JSON_EXTENSION)), written as the values
+    /// they hold once checked to be JSON; the path names the column in errors.
+    JsonText(Box<Encoder<'a>>, String),
 }
 
 /// How a map key becomes an object key.
@@ -201,9 +204,14 @@ pub(crate) fn members<'a>(
                 Some(parent) => format!("{parent}.{}", field.name()),
                 None => field.name().clone(),
             };
+            let encoder = if crate::sink::is_json_text(field) {
+                Encoder::json_text(column, &path)
+            } else {
+                Encoder::new(column, &path)?
+            };
             Ok(Member {
                 key: member_key(field.name()),
-                encoder: Encoder::new(column, &path)?,
+                encoder,
             })
         })
         .collect()
@@ -216,6 +224,15 @@ macro_rules! primitive {
 }
 
 impl<'a> Encoder<'a> {
+    /// An encoder of a JSON text column (`is_json_text` checked its type is a string one).
+    fn json_text(array: &'a dyn Array, path: &str) -> Encoder<'a> {
+        let text = Encoder::new(array, path).expect("string arrays always have an encoder");
+        Encoder {
+            nulls: text.nulls,
+            kind: Kind::JsonText(Box::new(text), path.to_string()),
+        }
+    }
+
     /// Downcasts `array` once; `path` names the column in errors (`supplier.name`).
     ///
     /// # Errors
@@ -398,7 +415,8 @@ impl<'a> Encoder<'a> {
             | Kind::List(..)
             | Kind::LargeList(..)
             | Kind::FixedSizeList(..)
-            | Kind::Map { .. } => None,
+            | Kind::Map { .. }
+            | Kind::JsonText(..) => None,
         }
     }
 
@@ -463,6 +481,19 @@ impl<'a> Encoder<'a> {
                 text::write_scaled(out, itoa::Buffer::new().format(v[row]), *scale)
             }
             Kind::Decimal256(v, scale) => text::write_scaled(out, &v[row].to_string(), *scale),
+            Kind::JsonText(text, path) => {
+                let value = match &text.kind {
+                    Kind::Utf8(a) => a.value(row),
+                    Kind::LargeUtf8(a) => a.value(row),
+                    Kind::Utf8View(a) => a.value(row),
+                    _ => unreachable!("json_text takes string arrays only"),
+                };
+                // The text is trusted only once parsed: a bad one would break the file.
+                if serde_json::from_str::<serde::de::IgnoredAny>(value).is_err() {
+                    return Err(invalid(path, row, format!("`{value}` is not JSON")));
+                }
+                out.extend_from_slice(value.trim().as_bytes());
+            }
             Kind::Utf8(a) => text::write_str(out, a.value(row)),
             Kind::LargeUtf8(a) => text::write_str(out, a.value(row)),
             Kind::Utf8View(a) => text::write_str(out, a.value(row)),
