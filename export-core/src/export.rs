@@ -559,6 +559,11 @@ impl Exporter {
             let kept = plan.filter(&self.request, &batch)?;
             let kept = plan.conform(&kept)?;
             spool.push(&kept)?;
+            // Reported during the first pass too: a worker's heartbeats (which carry the
+            // owner's cancel request) follow progress, and this pass reads the whole input.
+            if let Some(cb) = &self.progress {
+                cb(&state.progress);
+            }
         }
         let (counts, replay) = spool.finish()?;
         let mut rare = RareZoneFilter::new(counts, self.rare_zone_threshold);

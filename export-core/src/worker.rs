@@ -440,7 +440,49 @@ impl Worker {
     /// of a failed run cannot be recorded ([`Worker::with_audit`]); [`ExportError::Io`] when
     /// the heartbeat thread cannot be started (the job is released first).
     pub fn run_once(&self) -> Result<Option<JobOutcome>> {
-        self.run_job(None)
+        self.run_next(None, None)
+    }
+
+    /// Runs job `id` (when it is pending and due) to its end, as [`run_once`](Worker::run_once)
+    /// runs the next one: for hosts whose queue message names the job (a Celery task per job).
+    /// `None` when the job is not claimable now (another worker runs it, it is finished or
+    /// cancelled, or its retry is not due); a `shutdown` flag stops it as in
+    /// [`run_once_until_shutdown`](Worker::run_once_until_shutdown).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::NotFound`] when there is no job `id`; as [`run_once`](Worker::run_once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use export_core::{clock::SystemClock, job::{JobStore, MemoryJobStore, NewJob, Owner}};
+    /// # use export_core::registry::SchemaRegistry;
+    /// # use export_core::request::{ExportRequest, Format, Period};
+    /// # use export_core::storage::MemoryStorage;
+    /// # use export_core::worker::{SampleTripsProvider, Worker, WorkerConfig};
+    /// let store = Arc::new(MemoryJobStore::new());
+    /// let mut request = ExportRequest::new("trip", Format::Csv);
+    /// request.period = Some(Period::parse("2026-10-01", "2026-10-02", None)?);
+    /// let first = store.create(NewJob::new(Owner::user("u-1"), request.clone()))?;
+    /// let second = store.create(NewJob::new(Owner::user("u-1"), request))?;
+    /// let worker = Worker::new(
+    ///     WorkerConfig::default(),
+    ///     store.clone(),
+    ///     Arc::new(MemoryStorage::new()?),
+    ///     Arc::new(SampleTripsProvider { rows: 10, seed: 1 }),
+    ///     Arc::new(SchemaRegistry::new()),
+    ///     Arc::new(SystemClock),
+    /// );
+    /// let outcome = worker.run_job(second.id, None)?.expect("pending, so run");
+    /// assert_eq!(outcome.job_id, second.id);
+    /// assert!(worker.run_job(second.id, None)?.is_none()); // finished now
+    /// assert_eq!(store.get(first.id)?.status.as_str(), "pending");
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn run_job(&self, id: Uuid, shutdown: Option<&AtomicBool>) -> Result<Option<JobOutcome>> {
+        self.run_next(shutdown, Some(id))
     }
 
     /// As [`run_once`](Worker::run_once), but a run stops before its next batch once
@@ -474,10 +516,14 @@ impl Worker {
     /// # Ok::<(), export_core::ExportError>(())
     /// ```
     pub fn run_once_until_shutdown(&self, shutdown: &AtomicBool) -> Result<Option<JobOutcome>> {
-        self.run_job(Some(shutdown))
+        self.run_next(Some(shutdown), None)
     }
 
-    fn run_job(&self, shutdown: Option<&AtomicBool>) -> Result<Option<JobOutcome>> {
+    fn run_next(
+        &self,
+        shutdown: Option<&AtomicBool>,
+        only: Option<Uuid>,
+    ) -> Result<Option<JobOutcome>> {
         let _worker = tracing::info_span!("worker", worker_id = %self.config.id).entered();
         let now = self.clock.now();
         let reclaimed = self.store.reclaim_expired_leases(now)?;
@@ -487,7 +533,13 @@ impl Worker {
                 "expired leases reclaimed: jobs back to pending"
             );
         }
-        let Some(job) = self.store.claim(&self.config.id, self.config.lease, now)? else {
+        let claimed = match only {
+            Some(id) => self
+                .store
+                .claim_job(id, &self.config.id, self.config.lease, now)?,
+            None => self.store.claim(&self.config.id, self.config.lease, now)?,
+        };
+        let Some(job) = claimed else {
             tracing::trace!("no pending job");
             return Ok(None);
         };
@@ -950,7 +1002,7 @@ impl Worker {
     pub fn run_forever(&self, shutdown: &AtomicBool) -> u64 {
         let mut jobs = 0;
         while !shutdown.load(Ordering::SeqCst) {
-            match self.run_job(Some(shutdown)) {
+            match self.run_next(Some(shutdown), None) {
                 Ok(Some(outcome)) => {
                     jobs += u64::from(!outcome.released);
                     continue;

@@ -606,3 +606,34 @@ fn same_seed_same_bytes() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn an_opendata_export_reports_progress_and_sees_a_cancel_while_it_reads() {
+    // The rare-zone rule reads the whole input before writing: progress (which drives a
+    // worker's heartbeats, which carry a cancel request) must come during that pass too.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let reads_before_writing = Arc::new(AtomicUsize::new(0));
+    let (flag, reads) = (cancel.clone(), reads_before_writing.clone());
+    let exporter = Exporter::builder(trip_request(
+        SchemaVersion::V2,
+        Audience::Opendata,
+        Format::Csv,
+    ))
+    .now(now())
+    .cancel_flag(cancel)
+    .progress(Arc::new(move |p| {
+        if p.rows_written == 0 && p.rows_read > 0 {
+            reads.fetch_add(1, Ordering::SeqCst);
+            if p.rows_read >= 20_000 {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+    }))
+    .build()
+    .unwrap();
+    let err = exporter
+        .run(&mut sample(200_000), Cursor::new(Vec::new()))
+        .unwrap_err();
+    assert!(matches!(err, ExportError::Cancelled), "{err}");
+    assert!(reads_before_writing.load(Ordering::SeqCst) >= 2);
+}

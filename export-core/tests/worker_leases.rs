@@ -443,6 +443,15 @@ impl JobStore for RecordingStore {
     ) -> Result<Option<ExportJob>> {
         self.inner.claim(worker_id, lease, now)
     }
+    fn claim_job(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ExportJob>> {
+        self.inner.claim_job(id, worker_id, lease, now)
+    }
     fn heartbeat(
         &self,
         id: Uuid,

@@ -157,6 +157,26 @@ impl JobStore for MemoryJobStore {
         Ok(Some(job))
     }
 
+    fn claim_job(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ExportJob>> {
+        ops::check_claim(worker_id, lease)?;
+        let now = ops::micros(now);
+        let mut state = self.lock()?;
+        let (_, stored) = state.jobs.get_mut(&id).ok_or_else(|| not_found(id))?;
+        if !ops::is_claimable(stored, now) {
+            return Ok(None);
+        }
+        let mut job = stored.clone();
+        ops::claim(&mut job, worker_id, lease, now)?;
+        *stored = job.clone();
+        Ok(Some(job))
+    }
+
     ops::delegate_updates!();
 
     fn delete(&self, id: Uuid) -> Result<()> {

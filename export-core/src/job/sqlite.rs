@@ -526,6 +526,28 @@ impl JobStore for SqliteJobStore {
         })
     }
 
+    fn claim_job(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ExportJob>> {
+        ops::check_claim(worker_id, lease)?;
+        let sql = format!("SELECT {COLUMNS} FROM export_jobs WHERE id = ?1");
+        self.write(|tx| {
+            let Some((_, mut job)) = select_many(tx, &sql, [id.to_string()])?.pop() else {
+                return Err(not_found(id));
+            };
+            if !ops::is_claimable(&job, now) {
+                return Ok(None);
+            }
+            ops::claim(&mut job, worker_id, lease, now)?;
+            save(tx, &job)?;
+            Ok(Some(job))
+        })
+    }
+
     ops::delegate_updates!();
 
     fn delete(&self, id: Uuid) -> Result<()> {

@@ -249,6 +249,40 @@ pub trait JobStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<ExportJob>>;
 
+    /// Claims job `id` for `worker_id` as [`JobStore::claim`] would, when it is pending and
+    /// due: for hosts whose own queue names the job to run (a Celery task, a queue message).
+    /// `None` when it is not claimable now (running elsewhere, finished, cancelled, or retried
+    /// later).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::NotFound`] when there is no job `id`; as [`JobStore::claim`] otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::{Duration, Utc};
+    /// use export_core::job::{JobStore, MemoryJobStore, NewJob, Owner};
+    /// use export_core::request::{ExportRequest, Format};
+    /// let store = MemoryJobStore::new();
+    /// let first = store.create(NewJob::new(Owner::user("u-1"), ExportRequest::new("trip", Format::Csv)))?;
+    /// let second = store.create(NewJob::new(Owner::user("u-1"), ExportRequest::new("trip", Format::Csv)))?;
+    /// let claimed = store.claim_job(second.id, "w-1", Duration::seconds(30), Utc::now())?.unwrap();
+    /// assert_eq!(claimed.id, second.id); // not the oldest
+    /// assert!(store.claim_job(second.id, "w-2", Duration::seconds(30), Utc::now())?.is_none());
+    /// # let _ = first;
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    ///
+    /// [`ExportError::NotFound`]: crate::ExportError::NotFound
+    fn claim_job(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ExportJob>>;
+
     /// Renews `worker_id`'s lease on job `id` until `now + lease` and records its progress.
     /// A lease that ran out is still renewed as long as it has not been reclaimed.
     ///

@@ -56,7 +56,7 @@ macro_rules! job_store_suite {
     ($harness:expr) => {
         job_store_suite!(@cases $harness;
             create_and_get, create_rejects_bad_input, claim_empty_queue, claim_sets_lease,
-            claim_oldest_first, claim_respects_not_before, heartbeat_extends_lease,
+            claim_oldest_first, claim_respects_not_before, claim_job_takes_that_job_only, heartbeat_extends_lease,
             heartbeat_after_reclaim_conflicts, complete_records_result, fail_retries_with_backoff,
             fail_exhausts_attempts, fail_without_retry, cancel_pending, cancel_running,
             list_pages_newest_first, list_filters_status_and_owner, list_rejects_bad_query,
@@ -207,6 +207,34 @@ pub fn claim_sets_lease(h: &Harness) {
     assert_eq!(s.get(job.id).unwrap(), claimed);
     // Claimed once only.
     assert!(s.claim("w-2", LEASE, now).unwrap().is_none());
+}
+
+pub fn claim_job_takes_that_job_only(h: &Harness) {
+    let s = &*h.store;
+    let older = s.create(new_job("u-1", t0())).unwrap();
+    let named = s.create(new_job("u-1", t0() + secs(1))).unwrap();
+    let now = t0() + secs(10);
+    let claimed = s.claim_job(named.id, "w-1", LEASE, now).unwrap().unwrap();
+    assert_eq!(claimed.id, named.id);
+    assert_eq!(claimed.status, JobStatus::Running);
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(claimed.lease.as_ref().unwrap().worker_id, "w-1");
+    // Running now: another worker gets nothing, and the older job is still pending.
+    assert!(s.claim_job(named.id, "w-2", LEASE, now).unwrap().is_none());
+    assert_eq!(s.get(older.id).unwrap().status, JobStatus::Pending);
+    assert_eq!(claim(s, "w-2", now).id, older.id);
+    // A cancelled job is not claimable; an unknown one is not found.
+    let cancelled = s.create(new_job("u-1", t0() + secs(2))).unwrap();
+    s.request_cancel(cancelled.id, now).unwrap();
+    assert!(
+        s.claim_job(cancelled.id, "w-1", LEASE, now)
+            .unwrap()
+            .is_none()
+    );
+    let err = s.claim_job(Uuid::new_v4(), "w-1", LEASE, now).unwrap_err();
+    assert!(matches!(err, ExportError::NotFound { .. }), "{err}");
+    // A bad worker id is refused before any store work.
+    assert!(s.claim_job(older.id, "", LEASE, now).is_err());
 }
 
 pub fn claim_oldest_first(h: &Harness) {
