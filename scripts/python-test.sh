@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Python package (maturin, release, abi3 wheel), installs it into a virtualenv with
-# the test requirements, and runs its tests: pytest (with the package's doctests and the
-# guide's examples), stubtest against the native module, and mypy --strict on the examples.
+# the test requirements, and runs its tests: pytest, the guide's examples (docs/python.md) and
+# the package's doctests, stubtest against the native module, and mypy --strict on the examples.
 # Called by scripts/test; needs EXPORT_CORE_REDIS_URL (the Celery tests' broker), which
 # scripts/test starts. Usage: scripts/python-test.sh [pytest args...]
 set -euo pipefail
@@ -36,5 +36,9 @@ fi
 # From outside the source tree, so `import export_core` is the installed wheel.
 cd "$root/bindings-python/tests"
 python -m pytest -q -p no:cacheprovider "$@" .
+# The guide's examples and the package's own docstrings.
+python -m pytest -q -p no:cacheprovider --doctest-glob='*.md' \
+  -o doctest_optionflags="ELLIPSIS NORMALIZE_WHITESPACE" "$root/docs/python.md"
+python -m pytest -q -p no:cacheprovider --doctest-modules --pyargs export_core
 python -m mypy.stubtest export_core --allowlist "$root/bindings-python/stubtest-allowlist.txt"
 python -m mypy --strict --no-incremental "$root/bindings-python/examples"

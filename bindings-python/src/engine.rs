@@ -282,16 +282,22 @@ impl PyEngine {
     /// (KeyboardInterrupt, Celery's soft time limit) stops the run before its next batch: the
     /// job is released (pending again, nothing published) and the exception raised. So does
     /// `stop` once set (a `threading.Event`, for a worker on a thread of its own), with the
-    /// outcome saying `released`.
-    #[pyo3(signature = (data=None, on_progress=None, stop=None))]
+    /// outcome saying `released`. With `job_id`, runs that job only (`None` when it is not
+    /// pending: running elsewhere, finished, cancelled), as a task queue naming the job wants.
+    #[pyo3(signature = (data=None, on_progress=None, stop=None, job_id=None))]
     fn run_once(
         &self,
         py: Python<'_>,
         data: Option<Py<PyAny>>,
         on_progress: Option<Py<PyAny>>,
         stop: Option<Py<PyAny>>,
+        job_id: Option<&str>,
     ) -> PyResult<Option<Py<PyAny>>> {
-        let outcomes = self.run_worker(py, data, on_progress, stop, false)?;
+        let only = match job_id {
+            Some(text) => Some(attached(py, &HostError::default(), || parse_job_id(text))?),
+            None => None,
+        };
+        let outcomes = self.run_worker(py, data, on_progress, stop, Run::Once(only))?;
         outcomes.first().map(|o| outcome(py, o)).transpose()
     }
 
@@ -304,7 +310,7 @@ impl PyEngine {
         on_progress: Option<Py<PyAny>>,
         stop: Option<Py<PyAny>>,
     ) -> PyResult<Vec<Py<PyAny>>> {
-        let outcomes = self.run_worker(py, data, on_progress, stop, true)?;
+        let outcomes = self.run_worker(py, data, on_progress, stop, Run::UntilIdle)?;
         outcomes.iter().map(|o| outcome(py, o)).collect()
     }
 
@@ -481,7 +487,7 @@ impl PyEngine {
         data: Option<Py<PyAny>>,
         on_progress: Option<Py<PyAny>>,
         stop: Option<Py<PyAny>>,
-        until_idle: bool,
+        run: Run,
     ) -> PyResult<Vec<JobOutcome>> {
         let host = HostError::default();
         let mut provider: Arc<dyn SourceProvider> = match data {
@@ -507,10 +513,16 @@ impl PyEngine {
             .spawn(move || {
                 let run = catch_unwind(AssertUnwindSafe(|| -> Result<Vec<JobOutcome>> {
                     let mut outcomes = Vec::new();
-                    while let Some(o) = worker.run_once_until_shutdown(&flag)? {
-                        outcomes.push(o);
-                        if !until_idle || flag.load(Ordering::SeqCst) {
-                            break;
+                    match run {
+                        Run::Once(Some(id)) => outcomes.extend(worker.run_job(id, Some(&flag))?),
+                        Run::Once(None) => outcomes.extend(worker.run_once_until_shutdown(&flag)?),
+                        Run::UntilIdle => {
+                            while let Some(o) = worker.run_once_until_shutdown(&flag)? {
+                                outcomes.push(o);
+                                if flag.load(Ordering::SeqCst) {
+                                    break;
+                                }
+                            }
                         }
                     }
                     Ok(outcomes)
@@ -561,6 +573,15 @@ impl PyEngine {
             }
         }
     }
+}
+
+/// What a worker call runs.
+#[derive(Clone, Copy)]
+enum Run {
+    /// The next pending job, or the one named.
+    Once(Option<uuid::Uuid>),
+    /// Pending jobs until there is none.
+    UntilIdle,
 }
 
 /// Calls `on_progress(job_id, rows, rows_expected)` after each batch of a job's sources.

@@ -188,3 +188,17 @@ def test_purge_reports(engine: ec.Engine) -> None:
 def trip_rows() -> pa.Table:
     """Trips in the trip input schema, as a host's own query would return them."""
     return pa.table(ec.sample_trips("2026-10-01", "2026-10-02", rows=500, seed=7))
+
+
+def test_run_once_with_a_job_id_runs_that_job_only(engine: ec.Engine) -> None:
+    first = engine.create(owner(), V2_CSV)
+    second = engine.create(owner(), V2_CSV)
+    outcome = engine.run_once(job_id=second["id"])
+    assert outcome is not None and outcome["job_id"] == second["id"] and outcome["status"] == "succeeded"
+    assert engine.status(owner(), first["id"])["status"] == "pending"
+    assert engine.run_once(job_id=second["id"]) is None
+    with pytest.raises(ec.NotFound):
+        engine.run_once(job_id="00000000-0000-4000-8000-000000000000")
+    # An id that is no job id names no job, as everywhere in the job API.
+    with pytest.raises(ec.NotFound):
+        engine.run_once(job_id="not-a-uuid")

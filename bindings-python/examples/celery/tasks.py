@@ -2,8 +2,9 @@
 
 The export engine keeps its own job queue (the job store); Celery only carries the order "run a
 job now" and the progress a client polls. A producer creates the job through the engine and sends
-``run_export`` (:func:`submit` does both); the worker's task calls ``engine.run_once()``, which
-claims the next pending job, streams its file into storage and returns the outcome.
+``run_export`` (:func:`submit` does both); the worker's task calls
+``engine.run_once(job_id=...)``, which claims that job, streams its file into storage and
+returns the outcome.
 
     EXPORT_CORE_REDIS_URL=redis://127.0.0.1:6379/0 EXPORT_CORE_CONFIG=/etc/export-core.toml \\
         celery -A tasks worker --pool=prefork --concurrency=4 -l info
@@ -186,20 +187,17 @@ def _outcome(raw: Mapping[str, Any]) -> Outcome:
 def _run_export(
     self: ExportTask, job_id: str, user_id: str, organisation: Optional[str] = None
 ) -> Outcome:
-    """Runs the next pending export job (normally ``job_id``, created just before this task was
-    sent) to its end, reporting ``PROGRESS`` states; returns its :class:`Outcome`."""
+    """Runs export job ``job_id`` to its end, reporting ``PROGRESS`` states; returns its
+    :class:`Outcome`."""
     engine = get_engine()
     owner = Principal(user_id, organisation, scopes=TASK_SCOPES)
     # The task's request is thread-local in Celery, and the engine calls on_progress from its
     # own worker thread: take the id here.
     task_id = self.request.id
     last_update = 0.0
-    running: list[str] = []
 
     def on_progress(running_job: str, rows: int, rows_expected: Optional[int]) -> None:
         nonlocal last_update
-        if not running:
-            running.append(running_job)
         now = time.monotonic()
         if now - last_update < PROGRESS_INTERVAL:
             return
@@ -214,12 +212,10 @@ def _run_export(
             log.warning("progress update of task %s failed", task_id, exc_info=True)
 
     try:
-        raw = engine.run_once(on_progress=on_progress)
+        raw = engine.run_once(job_id=job_id, on_progress=on_progress)
     except SoftTimeLimitExceeded:
         # Soft time limit or revoke(terminate=True, signal="SIGUSR1"): the engine has stopped
         # the run and put the job back to pending; cancel it so that no worker picks it again.
-        if running and running[0] != job_id:
-            log.warning("task %s for job %s was running job %s", task_id, job_id, running[0])
         try:
             engine.cancel(owner, job_id)
             log.info("job %s cancelled: task %s interrupted", job_id, task_id)
@@ -228,7 +224,7 @@ def _run_export(
             log.warning("job %s not cancelled after interruption: %s", job_id, err)
         raise
     if raw is None:
-        # Nothing pending: the job was cancelled before it ran, or another task ran it.
+        # Not pending: cancelled before it ran, or run by another task (a redelivery).
         status = engine.status(owner, job_id)
         return Outcome(
             job_id=job_id,
@@ -238,10 +234,7 @@ def _run_export(
             lease_lost=False,
             released=False,
         )
-    outcome = _outcome(raw)
-    if outcome["job_id"] != job_id:
-        log.warning("task %s for job %s ran job %s", task_id, job_id, outcome["job_id"])
-    return outcome
+    return _outcome(raw)
 
 
 #: The Celery task: ``run_export.delay(job_id, user_id, organisation)``.

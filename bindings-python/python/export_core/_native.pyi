@@ -113,6 +113,7 @@ class Engine:
         data: Optional[_DataFn] = None,
         on_progress: Optional[_ProgressFn] = None,
         stop: Optional[_StopFlag] = None,
+        job_id: Optional[str] = None,
     ) -> Optional[dict[str, Any]]: ...
     def run_until_idle(
         self,
