@@ -81,6 +81,8 @@ LINES = {
     "polars_jsonl": ("jsonl", "polars write_ndjson", "polars.DataFrame", None),
     "pandas_jsonl": ("jsonl", "pandas to_json(records, lines)", "pandas.DataFrame", None),
 }
+SHORT = {"dictwriter_csv": "csv.DictWriter", "polars_csv": "polars", "xlsxwriter_xlsx": "XlsxWriter",
+         "polars_jsonl": "polars"}
 KIND_OF_INPUT = {"dicts": "dicts", "pyarrow.Table": "arrow", "polars.DataFrame": "polars",
                  "pandas.DataFrame": "pandas", "Arrow IPC file": "cli"}
 PYTHON_XLSX_PEERS = ["xlsxwriter_xlsx", "openpyxl_xlsx", "pandas_xlsx", "polars_xlsx"]
@@ -366,8 +368,11 @@ def check(fmt: str, path: str, rows: int) -> str:
             return f"FAIL header {header}"
         if count != rows + 1 or last is None or len(last) != 10 or last[0] != rows:
             return f"FAIL {count} rows, last {last}"
-        note = "" if dim == want else f" (dimension {dim})"
-        return f"ok: {dim}, {count} rows, last id {last[0]}{note}"
+        if dim == "unsized":
+            dim = "no <dimension>"
+        elif dim != want:
+            return f"FAIL dimension {dim}, expected {want}"
+        return f"ok: {dim}, {count} rows read, last id {last[0]}"
     return "FAIL unknown format"
 
 
@@ -593,7 +598,7 @@ def render(results, formats, rows, xlsx_rows, notes, a, load_start, started) -> 
         cli = best(results, f"cli_{fmt}")
         vs_cli = f"{b / cli:.2f}×" if cli else "—"
         if ref and best(results, ref):
-            speed = f"{best(results, ref) / b:.1f}× vs {LINES[ref][1]}"
+            speed = f"{best(results, ref) / b:.1f}× vs {SHORT[ref]}"
         else:
             speed = ""
         wr = r.get("write_kib")

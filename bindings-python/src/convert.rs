@@ -16,6 +16,7 @@ static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static UUID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PATH_LIKE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// A JSON-shaped Python value (dict with str keys, list, tuple, str, int, float, bool, None;
 /// dates and decimals as text) as JSON. `what` names the argument in errors.
@@ -153,18 +154,18 @@ pub fn cell(value: &Bound<'_, PyAny>) -> PyResult<Result<Value, String>> {
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(Ok(Value::Text(s.to_cow()?.into_owned())));
     }
-    if let Ok(b) = value.cast::<PyBytes>() {
-        return Ok(Ok(Value::Bytes(b.as_bytes().to_vec())));
-    }
-    if let Ok(b) = value.cast::<PyByteArray>() {
-        return Ok(Ok(Value::Bytes(b.to_vec())));
-    }
     // datetime.datetime is a subclass of datetime.date: test it first.
     if value.is_instance(DATETIME.import(py, "datetime", "datetime")?)? {
         return datetime(value);
     }
     if value.is_instance(DATE.import(py, "datetime", "date")?)? {
         return Ok(date(value)?.map(Value::Date));
+    }
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return Ok(Ok(Value::Bytes(b.as_bytes().to_vec())));
+    }
+    if let Ok(b) = value.cast::<PyByteArray>() {
+        return Ok(Ok(Value::Bytes(b.to_vec())));
     }
     if value.is_instance(DECIMAL.import(py, "decimal", "Decimal")?)? {
         if !value.call_method0("is_finite")?.extract::<bool>()? {
@@ -195,25 +196,41 @@ pub fn cell(value: &Bound<'_, PyAny>) -> PyResult<Result<Value, String>> {
     )))
 }
 
+/// `value.name` as `T`, the name interned once: these lookups run for every cell of a date
+/// column, and a fresh name string each time cost most of their time.
+macro_rules! field {
+    ($value:expr, $name:literal) => {
+        $value
+            .getattr(pyo3::intern!($value.py(), $name))?
+            .extract()?
+    };
+}
+
 fn date(value: &Bound<'_, PyAny>) -> PyResult<Result<NaiveDate, String>> {
     let (y, m, d): (i32, u32, u32) = (
-        value.getattr("year")?.extract()?,
-        value.getattr("month")?.extract()?,
-        value.getattr("day")?.extract()?,
+        field!(value, "year"),
+        field!(value, "month"),
+        field!(value, "day"),
     );
     Ok(NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| format!("{y}-{m}-{d} is not a date")))
 }
 
 fn datetime(value: &Bound<'_, PyAny>) -> PyResult<Result<Value, String>> {
     // An aware datetime is an instant: taken in UTC. A naive one is a wall-clock time.
-    let aware = !value.getattr("tzinfo")?.is_none() && !value.call_method0("utcoffset")?.is_none();
+    let py = value.py();
+    let aware = !value.getattr(pyo3::intern!(py, "tzinfo"))?.is_none()
+        && !value
+            .call_method0(pyo3::intern!(py, "utcoffset"))?
+            .is_none();
     let value = if aware {
-        let utc = value
-            .py()
-            .import("datetime")?
-            .getattr("timezone")?
-            .getattr("utc")?;
-        value.call_method1("astimezone", (utc,))?
+        let utc = UTC.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            Ok(py
+                .import("datetime")?
+                .getattr("timezone")?
+                .getattr("utc")?
+                .unbind())
+        })?;
+        value.call_method1(pyo3::intern!(py, "astimezone"), (utc.bind(py),))?
     } else {
         value.clone()
     };
@@ -222,10 +239,10 @@ fn datetime(value: &Bound<'_, PyAny>) -> PyResult<Result<Value, String>> {
         Err(e) => return Ok(Err(e)),
     };
     let (h, mi, s, us): (u32, u32, u32, u32) = (
-        value.getattr("hour")?.extract()?,
-        value.getattr("minute")?.extract()?,
-        value.getattr("second")?.extract()?,
-        value.getattr("microsecond")?.extract()?,
+        field!(value, "hour"),
+        field!(value, "minute"),
+        field!(value, "second"),
+        field!(value, "microsecond"),
     );
     let Some(time) = NaiveTime::from_hms_micro_opt(h, mi, s, us) else {
         return Ok(Err(format!("{h}:{mi}:{s}.{us} is not a time of day")));

@@ -159,6 +159,15 @@ impl SourceProvider for CallableSources {
     }
 }
 
+/// Runs `work` without the GIL and converts what it returns: the shape of most engine calls.
+fn returned<T: serde::Serialize + Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> PyResult<Py<PyAny>> {
+    let value = detached(py, &HostError::default(), work)?;
+    Ok(to_py(py, &value)?.unbind())
+}
+
 fn outcome(py: Python<'_>, o: &JobOutcome) -> PyResult<Py<PyAny>> {
     let dict = PyDict::new(py);
     dict.set_item("job_id", o.job_id.to_string())?;
@@ -189,12 +198,10 @@ impl PyEngine {
         request: &Bound<'_, PyDict>,
     ) -> PyResult<Py<PyAny>> {
         let json = to_json(request.as_any(), "request")?;
-        let host = HostError::default();
-        let job = detached(py, &host, || {
+        returned(py, || {
             let request: ExportRequest = export_core::error::from_json_value("request", json)?;
             self.engine.service().create(&principal.inner, request)
-        })?;
-        Ok(to_py(py, &job)?.unbind())
+        })
     }
 
     /// The principal's own jobs, newest first: `{"jobs": [...], "next_cursor": str | None}`.
@@ -232,29 +239,23 @@ impl PyEngine {
 
     /// One of the principal's jobs.
     fn get(&self, py: Python<'_>, principal: &PyPrincipal, id: &str) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let job = detached(py, &host, || {
+        returned(py, || {
             self.engine.service().get(&principal.inner, job_id(id)?)
-        })?;
-        Ok(to_py(py, &job)?.unbind())
+        })
     }
 
     /// Where a job is: status, progress, percent, error, times.
     fn status(&self, py: Python<'_>, principal: &PyPrincipal, id: &str) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let view = detached(py, &host, || {
+        returned(py, || {
             self.engine.service().status(&principal.inner, job_id(id)?)
-        })?;
-        Ok(to_py(py, &view)?.unbind())
+        })
     }
 
     /// Cancels a pending job, or asks a running one to stop at its next batch.
     fn cancel(&self, py: Python<'_>, principal: &PyPrincipal, id: &str) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let job = detached(py, &host, || {
+        returned(py, || {
             self.engine.service().cancel(&principal.inner, job_id(id)?)
-        })?;
-        Ok(to_py(py, &job)?.unbind())
+        })
     }
 
     /// Deletes a finished job and its file.
@@ -316,11 +317,9 @@ impl PyEngine {
 
     /// One scheduler tick now: fires due schedules, follows their runs.
     fn tick_scheduler(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let report = detached(py, &host, || {
+        returned(py, || {
             self.engine.scheduler().tick(self.engine.clock().now())
-        })?;
-        Ok(to_py(py, &report)?.unbind())
+        })
     }
 
     /// Expires what retention says is due (files deleted, jobs anonymised); `dry_run` only
@@ -357,13 +356,11 @@ impl PyEngine {
 
     /// The principal's schedules.
     fn list_schedules(&self, py: Python<'_>, principal: &PyPrincipal) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let list = detached(py, &host, || {
+        returned(py, || {
             self.engine
                 .schedules()
                 .list_schedules(&principal.inner, &ScheduleQuery::default())
-        })?;
-        Ok(to_py(py, &list)?.unbind())
+        })
     }
 
     /// Enables or disables a schedule.
@@ -374,13 +371,11 @@ impl PyEngine {
         id: &str,
         enabled: bool,
     ) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let s = detached(py, &host, || {
+        returned(py, || {
             self.engine
                 .schedules()
                 .set_enabled(&principal.inner, id, enabled)
-        })?;
-        Ok(to_py(py, &s)?.unbind())
+        })
     }
 
     /// Deletes a schedule.
@@ -390,13 +385,11 @@ impl PyEngine {
         principal: &PyPrincipal,
         id: &str,
     ) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let s = detached(py, &host, || {
+        returned(py, || {
             self.engine
                 .schedules()
                 .delete_schedule(&principal.inner, id)
-        })?;
-        Ok(to_py(py, &s)?.unbind())
+        })
     }
 
     /// Installs the registry's monthly opendata exports (admin).
@@ -405,13 +398,11 @@ impl PyEngine {
         py: Python<'_>,
         principal: &PyPrincipal,
     ) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let s = detached(py, &host, || {
+        returned(py, || {
             self.engine
                 .schedules()
                 .install_monthly_opendata(&principal.inner)
-        })?;
-        Ok(to_py(py, &s)?.unbind())
+        })
     }
 
     /// Saves a platform (a named, reusable request).
@@ -425,25 +416,21 @@ impl PyEngine {
         description: &str,
     ) -> PyResult<Py<PyAny>> {
         let json = to_json(request.as_any(), "request")?;
-        let host = HostError::default();
-        let p = detached(py, &host, || {
+        returned(py, || {
             let request: ExportRequest = export_core::error::from_json_value("request", json)?;
             let platform =
                 Platform::new(name, request, self.engine.clock().now()).description(description);
             self.engine
                 .schedules()
                 .create_platform(&principal.inner, platform)
-        })?;
-        Ok(to_py(py, &p)?.unbind())
+        })
     }
 
     /// The platforms the principal sees.
     fn list_platforms(&self, py: Python<'_>, principal: &PyPrincipal) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let list = detached(py, &host, || {
+        returned(py, || {
             self.engine.schedules().list_platforms(&principal.inner)
-        })?;
-        Ok(to_py(py, &list)?.unbind())
+        })
     }
 
     /// One platform.
@@ -453,11 +440,9 @@ impl PyEngine {
         principal: &PyPrincipal,
         name: &str,
     ) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let p = detached(py, &host, || {
+        returned(py, || {
             self.engine.schedules().get_platform(&principal.inner, name)
-        })?;
-        Ok(to_py(py, &p)?.unbind())
+        })
     }
 
     /// Deletes a platform.
@@ -467,13 +452,11 @@ impl PyEngine {
         principal: &PyPrincipal,
         name: &str,
     ) -> PyResult<Py<PyAny>> {
-        let host = HostError::default();
-        let p = detached(py, &host, || {
+        returned(py, || {
             self.engine
                 .schedules()
                 .delete_platform(&principal.inner, name)
-        })?;
-        Ok(to_py(py, &p)?.unbind())
+        })
     }
 }
 

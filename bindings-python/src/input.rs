@@ -193,30 +193,28 @@ impl RowsSource {
             })
         };
         if let Ok(dict) = row.cast::<PyDict>() {
-            let same_keys = self
-                .batcher
-                .columns()
-                .is_some_and(|c| c.len() == dict.len())
-                && self.keys.len() == dict.len()
-                && dict
-                    .keys()
-                    .iter()
-                    .zip(&self.keys)
-                    .all(|(k, known)| k.is(known));
+            // One pass: the values, and the keys (as objects: a reference count each).
+            let mut keys = Vec::with_capacity(dict.len());
             let mut values = Vec::with_capacity(dict.len());
-            let mut names = Vec::with_capacity(if same_keys { 0 } else { dict.len() });
             for (k, v) in dict.iter() {
-                let value = cell(&v)?.map_err(|reason| bad(column_message(&k, reason)))?;
-                values.push(value);
-                if !same_keys {
-                    let key = k.cast::<PyString>().map_err(|_| {
-                        bad(format!("keys must be str, got a {} key", type_name(&k)))
-                    })?;
-                    names.push(key.to_cow()?.into_owned());
-                }
+                values.push(cell(&v)?.map_err(|reason| bad(column_message(&k, reason)))?);
+                keys.push(k);
             }
+            let same_keys = self.keys.len() == keys.len()
+                && self
+                    .batcher
+                    .columns()
+                    .is_some_and(|c| c.len() == keys.len())
+                && keys.iter().zip(&self.keys).all(|(k, known)| k.is(known));
             if same_keys {
                 return self.batcher.push_positional(values).map_err(Pushed::Engine);
+            }
+            let mut names = Vec::with_capacity(keys.len());
+            for k in &keys {
+                let key = k
+                    .cast::<PyString>()
+                    .map_err(|_| bad(format!("keys must be str, got a {} key", type_name(k))))?;
+                names.push(key.to_cow()?.into_owned());
             }
             self.batcher
                 .push_named(names.iter().map(String::as_str).zip(values))
@@ -225,9 +223,8 @@ impl RowsSource {
             if self.batcher.columns().is_some_and(|c| {
                 c.len() == names.len() && c.iter().zip(&names).all(|(a, b)| a == b)
             }) {
-                self.keys = dict
-                    .keys()
-                    .iter()
+                self.keys = keys
+                    .into_iter()
                     .filter_map(|k| k.cast_into::<PyString>().ok().map(Bound::unbind))
                     .collect();
             } else {
