@@ -12,7 +12,7 @@ use export_core::engine::{Engine, EngineConfig};
 use export_core::job::{ExportJob, JobStatus, ListQuery};
 use export_core::platform::Platform;
 use export_core::request::ExportRequest;
-use export_core::schedule::ScheduleQuery;
+use export_core::schedule::{ScheduleQuery, ScheduleSpec};
 use export_core::service::{ExportDownload, Principal, parse_job_id};
 use export_core::source::Source;
 use export_core::worker::{JobOutcome, SourceProvider};
@@ -360,6 +360,53 @@ impl PyEngine {
             self.engine
                 .schedules()
                 .list_schedules(&principal.inner, &ScheduleQuery::default())
+        })
+    }
+
+    /// Creates a schedule from a dict (`export_core::schedule::ScheduleSpec`: `id`, `target`,
+    /// `trigger`, optional `name`, `owner`, `period`, `enabled`, `retry`, `misfire`,
+    /// `retention_seconds`), owned by `principal` unless it names an owner.
+    fn create_schedule(
+        &self,
+        py: Python<'_>,
+        principal: &PyPrincipal,
+        spec: &Bound<'_, PyDict>,
+    ) -> PyResult<Py<PyAny>> {
+        let json = to_json(spec.as_any(), "schedule")?;
+        returned(py, || {
+            let spec: ScheduleSpec = export_core::error::from_json_value("schedule", json)?;
+            let new = spec.into_new(&principal.inner.owner());
+            self.engine
+                .schedules()
+                .create_schedule(&principal.inner, new)
+        })
+    }
+
+    /// One schedule, with its next run and statistics.
+    fn get_schedule(
+        &self,
+        py: Python<'_>,
+        principal: &PyPrincipal,
+        id: &str,
+    ) -> PyResult<Py<PyAny>> {
+        returned(py, || {
+            self.engine.schedules().get_schedule(&principal.inner, id)
+        })
+    }
+
+    /// A schedule's recent runs, newest first.
+    #[pyo3(signature = (principal, id, limit=20))]
+    fn schedule_runs(
+        &self,
+        py: Python<'_>,
+        principal: &PyPrincipal,
+        id: &str,
+        limit: u32,
+    ) -> PyResult<Py<PyAny>> {
+        returned(py, || {
+            self.engine
+                .schedules()
+                .schedule_runs(&principal.inner, id, limit)
         })
     }
 

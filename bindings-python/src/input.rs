@@ -38,7 +38,7 @@ pub fn source(
     host: &HostError,
 ) -> PyResult<Box<dyn Source>> {
     if data.hasattr("__arrow_c_stream__")? {
-        return arrow_stream(data);
+        return arrow_stream(data, host);
     }
     if data.hasattr("__arrow_c_array__")? {
         return arrow_array(data);
@@ -62,7 +62,7 @@ const STREAM: &CStr = c"arrow_array_stream";
 const SCHEMA: &CStr = c"arrow_schema";
 const ARRAY: &CStr = c"arrow_array";
 
-fn arrow_stream(data: &Bound<'_, PyAny>) -> PyResult<Box<dyn Source>> {
+fn arrow_stream(data: &Bound<'_, PyAny>, host: &HostError) -> PyResult<Box<dyn Source>> {
     let capsule = data.call_method0("__arrow_c_stream__")?;
     let capsule = capsule.cast::<PyCapsule>()?;
     let pointer = capsule.pointer_checked(Some(STREAM))?;
@@ -73,11 +73,20 @@ fn arrow_stream(data: &Bound<'_, PyAny>) -> PyResult<Box<dyn Source>> {
         PyTypeError::new_err(format!("data's Arrow stream has no readable schema: {e}"))
     })?;
     let schema = reader.schema();
-    let batches = reader.map(|batch| {
-        batch.map_err(|e| ExportError::InvalidInput {
-            source_name: "data".into(),
-            line: None,
-            reason: format!("the Arrow stream failed: {e}"),
+    let host = host.clone();
+    let batches = reader.map(move |batch| {
+        batch.map_err(|e| {
+            let reason = e.to_string();
+            // A producer running Python (a reader over a generator) reports the exceptions
+            // raised in it as text only; Ctrl-C must still be a KeyboardInterrupt.
+            if reason.contains("KeyboardInterrupt") {
+                return host.keep(pyo3::exceptions::PyKeyboardInterrupt::new_err(()));
+            }
+            ExportError::InvalidInput {
+                source_name: "data".into(),
+                line: None,
+                reason: format!("the Arrow stream failed: {reason}"),
+            }
         })
     });
     Ok(Box::new(IterSource::new(schema, batches)))

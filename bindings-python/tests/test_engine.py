@@ -202,3 +202,38 @@ def test_run_once_with_a_job_id_runs_that_job_only(engine: ec.Engine) -> None:
     # An id that is no job id names no job, as everywhere in the job API.
     with pytest.raises(ec.NotFound):
         engine.run_once(job_id="not-a-uuid")
+
+
+def test_schedules_created_from_a_dict_fire_and_keep_their_runs(engine: ec.Engine) -> None:
+    me = owner()
+    spec = {
+        "id": "hourly-opendata",
+        "name": "opendata, hourly",
+        "target": {"kind": "request", "request": V2_CSV},
+        "trigger": {"kind": "interval", "every_minutes": 60, "anchor": "2020-01-01T00:00:00Z"},
+        "period": "previous_day",
+        "retry": {"max_attempts": 2},
+    }
+    created = engine.create_schedule(me, spec)
+    assert created["id"] == "hourly-opendata" and created["owner"]["user_id"] == "u-1"
+    assert created["next_run"] is not None
+    assert engine.get_schedule(me, created["id"])["name"] == "opendata, hourly"
+    with pytest.raises(ec.NotFound):
+        engine.get_schedule(ec.Principal("u-2", "org-2"), created["id"])
+    with pytest.raises(ec.Conflict):
+        engine.create_schedule(me, spec)
+    for typo, named in ((dict(spec, id="t1", trigerr={}), "trigerr"),
+                        (dict(spec, id="t2", trigger={"kind": "cron", "expresion": "0 6 * * *"}), "expresion"),
+                        (dict(spec, id="t3", trigger={"kind": "cron", "expression": "61 * * * *"}), "61")):
+        with pytest.raises(ec.ValidationError, match=named):
+            engine.create_schedule(me, typo)
+    # The next run is the next hour boundary of the interval: nothing is due before it.
+    import datetime as dt
+
+    next_run = dt.datetime.fromisoformat(created["next_run"].replace("Z", "+00:00"))
+    now = dt.datetime.now(dt.timezone.utc)
+    assert dt.timedelta(0) < next_run - now <= dt.timedelta(minutes=60), (next_run, now)
+    report = engine.tick_scheduler()
+    assert report["fired"] == [] and report["errors"] == []
+    assert engine.schedule_runs(me, created["id"]) == []
+    assert engine.set_schedule_enabled(me, created["id"], False)["enabled"] is False

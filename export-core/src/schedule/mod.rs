@@ -153,7 +153,7 @@ pub use memory::MemoryScheduleStore;
 pub use misfire::{Decision, MisfirePolicy, due_fire};
 pub use model::{
     MAX_ID_LEN, NewSchedule, PeriodRule, RetryPolicy, RunStatus, Schedule, ScheduleRun,
-    ScheduleStats, ScheduleTarget, check_id,
+    ScheduleSpec, ScheduleStats, ScheduleTarget, check_id,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::PgScheduleStore;

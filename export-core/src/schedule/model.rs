@@ -508,6 +508,87 @@ impl Schedule {
 /// The namespace of scheduled job ids (a fixed random UUID).
 const JOB_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_2c4a_8e3b_4f7a_9c21_5b0e_7a3d_91c4);
 
+/// A new schedule as JSON gives it (an HTTP body, a binding's dict): the fields of
+/// [`NewSchedule`], with the owner optional (the caller's by default) and every key checked.
+///
+/// # Examples
+///
+/// ```
+/// use export_core::error::from_json;
+/// use export_core::job::Owner;
+/// use export_core::schedule::{PeriodRule, ScheduleSpec};
+/// let spec: ScheduleSpec = from_json("schedule", r#"{
+///     "id": "daily-products",
+///     "target": {"kind": "platform", "platform": "products-csv"},
+///     "trigger": {"kind": "cron", "expression": "0 6 * * *", "time_zone": "Europe/Paris"},
+///     "period": "previous_day",
+///     "retry": {"max_attempts": 5}
+/// }"#)?;
+/// let new = spec.into_new(&Owner::user("u-1"));
+/// assert_eq!(new.owner.user_id, "u-1");
+/// assert_eq!(new.period, PeriodRule::PreviousDay);
+/// assert_eq!(new.retry.max_attempts, 5);
+/// assert!(new.enabled);
+///
+/// let typo = from_json::<ScheduleSpec>("schedule", r#"{"id": "x", "target": {"kind": "platform", "platform": "p"},
+///     "trigger": {"kind": "cron", "expresion": "0 6 * * *"}}"#).unwrap_err();
+/// assert!(typo.to_string().contains("expresion"), "{typo}");
+/// # Ok::<(), export_core::ExportError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// Identifier.
+    pub id: String,
+    /// Display name (default: the id).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Who its jobs belong to (default: the caller; another owner needs `export.admin`).
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    /// What it exports.
+    pub target: ScheduleTarget,
+    /// Which period each run exports.
+    #[serde(default)]
+    pub period: PeriodRule,
+    /// When it fires.
+    pub trigger: Trigger,
+    /// Whether it starts enabled (default true).
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Retries.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Misfires.
+    #[serde(default)]
+    pub misfire: MisfirePolicy,
+    /// Retention of its jobs, in whole seconds (default: the retention policy's).
+    #[serde(default, rename = "retention_seconds", with = "optional_seconds")]
+    pub retention: Option<Duration>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl ScheduleSpec {
+    /// The schedule to create, owned by `caller` unless the spec names an owner.
+    pub fn into_new(self, caller: &Owner) -> NewSchedule {
+        NewSchedule {
+            id: self.id,
+            name: self.name,
+            owner: self.owner.unwrap_or_else(|| caller.clone()),
+            target: self.target,
+            period: self.period,
+            trigger: self.trigger,
+            enabled: self.enabled,
+            retry: self.retry,
+            misfire: self.misfire,
+            retention: self.retention,
+        }
+    }
+}
+
 /// A schedule to create: the required parts, plus optional settings with defaults.
 ///
 /// # Examples
