@@ -357,6 +357,11 @@ fn read_rows(rows: &[Row]) -> Result<Vec<(i64, ExportJob)>> {
     rows.iter().map(read_row).collect()
 }
 
+/// What a claim sets (`ops::claim`'s rules), from the parameters `$1` status, `$2` now,
+/// `$3` worker and `$4` lease end: shared by `claim` and `claim_job`.
+const CLAIM_SET: &str = "status = $1, attempts = attempts + 1, started_at = $2, heartbeat_at = $2, \
+     rows_done = 0, rows_expected = NULL, lease_worker_id = $3, lease_until = $4";
+
 impl JobStore for PgJobStore {
     fn backend(&self) -> &'static str {
         BACKEND
@@ -434,9 +439,7 @@ impl JobStore for PgJobStore {
         // The rules of `ops::claim`, in one statement: the job is not known before it is locked.
         let fields = ops::claim_fields(Uuid::nil(), worker_id, lease, now)?;
         let sql = format!(
-            "UPDATE export_jobs SET status = $1, attempts = attempts + 1, started_at = $2, \
-                 heartbeat_at = $2, rows_done = 0, rows_expected = NULL, \
-                 lease_worker_id = $3, lease_until = $4 \
+            "UPDATE export_jobs SET {CLAIM_SET} \
              WHERE id = ( \
                  SELECT id FROM export_jobs \
                  WHERE status = 'pending' AND (not_before IS NULL OR not_before <= $2) \
@@ -472,9 +475,7 @@ impl JobStore for PgJobStore {
         // second finds it running.
         let fields = ops::claim_fields(id, worker_id, lease, now)?;
         let sql = format!(
-            "UPDATE export_jobs SET status = $1, attempts = attempts + 1, started_at = $2, \
-                 heartbeat_at = $2, rows_done = 0, rows_expected = NULL, \
-                 lease_worker_id = $3, lease_until = $4 \
+            "UPDATE export_jobs SET {CLAIM_SET} \
              WHERE id = $5 AND status = 'pending' AND (not_before IS NULL OR not_before <= $2) \
              RETURNING {COLUMNS}"
         );
