@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the Node addon (napi-rs, release) and runs its tests: node --test over
+# bindings-node/test, then tsc --noEmit on the declarations in use (test/types.test-d.ts).
+# The trip test compares with the CLI's export: EXPORT_CORE_CLI names the binary (built here
+# when unset). Usage: scripts/node-test.sh [node --test args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/export-core/target}"
+
+if [ -z "${EXPORT_CORE_CLI:-}" ]; then
+  cargo build -q --release -p export-core --features cli
+  export EXPORT_CORE_CLI="$CARGO_TARGET_DIR/release/export-core"
+fi
+
+cd bindings-node
+# The pinned devDependencies of package-lock.json; a no-op once installed.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npx napi build --platform --release
+# No Rust backtraces for the panic test's expected panic.
+RUST_BACKTRACE=0 node --test "$@" test/
+npx tsc --noEmit -p tsconfig.json
