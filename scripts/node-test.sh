@@ -18,7 +18,11 @@ cd bindings-node
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
-npx napi build --platform --release
+# The addon as `npm run build` (napi build) makes it, built by cargo itself: napi passes an
+# explicit --target, which would build every dependency a second time beside the Python
+# wheel's and the CLI's release builds.
+cargo build -q --release -p export-core-node
+cp "$CARGO_TARGET_DIR/release/libexport_core_node.so" export-core.linux-x64-gnu.node
 # No Rust backtraces for the panic test's expected panic.
 RUST_BACKTRACE=0 node --test "$@" test/
 npx tsc --noEmit -p tsconfig.json
