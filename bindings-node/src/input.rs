@@ -2,13 +2,11 @@
 //! file format), or an array of plain objects or arrays converted to [`Value`]s on the main
 //! thread and batched by the core's [`RowBatcher`].
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_ipc::reader::{FileReader, StreamReader};
 use export_core::ExportError;
-use export_core::source::{IterSource, RowBatcher, Source};
+use export_core::source::{IpcSource, IterSource, RowBatcher, Source};
 use napi::bindgen_prelude::{Array, JsObjectValue, Object, Unknown};
 use napi::{JsValue, ValueType};
 
@@ -48,43 +46,8 @@ pub fn source(data: &Unknown<'_>, options: &RowOptions) -> Result<Box<dyn Source
     rows_source(&rows, options)
 }
 
-/// The magic bytes at the start of the Arrow IPC file format.
-const ARROW_MAGIC: &[u8; 6] = b"ARROW1";
-
 fn arrow_ipc(ipc: Vec<u8>) -> Result<Box<dyn Source>, Failure> {
-    let invalid = |reason: String| -> Failure {
-        ExportError::InvalidInput {
-            source_name: "data".into(),
-            line: None,
-            reason,
-        }
-        .into()
-    };
-    if ipc.is_empty() {
-        return Err(invalid("empty bytes, expected Arrow IPC".into()));
-    }
-    let batch_error = |e: arrow_schema::ArrowError| ExportError::InvalidInput {
-        source_name: "data".into(),
-        line: None,
-        reason: format!("the Arrow IPC data cannot be read: {e}"),
-    };
-    if ipc.starts_with(ARROW_MAGIC) {
-        let reader = FileReader::try_new(Cursor::new(ipc), None)
-            .map_err(|e| invalid(format!("not an Arrow IPC file: {e}")))?;
-        let schema = reader.schema();
-        Ok(Box::new(IterSource::new(
-            schema,
-            reader.map(move |b| b.map_err(batch_error)),
-        )))
-    } else {
-        let reader = StreamReader::try_new(Cursor::new(ipc), None)
-            .map_err(|e| invalid(format!("not an Arrow IPC stream or file: {e}")))?;
-        let schema = reader.schema();
-        Ok(Box::new(IterSource::new(
-            schema,
-            reader.map(move |b| b.map_err(batch_error)),
-        )))
-    }
+    Ok(Box::new(IpcSource::from_bytes("data", ipc)?))
 }
 
 /// Every row converted and batched now (they are JS values): the write then runs on a worker.

@@ -17,9 +17,14 @@ use crate::source::iter::conform;
 const ARROW_MAGIC: &[u8; 6] = b"ARROW1";
 
 enum Reader {
-    File(FileReader<BufReader<File>>),
-    Stream(StreamReader<BufReader<File>>),
+    File(FileReader<BufReader<Box<dyn Input>>>),
+    Stream(StreamReader<BufReader<Box<dyn Input>>>),
 }
+
+/// What an [`IpcSource`] reads from: a file, or bytes in memory.
+trait Input: Read + Seek + Send {}
+
+impl<T: Read + Seek + Send> Input for T {}
 
 /// A [`Source`] reading an Arrow IPC file, in the file or the stream format.
 ///
@@ -87,11 +92,45 @@ impl IpcSource {
     pub fn open(path: impl AsRef<Path>) -> Result<IpcSource> {
         let path = path.as_ref();
         let file = super::open_input_file(path)?;
-        Self::from_open_file(file, path, path.display().to_string())
+        Self::from_input(Box::new(file), path, path.display().to_string())
     }
 
-    /// Builds the source from an open file positioned anywhere.
-    fn from_open_file(mut file: File, path: &Path, name: String) -> Result<IpcSource> {
+    /// Reads Arrow IPC bytes already in memory (a binding's `Buffer`, an HTTP body), in either
+    /// format; `name` names them in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidInput`] naming `name` when the bytes are empty or not Arrow IPC.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{Int64Array, RecordBatch};
+    /// use arrow_ipc::writer::StreamWriter;
+    /// use export_core::source::{IpcSource, Source};
+    ///
+    /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2])) as _)])?;
+    /// let mut writer = StreamWriter::try_new(Vec::new(), &batch.schema())?;
+    /// writer.write(&batch)?;
+    /// let bytes = writer.into_inner()?;
+    /// let mut source = IpcSource::from_bytes("upload", bytes)?;
+    /// assert_eq!(source.format(), "stream");
+    /// assert_eq!(source.next_batch()?.unwrap().num_rows(), 2);
+    /// assert!(IpcSource::from_bytes("upload", b"not arrow".to_vec()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Result<IpcSource> {
+        let name = name.into();
+        Self::from_input(
+            Box::new(std::io::Cursor::new(bytes)),
+            Path::new(&name.clone()),
+            name,
+        )
+    }
+
+    /// Builds the source from an input positioned anywhere.
+    fn from_input(mut file: Box<dyn Input>, path: &Path, name: String) -> Result<IpcSource> {
         let invalid = |reason: String| ExportError::InvalidInput {
             source_name: name.clone(),
             line: None,
@@ -101,7 +140,7 @@ impl IpcSource {
             .seek(SeekFrom::End(0))
             .map_err(|e| ExportError::io(path, e))?;
         if len == 0 {
-            return Err(invalid("empty file, expected Arrow IPC".into()));
+            return Err(invalid("empty input, expected Arrow IPC".into()));
         }
         file.seek(SeekFrom::Start(0))
             .map_err(|e| ExportError::io(path, e))?;
@@ -112,7 +151,7 @@ impl IpcSource {
             &magic == ARROW_MAGIC
         };
         let rows_hint = if is_file_format {
-            footer_row_count(&mut file)
+            footer_row_count(file.as_mut())
         } else {
             None
         };
@@ -187,7 +226,7 @@ fn arrow_error(name: &str, path: &Path, error: ArrowError) -> ExportError {
 
 /// Sums the row counts of the record batches listed in an IPC file's footer, reading only each
 /// batch's metadata. `None` when anything looks wrong (the reader then reports the real error).
-fn footer_row_count(file: &mut File) -> Option<u64> {
+fn footer_row_count(file: &mut dyn Input) -> Option<u64> {
     let len = file.seek(SeekFrom::End(0)).ok()?;
     if len < 6 + 10 {
         return None;
@@ -333,7 +372,7 @@ impl IpcSpool {
             .into_inner()
             .map_err(|e| spool_error(ArrowError::from(e.into_error()), "flush"))?;
         let path = PathBuf::from("<spool>");
-        let mut source = IpcSource::from_open_file(file, &path, "spool".to_string())?;
+        let mut source = IpcSource::from_input(Box::new(file), &path, "spool".to_string())?;
         source.rows_hint = Some(self.rows);
         Ok(source)
     }
