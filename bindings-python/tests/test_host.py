@@ -75,9 +75,10 @@ def endless_reader() -> pa.RecordBatchReader:
 @pytest.mark.parametrize("input", ["table", "generator"])
 def test_keyboard_interrupt_stops_an_arrow_write_promptly_and_leaves_no_file(format: str, input: str, tmp_path: Path) -> None:
     if input == "table":
-        # 20M rows without building them: one batch, repeated.
+        # 200M rows without building them (one batch, repeated): far more than any machine
+        # writes before the signal lands.
         batch = pa.record_batch([pa.array(range(10_000), pa.int64())], names=["i"])
-        reader = pa.Table.from_batches([batch] * 2_000).to_reader()
+        reader = pa.Table.from_batches([batch] * 20_000).to_reader()
     else:
         reader = endless_reader()
     write = ec.write_csv if format == "csv" else ec.write_xlsx

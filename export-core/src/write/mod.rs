@@ -225,6 +225,10 @@ pub fn write_path(
         .to_string();
     let file = AtomicFile::create(path)?;
     let (mut summary, file) = write_named(format, sheets, options, control, &file_name, file)?;
+    // An interruption that arrived while the sink finished still leaves no file.
+    if let Some(check) = &control.check {
+        check()?;
+    }
     file.commit()?;
     summary.file_name = Some(file_name);
     Ok(summary)
