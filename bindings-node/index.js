@@ -835,8 +835,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Download = nativeBinding.Download
+module.exports.Engine = nativeBinding.Engine
+module.exports.ExportTask = nativeBinding.ExportTask
+module.exports.Feed = nativeBinding.Feed
+module.exports.WorkerRun = nativeBinding.WorkerRun
 module.exports._panicForTests = nativeBinding._panicForTests
-module.exports.exportTrips = nativeBinding.exportTrips
-module.exports.writeCsv = nativeBinding.writeCsv
-module.exports.writeJson = nativeBinding.writeJson
-module.exports.writeXlsx = nativeBinding.writeXlsx
+module.exports.sampleTrips = nativeBinding.sampleTrips
+module.exports.startTrips = nativeBinding.startTrips
+module.exports.startWrite = nativeBinding.startWrite

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Node addon (napi-rs, release) and runs its tests: node --test over
-# bindings-node/test, then tsc --noEmit on the declarations in use (test/types.test-d.ts).
+# bindings-node/test, then tsc --noEmit on the declarations in use (test/types.test-d.ts) and
+# the examples.
 # The trip test compares with the CLI's export: EXPORT_CORE_CLI names the binary (built here
 # when unset). Usage: scripts/node-test.sh [node --test args...]
 set -euo pipefail
@@ -23,6 +24,8 @@ fi
 # wheel's and the CLI's release builds.
 cargo build -q --release -p export-core-node
 cp "$CARGO_TARGET_DIR/release/libexport_core_node.so" export-core.linux-x64-gnu.node
+# The package ships the addon without its line tables (about 140 MB of them).
+strip --strip-debug export-core.linux-x64-gnu.node
 # No Rust backtraces for the panic test's expected panic.
 RUST_BACKTRACE=0 node --test "$@" test/
 npx tsc --noEmit -p tsconfig.json

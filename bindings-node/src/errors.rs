@@ -37,6 +37,18 @@ impl From<ExportError> for Failure {
     }
 }
 
+impl From<std::io::Error> for Failure {
+    fn from(err: std::io::Error) -> Failure {
+        ExportError::from(err).into()
+    }
+}
+
+impl From<napi::Error> for Failure {
+    fn from(err: napi::Error) -> Failure {
+        Failure::new("INVALID_REQUEST", err.reason)
+    }
+}
+
 /// Runs `work`, turning a panic into `INTERNAL`.
 pub fn guarded<T>(work: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
     catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {

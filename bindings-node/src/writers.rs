@@ -1,25 +1,25 @@
-//! `writeCsv`, `writeXlsx`, `writeJson` and `exportTrips`: the arguments converted on the main
-//! thread, the work done by the core on libuv's pool, the promise settled with a summary or an
-//! `Error` carrying the core's code.
+//! `startWrite` and `startTrips`: the arguments converted on the main thread, the work
+//! started as an [`ExportTask`] (on a thread of its own), which the package's JS layer turns
+//! into `writeCsv`, `writeXlsx`, `writeJson` and `exportTrips` with their Promises, streams and
+//! `AbortSignal`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use export_core::export::{ExportReport, Exporter};
+use export_core::export::{ExportReport, ExporterBuilder};
 use export_core::registry::SchemaRegistry;
 use export_core::request::{ExportRequest, Format, Period};
 use export_core::source::{SampleConfig, SampleTrips, Source};
-use export_core::write::{
-    Control, Sheet, WriteOptions, WriteSummary, validate, write_path, write_to,
-};
-use napi::bindgen_prelude::{AsyncTask, Buffer, Unknown};
-use napi::{Env, Task, ValueType};
+use export_core::write::{Sheet, WriteOptions, WriteSummary, write_path, write_to};
+use napi::bindgen_prelude::{Array, ClassInstance, Unknown};
 use napi_derive::napi;
 use serde_json::{Map, Value as Json};
 
-use crate::convert::{camel_message, snake_keys, to_json, type_name};
-use crate::errors::{Failure, guarded, to_js};
-use crate::input::{RowOptions, source};
+use crate::convert::{camel_message, snake_keys, to_json};
+use crate::errors::{Failure, guarded};
+use crate::feed::{Feed, Inlet};
+use crate::task::{ExportTask, Hooks, Output, ProgressFn, Work};
 
 /// What a write produced.
 #[napi(object)]
@@ -34,8 +34,6 @@ pub struct Summary {
     pub file_name: Option<String>,
     /// Rows read from the source (trip exports drop some: rare zones, out-of-period trips).
     pub rows_read: i64,
-    /// The file, when no `out` path was given.
-    pub data: Option<Buffer>,
 }
 
 /// A finished write, before it becomes a [`Summary`] on the main thread.
@@ -45,133 +43,89 @@ pub struct Done {
     sheets: Vec<String>,
     file_name: Option<String>,
     rows_read: u64,
-    data: Option<Vec<u8>>,
 }
 
 impl Done {
-    fn write(s: WriteSummary, data: Option<Vec<u8>>) -> Done {
+    fn write(s: WriteSummary) -> Done {
         Done {
             rows: s.rows,
             bytes: s.bytes,
             sheets: s.sheets,
             file_name: s.file_name,
             rows_read: s.rows,
-            data,
         }
     }
 
-    fn export(r: ExportReport, data: Option<Vec<u8>>) -> Done {
+    fn export(r: ExportReport) -> Done {
         Done {
             rows: r.rows_written,
             bytes: r.bytes,
             sheets: r.sheets,
             file_name: Some(r.file_name),
             rows_read: r.rows_read,
-            data,
+        }
+    }
+
+    /// The JS summary (built on the main thread).
+    pub fn into_summary(self) -> Summary {
+        Summary {
+            rows: self.rows as i64,
+            bytes: self.bytes as i64,
+            sheets: self.sheets,
+            file_name: self.file_name,
+            rows_read: self.rows_read as i64,
         }
     }
 }
 
-/// The work of one call.
-pub enum Job {
-    /// A plain write of the data's own columns.
-    Write {
-        format: Format,
-        sheets: Vec<Sheet>,
-        options: Box<WriteOptions>,
-        out: Option<PathBuf>,
-    },
-    /// A trip export over a source.
-    Trips {
-        exporter: Box<Exporter>,
-        input: Box<dyn Source>,
-        out: Option<PathBuf>,
-    },
-}
-
-impl Job {
-    fn run(self) -> Result<Done, Failure> {
-        match self {
-            Job::Write {
-                format,
-                sheets,
-                options,
-                out,
-            } => {
-                let control = Control::default();
-                Ok(match out {
-                    Some(path) => {
-                        Done::write(write_path(format, sheets, &options, &control, &path)?, None)
-                    }
-                    None => {
-                        let (summary, data) =
-                            write_to(format, sheets, &options, &control, Vec::new())?;
-                        Done::write(summary, Some(data))
-                    }
-                })
-            }
-            Job::Trips {
-                exporter,
-                mut input,
-                out,
-            } => Ok(match out {
-                Some(path) => Done::export(exporter.run_to_path(input.as_mut(), &path)?, None),
-                None => {
-                    let (report, data) = exporter.run(input.as_mut(), Vec::new())?;
-                    Done::export(report, Some(data))
-                }
-            }),
+/// Writes `sheets` to `output`: the plain writers' work.
+fn write_sheets(
+    format: Format,
+    sheets: Vec<(Option<String>, Inlet)>,
+    options: &WriteOptions,
+    output: Output,
+    hooks: &Hooks,
+) -> Result<Done, Failure> {
+    let control = &hooks.control();
+    let sheets = sheets
+        .into_iter()
+        .map(|(name, inlet)| {
+            Ok(Sheet {
+                name,
+                source: inlet.open()?,
+            })
+        })
+        .collect::<export_core::Result<Vec<_>>>()?;
+    Ok(match output {
+        Output::Path(path) => Done::write(write_path(format, sheets, options, control, &path)?),
+        Output::Chunks(writer) => {
+            let (summary, mut writer) = write_to(format, sheets, options, control, writer)?;
+            writer.flush()?;
+            Done::write(summary)
         }
-    }
+    })
 }
 
-/// The task behind each promise: a job, or the failure found while converting the arguments
-/// (so bad arguments reject the promise too, rather than throw).
-pub struct WriteTask(Option<Result<Job, Failure>>);
-
-impl Task for WriteTask {
-    type Output = Result<Done, Failure>;
-    type JsValue = Summary;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        let job = self
-            .0
-            .take()
-            .unwrap_or_else(|| Err(Failure::new("INTERNAL", "the task ran twice")));
-        Ok(job.and_then(|job| guarded(|| job.run())))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Summary> {
-        match output {
-            Ok(done) => Ok(Summary {
-                rows: done.rows as i64,
-                bytes: done.bytes as i64,
-                sheets: done.sheets,
-                file_name: done.file_name,
-                rows_read: done.rows_read as i64,
-                data: done.data.map(Buffer::from),
-            }),
-            Err(failure) => Err(to_js(&env, failure)),
+/// Runs a trip export of `input` to `output`, its progress and cancellation the task's.
+fn export_trips_to(
+    builder: ExporterBuilder,
+    mut input: Box<dyn Source>,
+    output: Output,
+    hooks: &Hooks,
+) -> Result<Done, Failure> {
+    let progress = hooks.progress_fn();
+    let exporter = builder
+        .cancel_flag(hooks.cancelled.clone())
+        .progress(progress)
+        .build()?;
+    Ok(match output {
+        Output::Path(path) => Done::export(exporter.run_to_path(input.as_mut(), &path)?),
+        Output::Chunks(writer) => {
+            let (report, mut writer) = exporter.run(input.as_mut(), writer)?;
+            writer.flush()?;
+            Done::export(report)
         }
-    }
-}
-
-/// `out`: a path string, or `undefined`/`null` for the bytes in the summary.
-fn out_path(out: Option<&Unknown<'_>>) -> Result<Option<PathBuf>, Failure> {
-    let Some(out) = out else { return Ok(None) };
-    match out.get_type() {
-        Ok(ValueType::Undefined | ValueType::Null) => Ok(None),
-        Ok(ValueType::String) => Ok(Some(PathBuf::from(
-            unsafe { out.cast::<String>() }.map_err(|e| Failure::argument("out", e.reason))?,
-        ))),
-        _ => Err(Failure::argument(
-            "out",
-            format!(
-                "expected a path string, null or undefined, got a {}",
-                type_name(out)
-            ),
-        )),
-    }
+    })
 }
 
 /// The options object as JSON with snake_case keys (`undefined` -> `{}`).
@@ -196,114 +150,50 @@ fn write_options(map: Map<String, Json>) -> Result<WriteOptions, Failure> {
     })
 }
 
-/// Takes the binding's own row options (`columns`, `batchRows`) out of `map`.
-fn row_options(map: &mut Map<String, Json>) -> Result<RowOptions, Failure> {
-    let columns = match map.remove("columns") {
-        None | Some(Json::Null) => None,
-        Some(Json::Array(items)) => Some(
-            items
-                .into_iter()
-                .map(|c| match c {
-                    Json::String(s) => Ok(s),
-                    _ => Err(Failure::argument("columns", "expected an array of strings")),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        Some(_) => return Err(Failure::argument("columns", "expected an array of strings")),
-    };
-    let batch_rows = match map.remove("batch_rows") {
-        None | Some(Json::Null) => None,
-        Some(Json::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => {
-            n.as_u64().map(|n| n as usize)
-        }
-        Some(_) => {
-            return Err(Failure::argument(
-                "batchRows",
-                "expected a positive integer",
-            ));
-        }
-    };
-    Ok(RowOptions {
-        columns,
-        batch_rows,
-    })
-}
-
-fn write(
-    format: &str,
-    data: Unknown<'_>,
-    out: Option<Unknown<'_>>,
+/// Starts a write of `sheets` (a list of `[name, feed]`; one with a `null` name for a single
+/// sheet) as `format` to the path `out`, or in chunks (`out` null). The options are checked
+/// now: a bad one makes `done()` reject before any row is read.
+#[napi(
+    ts_args_type = "format: 'csv' | 'xlsx' | 'json' | 'jsonl', sheets: Array<[string | null, Feed]>, out: string | null, options: Record<string, unknown> | null | undefined, onProgress?: ((rows: number) => void) | null"
+)]
+pub fn start_write(
+    format: String,
+    sheets: Array<'_>,
+    out: Option<String>,
     options: Option<Unknown<'_>>,
-) -> AsyncTask<WriteTask> {
-    let job = guarded(|| {
-        let out = out_path(out.as_ref())?;
+    on_progress: Option<ProgressFn>,
+) -> ExportTask {
+    let work = guarded(|| -> Result<Work, Failure> {
         let mut map = options_json(options.as_ref())?;
-        let rows = row_options(&mut map)?;
-        let format = if format == "json" {
-            match map.remove("lines") {
-                None | Some(Json::Null) | Some(Json::Bool(false)) => "json",
-                Some(Json::Bool(true)) => "jsonl",
-                Some(_) => return Err(Failure::argument("lines", "expected a boolean")),
-            }
-        } else {
-            format
-        };
-        let format = Format::from_str(format)?;
+        // The feed's own options, read by the JS layer.
+        map.remove("columns");
+        map.remove("batch_rows");
+        let format = Format::from_str(&format)?;
         let options = write_options(map)?;
-        let sheets = vec![Sheet {
-            name: None,
-            source: source(&data, &rows)?,
-        }];
-        // Before the work starts: a bad column name rejects with nothing written.
-        validate(format, &sheets, &options)?;
-        Ok(Job::Write {
-            format,
-            sheets,
-            options: Box::new(options),
-            out,
-        })
+        let mut inlets = Vec::with_capacity(sheets.len() as usize);
+        for i in 0..sheets.len() {
+            let pair: Array = sheets
+                .get(i)
+                .map_err(|e| Failure::argument("sheets", e.reason))?
+                .ok_or_else(|| Failure::argument("sheets", format!("no sheet {i}")))?;
+            let name: Option<String> = pair
+                .get(0)
+                .map_err(|e| Failure::argument("sheets", e.reason))?
+                .flatten();
+            let feed: ClassInstance<Feed> = pair
+                .get(1)
+                .map_err(|e| Failure::argument("sheets", e.reason))?
+                .ok_or_else(|| Failure::argument("sheets", format!("sheet {i} has no feed")))?;
+            let inlet = feed.take_inlet().ok_or_else(|| {
+                Failure::argument("sheets", format!("the feed of sheet {i} is used already"))
+            })?;
+            inlets.push((name, inlet));
+        }
+        Ok(Box::new(move |output, hooks| {
+            write_sheets(format, inlets, &options, output, hooks)
+        }))
     });
-    AsyncTask::new(WriteTask(Some(job)))
-}
-
-/// Writes `data` as CSV to the path `out` (the file appears only once complete), or into the
-/// summary's `data` when `out` is omitted or null.
-#[napi(
-    ts_args_type = "data: Data, out?: string | null, options?: CsvOptions",
-    ts_return_type = "Promise<Summary>"
-)]
-pub fn write_csv(
-    data: Unknown<'_>,
-    out: Option<Unknown<'_>>,
-    options: Option<Unknown<'_>>,
-) -> AsyncTask<WriteTask> {
-    write("csv", data, out, options)
-}
-
-/// Writes `data` as an XLSX workbook; see `writeCsv`.
-#[napi(
-    ts_args_type = "data: Data, out?: string | null, options?: XlsxOptions",
-    ts_return_type = "Promise<Summary>"
-)]
-pub fn write_xlsx(
-    data: Unknown<'_>,
-    out: Option<Unknown<'_>>,
-    options: Option<Unknown<'_>>,
-) -> AsyncTask<WriteTask> {
-    write("xlsx", data, out, options)
-}
-
-/// Writes `data` as a JSON array of objects, or JSON Lines with `lines: true`; see `writeCsv`.
-#[napi(
-    ts_args_type = "data: Data, out?: string | null, options?: JsonOptions",
-    ts_return_type = "Promise<Summary>"
-)]
-pub fn write_json(
-    data: Unknown<'_>,
-    out: Option<Unknown<'_>>,
-    options: Option<Unknown<'_>>,
-) -> AsyncTask<WriteTask> {
-    write("json", data, out, options)
+    ExportTask::start(work, out.map(PathBuf::from), on_progress)
 }
 
 /// Takes a string member of the export's arguments.
@@ -327,16 +217,21 @@ fn count(map: &mut Map<String, Json>, key: &str, default: u64) -> Result<u64, Fa
     }
 }
 
-/// The trip schema's export (privacy rules of the audience) of `rows` sample trips (`seed`)
-/// over `[start, end)` in `tz`, to the path `out` or into the summary's `data`.
+/// Starts the trip schema's export (the privacy rules of the audience) over `[start, end)` in
+/// `tz` of the trips of `source` (a feed of trip rows), or of `rows` sample trips (`seed`), to
+/// the path `out` or in chunks.
 #[napi(
-    ts_args_type = "out: string | null | undefined, args: ExportTripsArgs",
-    ts_return_type = "Promise<Summary>"
+    ts_args_type = "out: string | null, args: Record<string, unknown>, source?: Feed | null, onProgress?: ((rows: number) => void) | null"
 )]
-pub fn export_trips(out: Option<Unknown<'_>>, args: Unknown<'_>) -> AsyncTask<WriteTask> {
-    let job = guarded(|| {
-        let out = out_path(out.as_ref())?;
+pub fn start_trips(
+    out: Option<String>,
+    args: Unknown<'_>,
+    source: Option<ClassInstance<'_, Feed>>,
+    on_progress: Option<ProgressFn>,
+) -> ExportTask {
+    let work = guarded(|| -> Result<Work, Failure> {
         let mut map = options_json(Some(&args))?;
+        map.remove("source");
         let start =
             text(&mut map, "start")?.ok_or_else(|| Failure::argument("start", "required"))?;
         let end = text(&mut map, "end")?.ok_or_else(|| Failure::argument("end", "required"))?;
@@ -379,46 +274,104 @@ pub fn export_trips(out: Option<Unknown<'_>>, args: Unknown<'_>) -> AsyncTask<Wr
                 failure.message = camel_message(&failure.message);
                 failure
             })?;
-        request.period = Some(Period::parse(&start, &end, Some(&tz))?);
-        let exporter = SchemaRegistry::new()
-            .builder(request, chrono::Utc::now())?
-            .build()?;
-        let period = *exporter.period().expect("trip exports have a period");
-        let input = SampleTrips::new(SampleConfig {
+        let period = Period::parse(&start, &end, Some(&tz))?;
+        request.period = Some(period);
+        let builder = SchemaRegistry::new().builder(request, chrono::Utc::now())?;
+        let input = match source {
+            Some(feed) => Input::Feed(
+                feed.take_inlet()
+                    .ok_or_else(|| Failure::argument("source", "this feed is used already"))?,
+            ),
+            None => Input::Sample(Box::new(SampleTrips::new(SampleConfig {
+                rows,
+                seed,
+                start: period.start,
+                end: period.end,
+                ..Default::default()
+            })?)),
+        };
+        Ok(Box::new(move |output, hooks| {
+            let input: Box<dyn Source> = match input {
+                Input::Feed(inlet) => inlet.open()?,
+                Input::Sample(sample) => sample,
+            };
+            export_trips_to(builder, input, output, hooks)
+        }))
+    });
+    ExportTask::start(work, out.map(PathBuf::from), on_progress)
+}
+
+/// The trips of a trip export.
+enum Input {
+    Feed(Inlet),
+    Sample(Box<SampleTrips>),
+}
+
+/// Sample trips in the trip input schema, as Arrow IPC stream bytes: what a host's own query
+/// would return, for demos and tests (`{ start, end, tz?, rows?, seed? }`).
+#[napi(
+    ts_args_type = "args: { start: string, end: string, tz?: string, rows?: number, seed?: number }",
+    ts_return_type = "Promise<Buffer>"
+)]
+pub fn sample_trips<'env>(
+    env: &'env napi::Env,
+    args: Unknown<'env>,
+) -> napi::Result<napi::bindgen_prelude::PromiseRaw<'env, napi::bindgen_prelude::Buffer>> {
+    let parsed = guarded(|| {
+        let mut map = options_json(Some(&args))?;
+        let start =
+            text(&mut map, "start")?.ok_or_else(|| Failure::argument("start", "required"))?;
+        let end = text(&mut map, "end")?.ok_or_else(|| Failure::argument("end", "required"))?;
+        let tz = text(&mut map, "tz")?.unwrap_or_else(|| "Europe/Paris".into());
+        let rows = count(&mut map, "rows", 1000)?;
+        let seed = count(&mut map, "seed", 42)?;
+        if let Some(key) = map.keys().next() {
+            return Err(Failure::argument(
+                &crate::convert::camel(key),
+                "unknown key (expected start, end, tz, rows, seed)",
+            ));
+        }
+        let period = Period::parse(&start, &end, Some(&tz))?;
+        Ok(SampleTrips::new(SampleConfig {
             rows,
             seed,
             start: period.start,
             end: period.end,
             ..Default::default()
-        })?;
-        Ok(Job::Trips {
-            exporter: Box::new(exporter),
-            input: Box::new(input),
-            out,
-        })
+        })?)
     });
-    AsyncTask::new(WriteTask(Some(job)))
+    env.spawn_future_with_callback(
+        async move {
+            Ok(tokio::task::spawn_blocking(move || {
+                guarded(|| {
+                    let mut trips = parsed?;
+                    let mut out = Vec::new();
+                    let mut writer =
+                        arrow_ipc::writer::StreamWriter::try_new(&mut out, &trips.schema())
+                            .map_err(export_core::ExportError::from)?;
+                    while let Some(batch) = trips.next_batch()? {
+                        writer
+                            .write(&batch)
+                            .map_err(export_core::ExportError::from)?;
+                    }
+                    writer.finish().map_err(export_core::ExportError::from)?;
+                    drop(writer);
+                    Ok(out)
+                })
+            })
+            .await
+            .unwrap_or_else(|e| Err(Failure::new("INTERNAL", e.to_string()))))
+        },
+        |env, outcome| match outcome {
+            Ok(bytes) => Ok(napi::bindgen_prelude::Buffer::from(bytes)),
+            Err(failure) => Err(crate::errors::to_js(env, failure)),
+        },
+    )
 }
 
-/// Rejects with `EXPORT_INTERNAL`, for the test that a panic in the work never crashes Node.
-#[napi(js_name = "_panicForTests", ts_return_type = "Promise<Summary>")]
-pub fn panic_for_tests(message: String) -> AsyncTask<WriteTask> {
-    struct Panics(String);
-    impl Source for Panics {
-        fn schema(&self) -> arrow_schema::SchemaRef {
-            std::sync::Arc::new(arrow_schema::Schema::empty())
-        }
-        fn next_batch(&mut self) -> export_core::Result<Option<arrow_array::RecordBatch>> {
-            panic!("{}", self.0)
-        }
-    }
-    AsyncTask::new(WriteTask(Some(Ok(Job::Write {
-        format: Format::Csv,
-        sheets: vec![Sheet {
-            name: None,
-            source: Box::new(Panics(message)),
-        }],
-        options: Box::default(),
-        out: None,
-    }))))
+/// Starts a write whose work panics, for the test that a panic never crashes Node: `done()`
+/// rejects with `EXPORT_INTERNAL`.
+#[napi(js_name = "_panicForTests")]
+pub fn panic_for_tests(message: String) -> ExportTask {
+    ExportTask::start(Ok(Box::new(move |_, _| panic!("{message}"))), None, None)
 }

@@ -10,7 +10,14 @@ import ExcelJS from 'exceljs'
 import { tableFromArrays, tableToIPC } from 'apache-arrow'
 
 const require = createRequire(import.meta.url)
-const { writeCsv, writeXlsx, writeJson, _panicForTests } = require('../index.js')
+const { writeCsv, writeXlsx, writeJson, _panicForTests } = require('..')
+
+/** The Readable an export returns without `out`, read whole: its bytes and summary. */
+async function read(stream) {
+  const chunks = []
+  for await (const chunk of stream) chunks.push(chunk)
+  return { data: Buffer.concat(chunks), summary: await stream.summary }
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'export-core-node-'))
 const products = [
@@ -18,30 +25,29 @@ const products = [
   { sku: 'B-2', name: 'Nut, hex', stock: null },
 ]
 
-test('CSV from objects: exact bytes in the summary', async () => {
-  const summary = await writeCsv(products)
-  assert.equal(summary.data.toString(), 'sku,name,stock\nA-1,Bolt,3\nB-2,"Nut, hex",\n')
+test('CSV from objects: exact bytes from the Readable, then its summary', async () => {
+  const { data, summary } = await read(writeCsv(products))
+  assert.equal(data.toString(), 'sku,name,stock\nA-1,Bolt,3\nB-2,"Nut, hex",\n')
   assert.equal(summary.rows, 2)
-  assert.equal(summary.bytes, summary.data.length)
+  assert.equal(summary.bytes, data.length)
   assert.deepEqual(summary.sheets, [])
 })
 
 test('CSV from arrays with columns, and options in camelCase', async () => {
-  const summary = await writeCsv([['A-1', 3], ['B-2', 0]], null, {
+  const { data } = await read(writeCsv([['A-1', 3], ['B-2', 0]], null, {
     columns: ['sku', 'stock'],
     rename: { stock: 'in_stock' },
     delimiter: ';',
     bom: true,
-  })
-  assert.equal(summary.data.toString('latin1').slice(0, 3), '\xEF\xBB\xBF')
-  assert.equal(summary.data.subarray(3).toString(), 'sku;in_stock\nA-1;3\nB-2;0\n')
+  }))
+  assert.equal(data.toString('latin1').slice(0, 3), '\xEF\xBB\xBF')
+  assert.equal(data.subarray(3).toString(), 'sku;in_stock\nA-1;3\nB-2;0\n')
 })
 
 test('CSV to a path, read back with csv-parse', async () => {
   const path = join(dir, 'products.csv')
   const summary = await writeCsv(products, path, { exclude: ['name'] })
   assert.equal(summary.fileName, 'products.csv')
-  assert.equal(summary.data, undefined)
   const records = parse(readFileSync(path), { columns: true })
   assert.deepEqual(records, [
     { sku: 'A-1', stock: '3' },
@@ -51,12 +57,12 @@ test('CSV to a path, read back with csv-parse', async () => {
 
 test('JSON Lines and a JSON array', async () => {
   const rows = [{ id: 1, at: new Date('2026-10-01T08:30:00Z'), tags: ['a'] }, { id: 2, at: null, tags: [] }]
-  const lines = await writeJson(rows, null, { lines: true })
+  const lines = await read(writeJson(rows, null, { lines: true }))
   assert.equal(
     lines.data.toString(),
     '{"id":1,"at":"2026-10-01T08:30:00Z","tags":["a"]}\n{"id":2,"at":null,"tags":[]}\n',
   )
-  const array = await writeJson(rows)
+  const array = await read(writeJson(rows))
   assert.deepEqual(JSON.parse(array.data.toString()), [
     { id: 1, at: '2026-10-01T08:30:00Z', tags: ['a'] },
     { id: 2, at: null, tags: [] },
@@ -81,11 +87,11 @@ test('XLSX read back with exceljs: sheet name, values, bold header', async () =>
   assert.equal(sheet.getRow(3).getCell(2).value, 'Nut, hex')
 })
 
-test('XLSX into a Buffer', async () => {
-  const summary = await writeXlsx(products)
-  assert.equal(summary.data.subarray(0, 2).toString(), 'PK')
+test('XLSX as a Readable', async () => {
+  const { data } = await read(writeXlsx(products))
+  assert.equal(data.subarray(0, 2).toString(), 'PK')
   const book = new ExcelJS.Workbook()
-  await book.xlsx.load(summary.data)
+  await book.xlsx.load(data)
   assert.equal(book.worksheets[0].name, 'Sheet1')
 })
 
@@ -95,30 +101,33 @@ test('Arrow IPC input: stream and file formats, Buffer and Uint8Array', async ()
     const bytes = tableToIPC(table, format)
     assert.ok(bytes instanceof Uint8Array)
     for (const data of [bytes, Buffer.from(bytes)]) {
-      const summary = await writeCsv(data)
-      assert.equal(summary.data.toString(), 'sku,stock\nA-1,3\nB-2,0\n', format)
+      const { data: csv } = await read(writeCsv(data))
+      assert.equal(csv.toString(), 'sku,stock\nA-1,3\nB-2,0\n', format)
     }
   }
 })
 
 test('a bad option rejects with EXPORT_INVALID_REQUEST naming it in camelCase', async () => {
-  await assert.rejects(writeCsv(products, null, { bomm: true }), (err) => {
+  await assert.rejects(read(writeCsv(products, null, { bomm: true })), (err) => {
     assert.ok(err instanceof Error)
     assert.equal(err.code, 'EXPORT_INVALID_REQUEST')
     assert.match(err.message, /unknown field `bomm`/)
     assert.match(err.message, /`sheetName`/)
     return true
   })
-  await assert.rejects(writeXlsx(products, null, { sheetNme: 'x' }), {
+  await assert.rejects(read(writeXlsx(products, null, { sheetNme: 'x' })), {
     code: 'EXPORT_INVALID_REQUEST',
     message: /^invalid `sheetNme`: unknown field `sheetNme`/,
   })
-  await assert.rejects(writeCsv(products, null, { fields: ['skuu'] }), {
+  await assert.rejects(writeCsv(products, join(dir, 'x.csv'), { fields: ['skuu'] }), {
     code: 'EXPORT_INVALID_REQUEST',
     message: /skuu/,
   })
   await assert.rejects(writeCsv(products, 42), { code: 'EXPORT_INVALID_REQUEST', message: /`out`/ })
-  await assert.rejects(writeCsv('rows'), { code: 'EXPORT_INVALID_REQUEST', message: /`data`/ })
+  await assert.rejects(writeCsv('rows', join(dir, 'x.csv')), { code: 'EXPORT_INVALID_REQUEST', message: /data/ })
+  await assert.rejects(read(writeCsv(products, null, { batchRows: 0 })), { code: 'EXPORT_INVALID_REQUEST', message: /batchRows/ })
+  await assert.rejects(writeCsv(products, join(dir, 'x.csv'), { signal: 'stop' }), { code: 'EXPORT_INVALID_REQUEST', message: /signal/ })
+  assert.equal(existsSync(join(dir, 'x.csv')), false)
 })
 
 test('a bad row rejects with EXPORT_INVALID_INPUT, and no file is left at the path', async () => {
@@ -136,6 +145,6 @@ test('a bad row rejects with EXPORT_INVALID_INPUT, and no file is left at the pa
 
 test('a panic in the work rejects with EXPORT_INTERNAL and Node goes on', async () => {
   await assert.rejects(_panicForTests('boom'), { code: 'EXPORT_INTERNAL', message: /boom/ })
-  const summary = await writeCsv([{ ok: true }])
-  assert.equal(summary.data.toString(), 'ok\ntrue\n')
+  const { data } = await read(writeCsv([{ ok: true }]))
+  assert.equal(data.toString(), 'ok\ntrue\n')
 })
