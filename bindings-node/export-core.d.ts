@@ -62,6 +62,11 @@ export interface CommonOptions extends Control {
   columns?: string[]
   /** Rows per batch (default 8192). */
   batchRows?: number
+  /**
+   * Columns written as floats whatever the first batch holds. A column's type is fixed by its
+   * first batch: whole JS numbers make an integer column, which a later `12.5` does not fit.
+   */
+  floatColumns?: string[]
   /** Neutralise formula-like text cells (CSV and XLSX; default true). */
   formulaGuard?: boolean
   /** Threads formatting rows (CSV and JSON). */

@@ -44,14 +44,17 @@ const isIterable = (data) =>
 
 /** The binding's own options (`columns`, `batchRows`), checked. */
 function rowOptions(options) {
-  const { columns, batchRows } = options
+  const { columns, batchRows, floatColumns } = options
+  if (floatColumns != null && (!Array.isArray(floatColumns) || floatColumns.some((c) => typeof c !== 'string'))) {
+    throw invalid('floatColumns', 'expected an array of strings')
+  }
   if (columns != null && (!Array.isArray(columns) || columns.some((c) => typeof c !== 'string'))) {
     throw invalid('columns', 'expected an array of strings')
   }
   if (batchRows != null && !(Number.isInteger(batchRows) && batchRows > 0 && batchRows <= 0xffffffff)) {
     throw invalid('batchRows', 'expected a positive integer')
   }
-  return { columns: columns ?? null, batchRows: batchRows ?? DEFAULT_BATCH_ROWS }
+  return { columns: columns ?? null, batchRows: batchRows ?? DEFAULT_BATCH_ROWS, floatColumns: floatColumns ?? null }
 }
 
 /**
@@ -168,10 +171,10 @@ function startWrite(format, data, path, options) {
   const { sheets, signal: rawSignal, onProgress: rawProgress, keepOpen, ...rest } = options
   const signal = checkSignal(rawSignal)
   const onProgress = checkProgress(rawProgress)
-  const { columns, batchRows } = rowOptions(rest)
+  const { columns, batchRows, floatColumns } = rowOptions(rest)
   const state = {}
   const pairs = sheetsOf(data, sheets)
-  const feeds = pairs.map(([name, part]) => [name, new native.Feed(columns, batchRows), part])
+  const feeds = pairs.map(([name, part]) => [name, new native.Feed(columns, batchRows, floatColumns), part])
   // The feeds are pumped only once the task holds them: nothing is read for a bad request.
   const task = native.startWrite(format, feeds.map(([name, feed]) => [name, feed]), path, rest, onProgress)
   const pumps = feeds.map(([, feed, part]) => pump(part, feed, batchRows, state))
@@ -333,12 +336,12 @@ function writeJson(data, out, options) {
 
 function startTrips(path, args) {
   if (args == null || typeof args !== 'object' || Array.isArray(args)) throw invalid('args', 'expected an object')
-  const { source, signal: rawSignal, onProgress: rawProgress, keepOpen, columns, batchRows, ...rest } = args
+  const { source, signal: rawSignal, onProgress: rawProgress, keepOpen, columns, batchRows, floatColumns, ...rest } = args
   const signal = checkSignal(rawSignal)
   const onProgress = checkProgress(rawProgress)
-  const rows = rowOptions({ columns, batchRows })
+  const rows = rowOptions({ columns, batchRows, floatColumns })
   const state = {}
-  const feed = source == null ? null : new native.Feed(rows.columns, rows.batchRows)
+  const feed = source == null ? null : new native.Feed(rows.columns, rows.batchRows, rows.floatColumns)
   const task = native.startTrips(path, rest, feed, onProgress)
   const pumps = feed ? [pump(source, feed, rows.batchRows, state)] : []
   return new Run(task, pumps, state, signal)

@@ -224,9 +224,10 @@ export declare class ExportTask {
 export declare class Feed {
   /**
    * A feed for `startWrite`; `columns` names the columns of array rows, `batchRows` the
-   * rows per batch.
+   * rows per batch, `floatColumns` the columns that are floats whatever the first batch
+   * holds (JS numbers: whole prices first, `12.5` later).
    */
-  constructor(columns?: Array<string> | undefined | null, batchRows?: number | undefined | null)
+  constructor(columns?: Array<string> | undefined | null, batchRows?: number | undefined | null, floatColumns?: Array<string> | undefined | null)
   /** The feed a job's data function was handed by id (the export's thread waits on it). */
   static claim(id: number, columns?: Array<string> | undefined | null, batchRows?: number | undefined | null): Feed
   /**

@@ -80,7 +80,8 @@ impl Feed {
         let batcher = match &options.columns {
             Some(columns) => RowBatcher::with_columns(columns.clone(), rows),
             None => RowBatcher::new(rows),
-        };
+        }
+        .float_columns(options.float_columns.iter().flatten().cloned());
         Feed {
             batcher: Mutex::new(batcher),
             columns: options.columns,
@@ -135,12 +136,18 @@ impl Feed {
 #[napi]
 impl Feed {
     /// A feed for `startWrite`; `columns` names the columns of array rows, `batchRows` the
-    /// rows per batch.
+    /// rows per batch, `floatColumns` the columns that are floats whatever the first batch
+    /// holds (JS numbers: whole prices first, `12.5` later).
     #[napi(constructor)]
-    pub fn new(columns: Option<Vec<String>>, batch_rows: Option<u32>) -> Feed {
+    pub fn new(
+        columns: Option<Vec<String>>,
+        batch_rows: Option<u32>,
+        float_columns: Option<Vec<String>>,
+    ) -> Feed {
         Feed::new_pair(RowOptions {
             columns,
             batch_rows: batch_rows.filter(|n| *n > 0).map(|n| n as usize),
+            float_columns,
         })
     }
 
@@ -168,6 +175,7 @@ impl Feed {
             RowOptions {
                 columns,
                 batch_rows: batch_rows.filter(|n| *n > 0).map(|n| n as usize),
+                float_columns: None,
             },
         ))
     }

@@ -21,6 +21,8 @@ pub struct RowOptions {
     pub columns: Option<Vec<String>>,
     /// Rows per batch.
     pub batch_rows: Option<usize>,
+    /// Columns that are floats whatever the first batch holds.
+    pub float_columns: Option<Vec<String>>,
 }
 
 /// Converts one JS row (an object, or an array of positional values) into the batcher.

@@ -168,6 +168,7 @@ pub fn start_write(
         // The feed's own options, read by the JS layer.
         map.remove("columns");
         map.remove("batch_rows");
+        map.remove("float_columns");
         let format = Format::from_str(&format)?;
         let options = write_options(map)?;
         let mut inlets = Vec::with_capacity(sheets.len() as usize);

@@ -258,3 +258,16 @@ test('wrong types are refused with EXPORT_INVALID_REQUEST naming the argument', 
   await assert.rejects(exportTrips(path, null), { code: 'EXPORT_INVALID_REQUEST' })
   assert.equal(existsSync(path), false)
 })
+
+test('floatColumns: whole numbers first, fractions later; without it the error says what to do', async () => {
+  const rows = Array.from({ length: 3000 }, (_, i) => ({ sku: `S-${i}`, price: i < 2500 ? 10 : 12.5 }))
+  const { data } = await read(writeCsv(rows, null, { floatColumns: ['price'], batchRows: 1000 }))
+  const lines = data.toString().trim().split('\n')
+  assert.equal(lines[1], 'S-0,10.0')
+  assert.equal(lines.at(-1), 'S-2999,12.5')
+  await assert.rejects(read(writeCsv(rows, null, { batchRows: 1000 })), {
+    code: 'EXPORT_INVALID_INPUT',
+    message: /row 2501 is a float but the column holds integers .*declare it a float column/,
+  })
+  await assert.rejects(read(writeCsv(rows, null, { floatColumns: 'price' })), { code: 'EXPORT_INVALID_REQUEST', message: /floatColumns/ })
+})

@@ -141,6 +141,8 @@ pub struct RowBatcher {
     /// The column types fixed by the first batch (empty before it).
     types: Vec<ColumnType>,
     schema: Option<SchemaRef>,
+    /// Columns that are `Float64` whatever the first batch holds.
+    floats: Vec<String>,
 }
 
 impl RowBatcher {
@@ -159,7 +161,34 @@ impl RowBatcher {
             rows: 0,
             types: Vec::new(),
             schema: None,
+            floats: Vec::new(),
         }
+    }
+
+    /// Makes `columns` `Float64` columns whatever the first batch holds: for hosts whose numbers
+    /// are all doubles (JavaScript), where a first batch of whole prices would otherwise fix an
+    /// `Int64` column that a later `12.5` does not fit. Integers in them are converted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use arrow_schema::DataType;
+    /// use export_core::source::{RowBatcher, Value};
+    /// let mut rows = RowBatcher::new(1).float_columns(["price"]);
+    /// rows.push_named([("price", Value::Int(10))])?;
+    /// let first = rows.flush()?.unwrap();
+    /// assert_eq!(first.schema().field(0).data_type(), &DataType::Float64);
+    /// rows.push_named([("price", Value::Float(12.5))])?;
+    /// assert!(rows.flush()?.is_some());
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn float_columns<I, S>(mut self, columns: I) -> RowBatcher
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.floats.extend(columns.into_iter().map(Into::into));
+        self
     }
 
     /// Fixed column names (for positional rows, or to fix the order/selection of named rows).
@@ -364,7 +393,17 @@ impl RowBatcher {
                 let types = names
                     .iter()
                     .zip(&self.buffers)
-                    .map(|(name, values)| infer(name, values, first_row))
+                    .map(|(name, values)| {
+                        let ty = infer(name, values, first_row)?;
+                        Ok(match ty {
+                            ColumnType::Int | ColumnType::AnyText
+                                if self.floats.iter().any(|f| f == name) =>
+                            {
+                                ColumnType::Float
+                            }
+                            ty => ty,
+                        })
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 let fields: Vec<Field> = names
                     .iter()
@@ -686,11 +725,16 @@ fn build(ty: ColumnType, name: &str, values: &[Value], first_row: u64) -> Result
         invalid(
             Some(row(i)),
             format!(
-                "column {name:?}: row {} is {} but the column holds {} ({}, fixed by the first batch)",
+                "column {name:?}: row {} is {} but the column holds {} ({}, fixed by the first batch){}",
                 row(i),
                 Kind::of(value).one(),
                 ty.holds(),
-                ty.data_type()
+                ty.data_type(),
+                if ty == ColumnType::Int && matches!(value, Value::Float(_)) {
+                    "; declare it a float column"
+                } else {
+                    ""
+                }
             ),
         )
     };
@@ -1333,7 +1377,7 @@ mod tests {
         assert_eq!(
             reason,
             "column \"qty\": row 4 is a float but the column holds integers (Int64, fixed by the \
-             first batch)"
+             first batch); declare it a float column"
         );
         assert_eq!(rows.buffered(), 2);
     }
