@@ -57,15 +57,89 @@ function rowOptions(options) {
   return { columns: columns ?? null, batchRows: batchRows ?? DEFAULT_BATCH_ROWS, floatColumns: floatColumns ?? null }
 }
 
+const isPlainRow = (row) =>
+  row !== null && typeof row === 'object' && !Array.isArray(row) && !(row instanceof Date) && !ArrayBuffer.isView(row)
+
+/**
+ * Object rows as arrays in the order of the columns, which the addon converts without looking
+ * every key up by name (about 3x faster). The first object row names the columns (as the core
+ * does) unless `columns` was given. A slice with a key outside the columns, or a row that is not
+ * a plain object, goes as it is: the core reports it, naming the row and the key.
+ */
+class Reshaper {
+  constructor(columns) {
+    this.index = columns ? new Map(columns.map((c, i) => [c, i])) : null
+    this.named = columns != null
+    this.off = false
+  }
+
+  slice(feed, rows) {
+    if (this.off || rows.length === 0) return rows
+    if (!this.index) {
+      if (!isPlainRow(rows[0])) {
+        // Positional rows: nothing to do, ever.
+        this.off = true
+        return rows
+      }
+      const names = Object.keys(rows[0])
+      feed.setColumns(names)
+      this.index = new Map(names.map((c, i) => [c, i]))
+    }
+    const index = this.index
+    const n = index.size
+    const count = rows.length
+    const columns = Array.from({ length: n }, () => new Array(count).fill(null))
+    for (let r = 0; r < count; r++) {
+      const row = rows[r]
+      if (!isPlainRow(row)) return rows
+      const keys = Object.keys(row)
+      for (let k = 0; k < keys.length; k++) {
+        const at = index.get(keys[k])
+        if (at === undefined) return rows
+        columns[at][r] = row[keys[k]]
+      }
+    }
+    // Numbers and dates cross as one Float64Array per column; anything else value by value.
+    let kinds = ''
+    for (let c = 0; c < n; c++) {
+      const column = columns[c]
+      let numbers = true
+      let dates = true
+      for (let r = 0; r < count && (numbers || dates); r++) {
+        const v = column[r]
+        if (typeof v !== 'number') numbers = false
+        if (!(v instanceof Date) || Number.isNaN(v.getTime())) dates = false
+      }
+      if (numbers) {
+        columns[c] = Float64Array.from(column)
+        kinds += 'n'
+      } else if (dates) {
+        const times = new Float64Array(count)
+        for (let r = 0; r < count; r++) times[r] = column[r].getTime()
+        columns[c] = times
+        kinds += 'd'
+      } else {
+        kinds += 'v'
+      }
+    }
+    return { kinds, columns, count }
+  }
+}
+
 /**
  * Pumps `data` into `feed`: Arrow IPC bytes at once, arrays in slices, iterables as they come,
  * each push awaited (the export's back-pressure). Rejects with the data's own error (an
  * iterator that threw, a bad row) after telling the export to stop; `state.error` holds it.
  */
-async function pump(data, feed, batchRows, state) {
+async function pump(data, feed, batchRows, state, columns) {
   // Rows are converted on the main thread a slice at a time, the event loop turning between
   // slices; the feed batches them by `batchRows` for the export.
   const slice = Math.min(batchRows, CONVERT_ROWS)
+  const reshaper = new Reshaper(columns ?? null)
+  const push = (rows) => {
+    const shaped = reshaper.slice(feed, rows)
+    return Array.isArray(shaped) ? feed.push(shaped) : feed.pushColumns(shaped.kinds, shaped.columns, shaped.count)
+  }
   try {
     if (isBytes(data)) {
       await feed.ipc(data)
@@ -73,7 +147,7 @@ async function pump(data, feed, batchRows, state) {
     }
     if (Array.isArray(data)) {
       for (let i = 0; i < data.length; i += slice) {
-        if (!(await feed.push(data.slice(i, i + slice)))) return
+        if (!(await push(data.slice(i, i + slice)))) return
       }
       await feed.end()
       return
@@ -83,13 +157,13 @@ async function pump(data, feed, batchRows, state) {
       for await (const row of data) {
         rows.push(row)
         if (rows.length >= slice) {
-          const more = await feed.push(rows)
+          const more = await push(rows)
           rows = []
           // The export stopped: leaving the loop closes the iterator (its `return()`).
           if (!more) return
         }
       }
-      if (rows.length > 0 && !(await feed.push(rows))) return
+      if (rows.length > 0 && !(await push(rows))) return
       await feed.end()
       return
     }
@@ -125,6 +199,24 @@ function checkSignal(signal) {
 function checkProgress(onProgress) {
   if (onProgress != null && typeof onProgress !== 'function') throw invalid('onProgress', 'expected a function')
   return onProgress ?? null
+}
+
+/**
+ * `onProgress` as the addon calls it: an exception it throws stops the export (through
+ * `stop()`) and is kept in `state` to reject with, instead of reaching the process as an
+ * uncaught exception.
+ */
+function guardedProgress(onProgress, state, stop) {
+  if (onProgress == null) return null
+  return (...args) => {
+    if (state.error) return
+    try {
+      onProgress(...args)
+    } catch (err) {
+      state.error = { reason: err }
+      stop()
+    }
+  }
 }
 
 /**
@@ -170,14 +262,15 @@ class Run {
 function startWrite(format, data, path, options) {
   const { sheets, signal: rawSignal, onProgress: rawProgress, keepOpen, ...rest } = options
   const signal = checkSignal(rawSignal)
-  const onProgress = checkProgress(rawProgress)
   const { columns, batchRows, floatColumns } = rowOptions(rest)
   const state = {}
+  let task = null
+  const onProgress = guardedProgress(checkProgress(rawProgress), state, () => task && task.cancel())
   const pairs = sheetsOf(data, sheets)
   const feeds = pairs.map(([name, part]) => [name, new native.Feed(columns, batchRows, floatColumns), part])
   // The feeds are pumped only once the task holds them: nothing is read for a bad request.
-  const task = native.startWrite(format, feeds.map(([name, feed]) => [name, feed]), path, rest, onProgress)
-  const pumps = feeds.map(([, feed, part]) => pump(part, feed, batchRows, state))
+  task = native.startWrite(format, feeds.map(([name, feed]) => [name, feed]), path, rest, onProgress)
+  const pumps = feeds.map(([, feed, part]) => pump(part, feed, batchRows, state, columns))
   return new Run(task, pumps, state, signal)
 }
 
@@ -338,12 +431,13 @@ function startTrips(path, args) {
   if (args == null || typeof args !== 'object' || Array.isArray(args)) throw invalid('args', 'expected an object')
   const { source, signal: rawSignal, onProgress: rawProgress, keepOpen, columns, batchRows, floatColumns, ...rest } = args
   const signal = checkSignal(rawSignal)
-  const onProgress = checkProgress(rawProgress)
   const rows = rowOptions({ columns, batchRows, floatColumns })
   const state = {}
+  let task = null
+  const onProgress = guardedProgress(checkProgress(rawProgress), state, () => task && task.cancel())
   const feed = source == null ? null : new native.Feed(rows.columns, rows.batchRows, rows.floatColumns)
-  const task = native.startTrips(path, rest, feed, onProgress)
-  const pumps = feed ? [pump(source, feed, rows.batchRows, state)] : []
+  task = native.startTrips(path, rest, feed, onProgress)
+  const pumps = feed ? [pump(source, feed, rows.batchRows, state, rows.columns)] : []
   return new Run(task, pumps, state, signal)
 }
 
@@ -471,10 +565,13 @@ class Engine {
     if (data != null && typeof data !== 'function') throw invalid('data', 'expected a function')
     const signal = checkSignal(rawSignal)
     const errors = []
-    const run = this.#native.startWorker(
+    const state = {}
+    let run = null
+    const progress = guardedProgress(checkProgress(onProgress), state, () => run && run.stop())
+    run = this.#native.startWorker(
       { jobId: jobId ?? null, untilIdle },
       data == null ? null : dataFunction(data, errors),
-      onProgress == null ? null : spread(checkProgress(onProgress)),
+      progress == null ? null : spread(progress),
     )
     const stop = () => run.stop()
     if (signal) {
@@ -486,6 +583,8 @@ class Engine {
       .then((outcomes) => {
         // The data function's own error propagates unchanged (the job failed with its message).
         if (errors.length > 0) throw errors[0]
+        // So does onProgress's: the job was released before its next batch.
+        if (state.error) throw state.error.reason
         return outcomes
       })
       .finally(() => signal && signal.removeEventListener('abort', stop))

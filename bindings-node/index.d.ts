@@ -231,11 +231,22 @@ export declare class Feed {
   /** The feed a job's data function was handed by id (the export's thread waits on it). */
   static claim(id: number, columns?: Array<string> | undefined | null, batchRows?: number | undefined | null): Feed
   /**
+   * Fixes the column names before the first push (the JS layer gives object rows as arrays
+   * in this order, which converts faster than looking every key up by name).
+   */
+  setColumns(columns: Array<string>): void
+  /**
    * Converts `rows` now and queues their full batches; resolves when the queue has room
    * (`false`: the export stopped). A bad row rejects with `EXPORT_INVALID_INPUT`, naming
    * its line and column.
    */
   push(rows: ReadonlyArray<unknown>): Promise<boolean>
+  /**
+   * As `push`, for rows given by column (the JS layer's fast path for object rows):
+   * `kinds` has a letter per column: `n` a `Float64Array` of numbers, `d` a `Float64Array`
+   * of `Date` time values, `v` an array of any values.
+   */
+  pushColumns(kinds: string, columns: ReadonlyArray<Float64Array | ReadonlyArray<unknown>>, rows: number): Promise<boolean>
   /** Queues the last rows and the end. */
   end(): Promise<boolean>
   /** The whole data as Arrow IPC bytes (stream or file format) instead of rows. */

@@ -131,16 +131,7 @@ pub fn cell(value: &Unknown<'_>) -> Result<Value, Refused> {
     Ok(match value.get_type().map_err(napi)? {
         ValueType::Undefined | ValueType::Null => Value::Null,
         ValueType::String => Value::Text(unsafe { value.cast::<String>() }.map_err(napi)?),
-        ValueType::Number => {
-            // A JS number is a double: whole numbers are integers, the rest floats (a column
-            // of both is a float column).
-            let f = unsafe { value.cast::<f64>() }.map_err(napi)?;
-            if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER {
-                Value::Int(f as i64)
-            } else {
-                Value::Float(f)
-            }
-        }
+        ValueType::Number => number(unsafe { value.cast::<f64>() }.map_err(napi)?),
         ValueType::Boolean => Value::Bool(unsafe { value.cast::<bool>() }.map_err(napi)?),
         ValueType::BigInt => {
             let big = unsafe { value.cast::<BigInt>() }.map_err(napi)?;
@@ -167,10 +158,25 @@ pub fn cell(value: &Unknown<'_>) -> Result<Value, Refused> {
     })
 }
 
+/// A JS number: a double, so whole numbers are integers and the rest floats (a column of both
+/// is a float column).
+pub fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER {
+        Value::Int(f as i64)
+    } else {
+        Value::Float(f)
+    }
+}
+
 fn date(value: &Unknown<'_>) -> Result<Value, Refused> {
     let ms = unsafe { value.cast::<JsDate>() }
         .and_then(|d| d.value_of())
         .map_err(napi)?;
+    date_ms(ms)
+}
+
+/// A `Date`'s time value (milliseconds since the epoch, UTC).
+pub fn date_ms(ms: f64) -> Result<Value, Refused> {
     if !ms.is_finite() {
         return Err("an invalid Date cannot be written".into());
     }

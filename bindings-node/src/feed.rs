@@ -9,14 +9,15 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use export_core::source::Value;
 use export_core::source::{IpcSource, RowBatcher, Source};
 use export_core::{ExportError, Result};
 use napi::Env;
-use napi::bindgen_prelude::{Array, PromiseRaw, Unknown};
+use napi::bindgen_prelude::{Array, Float64ArraySlice, PromiseRaw, Unknown};
 use napi_derive::napi;
 use tokio::sync::mpsc;
 
-use crate::convert::{bytes, type_name};
+use crate::convert::{bytes, cell, date_ms, number, type_name};
 use crate::errors::{Failure, to_js};
 use crate::input::{DEFAULT_BATCH_ROWS, RowOptions, push_row};
 
@@ -70,6 +71,7 @@ pub fn forget(id: u32) {
 pub struct Feed {
     batcher: Mutex<RowBatcher>,
     columns: Option<Vec<String>>,
+    floats: Vec<String>,
     tx: Arc<tokio::sync::Mutex<Option<mpsc::Sender<Item>>>>,
     inlet: Mutex<Option<Inlet>>,
 }
@@ -85,6 +87,7 @@ impl Feed {
         Feed {
             batcher: Mutex::new(batcher),
             columns: options.columns,
+            floats: options.float_columns.unwrap_or_default(),
             tx: Arc::new(tokio::sync::Mutex::new(Some(tx))),
             inlet: Mutex::new(inlet),
         }
@@ -180,6 +183,23 @@ impl Feed {
         ))
     }
 
+    /// Fixes the column names before the first push (the JS layer gives object rows as arrays
+    /// in this order, which converts faster than looking every key up by name).
+    #[napi]
+    pub fn set_columns(&self, env: Env, columns: Vec<String>) -> napi::Result<()> {
+        let mut batcher = self.batcher.lock().unwrap_or_else(|p| p.into_inner());
+        if batcher.rows() > 0 {
+            return Err(to_js(
+                &env,
+                Failure::new("INTERNAL", "setColumns after rows were pushed"),
+            ));
+        }
+        let rows = batcher.batch_rows();
+        *batcher =
+            RowBatcher::with_columns(columns, rows).float_columns(self.floats.iter().cloned());
+        Ok(())
+    }
+
     /// Converts `rows` now and queues their full batches; resolves when the queue has room
     /// (`false`: the export stopped). A bad row rejects with `EXPORT_INVALID_INPUT`, naming
     /// its line and column.
@@ -199,6 +219,96 @@ impl Feed {
                         .map_err(|e| Failure::argument("data", e.reason))?
                         .ok_or_else(|| Failure::argument("data", format!("no row {i}")))?;
                     push_row(&mut batcher, &row)?;
+                    if batcher.is_full()
+                        && let Some(batch) = batcher.flush()?
+                    {
+                        batches.push(Item::Batch(batch));
+                    }
+                }
+                Ok(())
+            })();
+            converted.map_err(|f| to_js(env, f))?;
+        }
+        self.send(env, batches)
+    }
+
+    /// As `push`, for rows given by column (the JS layer's fast path for object rows):
+    /// `kinds` has a letter per column: `n` a `Float64Array` of numbers, `d` a `Float64Array`
+    /// of `Date` time values, `v` an array of any values.
+    #[napi(
+        ts_args_type = "kinds: string, columns: ReadonlyArray<Float64Array | ReadonlyArray<unknown>>, rows: number"
+    )]
+    pub fn push_columns<'env>(
+        &self,
+        env: &'env Env,
+        kinds: String,
+        columns: Array<'env>,
+        rows: u32,
+    ) -> napi::Result<PromiseRaw<'env, bool>> {
+        let mut batches = Vec::new();
+        {
+            let mut batcher = self.batcher.lock().unwrap_or_else(|p| p.into_inner());
+            let converted = (|| -> std::result::Result<(), Failure> {
+                let base = batcher.rows();
+                let names = batcher
+                    .columns()
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default();
+                let bad = |r: usize, c: usize, reason: String| -> Failure {
+                    let line = base + r as u64 + 1;
+                    let name = names.get(c).map(String::as_str).unwrap_or("?");
+                    ExportError::InvalidInput {
+                        source_name: "data".into(),
+                        line: Some(line),
+                        reason: format!("column {name:?}: {reason}"),
+                    }
+                    .into()
+                };
+                let rows = rows as usize;
+                let mut values: Vec<std::vec::IntoIter<Value>> = Vec::new();
+                for (c, kind) in kinds.chars().enumerate() {
+                    let column: Unknown = columns
+                        .get(c as u32)?
+                        .ok_or_else(|| Failure::argument("columns", format!("no column {c}")))?;
+                    let list: Vec<Value> = match kind {
+                        'n' | 'd' => {
+                            let numbers = unsafe { column.cast::<Float64ArraySlice>() }?;
+                            if numbers.len() != rows {
+                                return Err(Failure::argument(
+                                    "columns",
+                                    "a column of another length",
+                                ));
+                            }
+                            if kind == 'n' {
+                                numbers.iter().map(|f| number(*f)).collect()
+                            } else {
+                                numbers
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(r, ms)| date_ms(*ms).map_err(|e| bad(r, c, e)))
+                                    .collect::<std::result::Result<_, _>>()?
+                            }
+                        }
+                        _ => {
+                            let items = unsafe { column.cast::<Array>() }?;
+                            (0..rows)
+                                .map(|r| {
+                                    let item: Unknown = items
+                                        .get(r as u32)?
+                                        .ok_or_else(|| bad(r, c, "hole".into()))?;
+                                    cell(&item).map_err(|e| bad(r, c, e))
+                                })
+                                .collect::<std::result::Result<_, Failure>>()?
+                        }
+                    };
+                    values.push(list.into_iter());
+                }
+                for _ in 0..rows {
+                    let row = values
+                        .iter_mut()
+                        .map(|c| c.next().unwrap_or(Value::Null))
+                        .collect();
+                    batcher.push_positional(row)?;
                     if batcher.is_full()
                         && let Some(batch) = batcher.flush()?
                     {

@@ -54,7 +54,12 @@ pub fn push_row(batcher: &mut RowBatcher, row: &Unknown<'_>) -> Result<(), Failu
                 .get(i)
                 .map_err(napi)?
                 .ok_or_else(|| bad("hole".into()))?;
-            values.push(cell(&item).map_err(|reason| bad(format!("item {i}: {reason}")))?);
+            values.push(cell(&item).map_err(|reason| {
+                match batcher.columns().and_then(|c| c.get(i as usize)) {
+                    Some(name) => bad(format!("column {name:?}: {reason}")),
+                    None => bad(format!("item {i}: {reason}")),
+                }
+            })?);
         }
         return Ok(batcher.push_positional(values)?);
     }

@@ -271,3 +271,27 @@ test('floatColumns: whole numbers first, fractions later; without it the error s
   })
   await assert.rejects(read(writeCsv(rows, null, { floatColumns: 'price' })), { code: 'EXPORT_INVALID_REQUEST', message: /floatColumns/ })
 })
+
+test('an onProgress that throws stops the export and rejects with its error, no file', async () => {
+  const dir = fresh()
+  const mine = new Error('progress handler failed')
+  const state = {}
+  await assert.rejects(
+    writeCsv(numbered(1e12, state), join(dir, 'x.csv'), { onProgress: () => { throw mine } }),
+    (err) => err === mine,
+  )
+  assert.deepEqual(readdirSync(dir), [])
+})
+
+test('object rows with keys in any order, missing keys as null; an unknown key is named', async () => {
+  const { data } = await read(writeCsv([{ a: 1, b: 'x' }, { b: 'y', a: 2 }, { a: 3 }]))
+  assert.equal(data.toString(), 'a,b\n1,x\n2,y\n3,\n')
+  await assert.rejects(read(writeCsv([{ a: 1 }, { a: 2, c: 3 }])), {
+    code: 'EXPORT_INVALID_INPUT',
+    message: /line 2: unknown key "c"/,
+  })
+  await assert.rejects(read(writeCsv([{ a: 1 }, { a: Symbol('s') }])), {
+    code: 'EXPORT_INVALID_INPUT',
+    message: /line 2: column "a"/,
+  })
+})

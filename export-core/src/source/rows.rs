@@ -214,6 +214,11 @@ impl RowBatcher {
         batcher
     }
 
+    /// Rows per batch.
+    pub fn batch_rows(&self) -> usize {
+        self.batch_rows
+    }
+
     /// Rows pushed so far (all batches).
     pub fn rows(&self) -> u64 {
         self.rows
