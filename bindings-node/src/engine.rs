@@ -14,7 +14,7 @@ use export_core::request::ExportRequest;
 use export_core::schedule::{ScheduleQuery, ScheduleSpec};
 use export_core::service::{Principal, parse_job_id};
 use export_core::source::Source;
-use export_core::worker::{JobOutcome, SourceProvider};
+use export_core::worker::{JobOutcome, ProgressSources, SourceProvider};
 use export_core::{ExportError, Result};
 use napi::bindgen_prelude::{Buffer, PromiseRaw, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -150,65 +150,6 @@ impl SourceProvider for JsSources {
             });
         }
         Ok(vec![inlet.open()?])
-    }
-}
-
-/// Calls `onProgress(jobId, rows, rowsExpected)` after each batch of a job's sources.
-struct ProgressSources {
-    inner: Arc<dyn SourceProvider>,
-    callback: Arc<JobProgressFn>,
-}
-
-impl SourceProvider for ProgressSources {
-    fn open(&self, job: &ExportJob) -> Result<Vec<Box<dyn Source>>> {
-        Ok(self
-            .inner
-            .open(job)?
-            .into_iter()
-            .map(|inner| {
-                Box::new(ProgressSource {
-                    expected: inner.rows_hint(),
-                    inner,
-                    job_id: job.id.to_string(),
-                    rows: 0,
-                    callback: self.callback.clone(),
-                }) as Box<dyn Source>
-            })
-            .collect())
-    }
-}
-
-struct ProgressSource {
-    inner: Box<dyn Source>,
-    job_id: String,
-    rows: u64,
-    expected: Option<u64>,
-    callback: Arc<JobProgressFn>,
-}
-
-impl Source for ProgressSource {
-    fn schema(&self) -> arrow_schema::SchemaRef {
-        self.inner.schema()
-    }
-
-    fn next_batch(&mut self) -> Result<Option<arrow_array::RecordBatch>> {
-        let batch = self.inner.next_batch()?;
-        if let Some(b) = &batch {
-            self.rows += b.num_rows() as u64;
-            self.callback.call(
-                (
-                    self.job_id.clone(),
-                    self.rows as f64,
-                    self.expected.map(|n| n as f64),
-                ),
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
-        }
-        Ok(batch)
-    }
-
-    fn rows_hint(&self) -> Option<u64> {
-        self.expected
     }
 }
 
@@ -473,10 +414,16 @@ impl Engine {
             None => self.engine.sources().clone(),
         };
         if let Some(callback) = on_progress {
-            provider = Arc::new(ProgressSources {
-                inner: provider,
-                callback: Arc::new(callback),
-            });
+            provider = Arc::new(ProgressSources::new(
+                provider,
+                Arc::new(move |job: &str, rows, expected| {
+                    callback.call(
+                        (job.to_string(), rows as f64, expected.map(|n| n as f64)),
+                        ThreadsafeFunctionCallMode::NonBlocking,
+                    );
+                    Ok(())
+                }),
+            ));
         }
         let worker = self.engine.worker_with_sources(provider);
         let shutdown = Arc::new(AtomicBool::new(false));

@@ -15,7 +15,7 @@ use export_core::request::ExportRequest;
 use export_core::schedule::{ScheduleQuery, ScheduleSpec};
 use export_core::service::{ExportDownload, Principal, parse_job_id};
 use export_core::source::Source;
-use export_core::worker::{JobOutcome, SourceProvider};
+use export_core::worker::{JobOutcome, ProgressSources, SourceProvider};
 use export_core::{ExportError, Result};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -528,11 +528,18 @@ impl PyEngine {
             None => self.engine.sources().clone(),
         };
         if let Some(callback) = on_progress {
-            provider = Arc::new(ProgressSources {
-                inner: provider,
-                callback: Arc::new(callback),
-                host: host.clone(),
-            });
+            let host = host.clone();
+            provider = Arc::new(ProgressSources::new(
+                provider,
+                Arc::new(move |job: &str, rows, expected| {
+                    Python::attach(|py| {
+                        callback
+                            .call1(py, (job, rows, expected))
+                            .map(drop)
+                            .map_err(|e| host.keep(e))
+                    })
+                }),
+            ));
         }
         let worker = self.engine.worker_with_sources(provider);
         let shutdown = Arc::new(AtomicBool::new(false));
@@ -612,65 +619,6 @@ enum Run {
     Once(Option<uuid::Uuid>),
     /// Pending jobs until there is none.
     UntilIdle,
-}
-
-/// Calls `on_progress(job_id, rows, rows_expected)` after each batch of a job's sources.
-struct ProgressSources {
-    inner: Arc<dyn SourceProvider>,
-    callback: Arc<Py<PyAny>>,
-    host: HostError,
-}
-
-impl SourceProvider for ProgressSources {
-    fn open(&self, job: &ExportJob) -> Result<Vec<Box<dyn Source>>> {
-        let sources = self.inner.open(job)?;
-        Ok(sources
-            .into_iter()
-            .map(|inner| {
-                Box::new(ProgressSource {
-                    expected: inner.rows_hint(),
-                    inner,
-                    job_id: job.id.to_string(),
-                    rows: 0,
-                    callback: self.callback.clone(),
-                    host: self.host.clone(),
-                }) as Box<dyn Source>
-            })
-            .collect())
-    }
-}
-
-struct ProgressSource {
-    inner: Box<dyn Source>,
-    job_id: String,
-    rows: u64,
-    expected: Option<u64>,
-    callback: Arc<Py<PyAny>>,
-    host: HostError,
-}
-
-impl Source for ProgressSource {
-    fn schema(&self) -> arrow_schema::SchemaRef {
-        self.inner.schema()
-    }
-
-    fn next_batch(&mut self) -> Result<Option<arrow_array::RecordBatch>> {
-        let batch = self.inner.next_batch()?;
-        if let Some(b) = &batch {
-            self.rows += b.num_rows() as u64;
-            Python::attach(|py| {
-                self.callback
-                    .call1(py, (self.job_id.as_str(), self.rows, self.expected))
-                    .map(drop)
-                    .map_err(|e| self.host.keep(e))
-            })?;
-        }
-        Ok(batch)
-    }
-
-    fn rows_hint(&self) -> Option<u64> {
-        self.expected
-    }
 }
 
 /// A finished export's file: a read-only binary file object (`read`, `readinto`, iteration

@@ -85,6 +85,10 @@
 //! # Ok::<(), export_core::ExportError>(())
 //! ```
 
+mod progress;
+
+pub use progress::{JobProgressFn, ProgressSources};
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
