@@ -105,12 +105,28 @@ class Reshaper {
       const column = columns[c]
       let numbers = true
       let dates = true
-      for (let r = 0; r < count && (numbers || dates); r++) {
+      let strings = true
+      for (let r = 0; r < count && (numbers || dates || strings); r++) {
         const v = column[r]
         if (typeof v !== 'number') numbers = false
         if (!(v instanceof Date) || Number.isNaN(v.getTime())) dates = false
+        if (typeof v !== 'string' && v !== null && v !== undefined) strings = false
       }
-      if (numbers) {
+      if (strings && !numbers) {
+        // Mostly text (nulls allowed): one joined string and the lengths.
+        const lengths = new Int32Array(count)
+        for (let r = 0; r < count; r++) {
+          const v = column[r]
+          if (typeof v === 'string') {
+            lengths[r] = v.length
+          } else {
+            lengths[r] = -1
+            column[r] = ''
+          }
+        }
+        columns[c] = [column.join(''), lengths]
+        kinds += 's'
+      } else if (numbers) {
         columns[c] = Float64Array.from(column)
         kinds += 'n'
       } else if (dates) {
@@ -270,7 +286,8 @@ function startWrite(format, data, path, options) {
   const feeds = pairs.map(([name, part]) => [name, new native.Feed(columns, batchRows, floatColumns), part])
   // The feeds are pumped only once the task holds them: nothing is read for a bad request.
   task = native.startWrite(format, feeds.map(([name, feed]) => [name, feed]), path, rest, onProgress)
-  const pumps = feeds.map(([, feed, part]) => pump(part, feed, batchRows, state, columns))
+  // A refused export reads nothing of its data.
+  const pumps = task.refused ? [] : feeds.map(([, feed, part]) => pump(part, feed, batchRows, state, columns))
   return new Run(task, pumps, state, signal)
 }
 
@@ -330,10 +347,12 @@ async function drain(run, out, keepOpen) {
   }
   out.on('error', onError)
   out.on('close', onClose)
+  let wrote = false
   try {
     for (;;) {
       const chunk = await run.task.next()
       if (!chunk || failure) break
+      wrote = true
       if (!out.write(chunk)) {
         await new Promise((resolve) => {
           const done = () => {
@@ -354,7 +373,14 @@ async function drain(run, out, keepOpen) {
     } catch (err) {
       // The output's own failure (it stopped the export) comes first.
       if (failure) throw failure
-      if (typeof out.destroy === 'function' && !out.destroyed) out.destroy(err)
+      // Part of a file went out: the output is destroyed so that nobody takes it for whole
+      // (an HTTP client sees the connection fail). The error is the promise's; the 'error'
+      // event it raises has a listener so it never crashes the process. With nothing written,
+      // the output is left to the caller (an HTTP handler can still answer with an error).
+      if (wrote && typeof out.destroy === 'function' && !out.destroyed) {
+        out.once('error', () => {})
+        out.destroy(err)
+      }
       throw err
     }
     if (failure) throw failure
@@ -437,7 +463,7 @@ function startTrips(path, args) {
   const onProgress = guardedProgress(checkProgress(rawProgress), state, () => task && task.cancel())
   const feed = source == null ? null : new native.Feed(rows.columns, rows.batchRows, rows.floatColumns)
   task = native.startTrips(path, rest, feed, onProgress)
-  const pumps = feed ? [pump(source, feed, rows.batchRows, state, rows.columns)] : []
+  const pumps = feed && !task.refused ? [pump(source, feed, rows.batchRows, state, rows.columns)] : []
   return new Run(task, pumps, state, signal)
 }
 

@@ -202,6 +202,11 @@ export declare class Engine {
  */
 export declare class ExportTask {
   /**
+   * Whether the export was refused before it started (its options or arguments): `done()`
+   * rejects with why, and its data need not be read.
+   */
+  get refused(): boolean
+  /**
    * Stops the export before its next batch; `done()` then rejects with `EXPORT_CANCELLED`
    * and no file is left. Unblocks a write waiting for its reader.
    */
@@ -244,9 +249,10 @@ export declare class Feed {
   /**
    * As `push`, for rows given by column (the JS layer's fast path for object rows):
    * `kinds` has a letter per column: `n` a `Float64Array` of numbers, `d` a `Float64Array`
-   * of `Date` time values, `v` an array of any values.
+   * of `Date` time values, `s` a pair of the column's strings joined and an `Int32Array` of
+   * their UTF-16 lengths (-1 for null), `v` an array of any values.
    */
-  pushColumns(kinds: string, columns: ReadonlyArray<Float64Array | ReadonlyArray<unknown>>, rows: number): Promise<boolean>
+  pushColumns(kinds: string, columns: ReadonlyArray<Float64Array | [string, Int32Array] | ReadonlyArray<unknown>>, rows: number): Promise<boolean>
   /** Queues the last rows and the end. */
   end(): Promise<boolean>
   /** The whole data as Arrow IPC bytes (stream or file format) instead of rows. */

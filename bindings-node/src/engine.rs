@@ -53,6 +53,15 @@ fn json_arg(value: &Unknown<'_>, what: &str) -> std::result::Result<Json, Failur
     to_json(value, what).map_err(|r| Failure::argument(what, r))
 }
 
+/// Parses `json` as `T`: a request or schedule in the core's own (snake_case) keys, so its
+/// errors name them as given.
+fn parse_wire<T: serde::de::DeserializeOwned>(
+    what: &str,
+    json: Json,
+) -> std::result::Result<T, Failure> {
+    Ok(export_core::error::from_json_value(what, json)?)
+}
+
 /// Parses `json` as `T`, the error naming the path from `what` in camelCase.
 fn parse<T: serde::de::DeserializeOwned>(
     what: &str,
@@ -221,7 +230,7 @@ impl Engine {
         let args = with_json(&principal, &request, "request");
         blocking(env, move || {
             let (principal, json) = args?;
-            let request: ExportRequest = parse("request", json)?;
+            let request: ExportRequest = parse_wire("request", json)?;
             Ok(engine.service().create(&principal, request)?)
         })
     }
@@ -531,7 +540,7 @@ impl Engine {
         let args = with_json(&principal, &spec, "schedule");
         blocking(env, move || {
             let (who, json) = args?;
-            let spec: ScheduleSpec = parse("schedule", json)?;
+            let spec: ScheduleSpec = parse_wire("schedule", json)?;
             let new = spec.into_new(&who.owner());
             Ok(engine.schedules().create_schedule(&who, new)?)
         })
@@ -647,7 +656,7 @@ impl Engine {
         let args = with_json(&principal, &request, "request");
         blocking(env, move || {
             let (who, json) = args?;
-            let request: ExportRequest = parse("request", json)?;
+            let request: ExportRequest = parse_wire("request", json)?;
             let platform = Platform::new(&name, request, engine.clock().now())
                 .description(description.unwrap_or_default());
             Ok(engine.schedules().create_platform(&who, platform)?)

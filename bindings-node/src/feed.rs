@@ -13,7 +13,9 @@ use export_core::source::Value;
 use export_core::source::{IpcSource, RowBatcher, Source};
 use export_core::{ExportError, Result};
 use napi::Env;
-use napi::bindgen_prelude::{Array, Float64ArraySlice, PromiseRaw, Unknown};
+use napi::bindgen_prelude::{
+    Array, Float64ArraySlice, Int32ArraySlice, PromiseRaw, Unknown, Utf16String,
+};
 use napi_derive::napi;
 use tokio::sync::mpsc;
 
@@ -234,9 +236,10 @@ impl Feed {
 
     /// As `push`, for rows given by column (the JS layer's fast path for object rows):
     /// `kinds` has a letter per column: `n` a `Float64Array` of numbers, `d` a `Float64Array`
-    /// of `Date` time values, `v` an array of any values.
+    /// of `Date` time values, `s` a pair of the column's strings joined and an `Int32Array` of
+    /// their UTF-16 lengths (-1 for null), `v` an array of any values.
     #[napi(
-        ts_args_type = "kinds: string, columns: ReadonlyArray<Float64Array | ReadonlyArray<unknown>>, rows: number"
+        ts_args_type = "kinds: string, columns: ReadonlyArray<Float64Array | [string, Int32Array] | ReadonlyArray<unknown>>, rows: number"
     )]
     pub fn push_columns<'env>(
         &self,
@@ -288,6 +291,39 @@ impl Feed {
                                     .map(|(r, ms)| date_ms(*ms).map_err(|e| bad(r, c, e)))
                                     .collect::<std::result::Result<_, _>>()?
                             }
+                        }
+                        's' => {
+                            // `[text, lengths]`: the column's strings joined, their UTF-16
+                            // lengths (-1: null). One crossing for the whole column.
+                            let pair = unsafe { column.cast::<Array>() }?;
+                            let text: Utf16String = pair
+                                .get(0)?
+                                .ok_or_else(|| Failure::argument("columns", "no text"))?;
+                            let lengths: Int32ArraySlice = pair
+                                .get(1)?
+                                .ok_or_else(|| Failure::argument("columns", "no lengths"))?;
+                            if lengths.len() != rows {
+                                return Err(Failure::argument(
+                                    "columns",
+                                    "a column of another length",
+                                ));
+                            }
+                            let mut at = 0usize;
+                            let mut list = Vec::with_capacity(rows);
+                            for &n in lengths.iter() {
+                                if n < 0 {
+                                    list.push(Value::Null);
+                                    continue;
+                                }
+                                let end = at + n as usize;
+                                let units = text.get(at..end).ok_or_else(|| {
+                                    Failure::argument("columns", "lengths beyond the text")
+                                })?;
+                                // As N-API does for a lone surrogate: U+FFFD.
+                                list.push(Value::Text(String::from_utf16_lossy(units)));
+                                at = end;
+                            }
+                            list
                         }
                         _ => {
                             let items = unsafe { column.cast::<Array>() }?;

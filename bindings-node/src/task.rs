@@ -118,6 +118,8 @@ impl Write for ChunkWriter {
 /// `cancel()`); a file at a path appears only when complete.
 #[napi]
 pub struct ExportTask {
+    /// Refused before it started (bad options): nothing is to be read for it.
+    refused: bool,
     cancelled: Arc<AtomicBool>,
     chunks: Option<Arc<tokio::sync::Mutex<mpsc::Receiver<Vec<u8>>>>>,
     outcome: Mutex<Option<oneshot::Receiver<Result<Done, Failure>>>>,
@@ -146,7 +148,8 @@ impl ExportTask {
                 )
             }
         };
-        let task = ExportTask {
+        let mut task = ExportTask {
+            refused: work.is_err(),
             cancelled: cancelled.clone(),
             chunks,
             outcome: Mutex::new(Some(done_rx)),
@@ -177,6 +180,13 @@ impl ExportTask {
 
 #[napi]
 impl ExportTask {
+    /// Whether the export was refused before it started (its options or arguments): `done()`
+    /// rejects with why, and its data need not be read.
+    #[napi(getter)]
+    pub fn refused(&self) -> bool {
+        self.refused
+    }
+
     /// Stops the export before its next batch; `done()` then rejects with `EXPORT_CANCELLED`
     /// and no file is left. Unblocks a write waiting for its reader.
     #[napi]

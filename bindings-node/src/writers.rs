@@ -143,11 +143,14 @@ fn options_json(options: Option<&Unknown<'_>>) -> Result<Map<String, Json>, Fail
 
 /// `WriteOptions::from_json`, its messages naming the options in camelCase.
 fn write_options(map: Map<String, Json>) -> Result<WriteOptions, Failure> {
-    WriteOptions::from_json(Json::Object(map)).map_err(|e| {
-        let mut failure = Failure::from(e);
-        failure.message = camel_message(&failure.message);
-        failure
-    })
+    WriteOptions::from_json(Json::Object(map)).map_err(camel_failure)
+}
+
+/// An error about the options, naming them in camelCase as JS gives them.
+fn camel_failure(e: export_core::ExportError) -> Failure {
+    let mut failure = Failure::from(e);
+    failure.message = camel_message(&failure.message);
+    failure
 }
 
 /// Starts a write of `sheets` (a list of `[name, feed]`; one with a `null` name for a single
@@ -164,13 +167,8 @@ pub fn start_write(
     on_progress: Option<ProgressFn>,
 ) -> ExportTask {
     let work = guarded(|| -> Result<Work, Failure> {
-        let mut map = options_json(options.as_ref())?;
-        // The feed's own options, read by the JS layer.
-        map.remove("columns");
-        map.remove("batch_rows");
-        map.remove("float_columns");
-        let format = Format::from_str(&format)?;
-        let options = write_options(map)?;
+        // The feeds first: should anything below fail, their inlets are dropped with the
+        // closure and the JS side stops pushing (`push` resolves false) instead of waiting.
         let mut inlets = Vec::with_capacity(sheets.len() as usize);
         for i in 0..sheets.len() {
             let pair: Array = sheets
@@ -190,6 +188,14 @@ pub fn start_write(
             })?;
             inlets.push((name, inlet));
         }
+        let mut map = options_json(options.as_ref())?;
+        // The feed's own options, read by the JS layer.
+        map.remove("columns");
+        map.remove("batch_rows");
+        map.remove("float_columns");
+        let format = Format::from_str(&format)?;
+        let options = write_options(map)?;
+        options.check(format).map_err(camel_failure)?;
         Ok(Box::new(move |output, hooks| {
             write_sheets(format, inlets, &options, output, hooks)
         }))
@@ -231,6 +237,15 @@ pub fn start_trips(
     on_progress: Option<ProgressFn>,
 ) -> ExportTask {
     let work = guarded(|| -> Result<Work, Failure> {
+        // The feed first: should anything below fail, its inlet is dropped and the JS side
+        // stops pushing.
+        let inlet = match source {
+            Some(feed) => Some(
+                feed.take_inlet()
+                    .ok_or_else(|| Failure::argument("source", "this feed is used already"))?,
+            ),
+            None => None,
+        };
         let mut map = options_json(Some(&args))?;
         map.remove("source");
         let start =
@@ -278,11 +293,8 @@ pub fn start_trips(
         let period = Period::parse(&start, &end, Some(&tz))?;
         request.period = Some(period);
         let builder = SchemaRegistry::new().builder(request, chrono::Utc::now())?;
-        let input = match source {
-            Some(feed) => Input::Feed(
-                feed.take_inlet()
-                    .ok_or_else(|| Failure::argument("source", "this feed is used already"))?,
-            ),
+        let input = match inlet {
+            Some(inlet) => Input::Feed(inlet),
             None => Input::Sample(Box::new(SampleTrips::new(SampleConfig {
                 rows,
                 seed,

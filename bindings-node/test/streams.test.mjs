@@ -295,3 +295,37 @@ test('object rows with keys in any order, missing keys as null; an unknown key i
     message: /line 2: column "a"/,
   })
 })
+
+test('a failed export into a Writable rejects and never crashes the process; untouched when nothing was written', async () => {
+  const { createWriteStream } = await import('node:fs')
+  const dir = fresh()
+  const file = createWriteStream(join(dir, 'o.csv'))
+  await assert.rejects(writeCsv([{ a: 1 }], file, { fields: ['b'] }), { code: 'EXPORT_INVALID_REQUEST' })
+  assert.equal(file.destroyed, false)
+  file.end()
+  // Failing after some chunks: the output is destroyed, its 'error' handled.
+  const mine = new Error('source failed')
+  async function* late() {
+    for (let i = 0; i < 200_000; i++) yield { i, label: `row ${i}` }
+    throw mine
+  }
+  const out = new PassThrough()
+  out.resume()
+  await assert.rejects(writeCsv(late(), out), (err) => err === mine)
+  await sleep(20)
+  assert.equal(out.destroyed, true)
+})
+
+test('a bad option with many rows rejects promptly (the rows are not read)', async () => {
+  const rows = Array.from({ length: 50_000 }, (_, i) => ({ i }))
+  await assert.rejects(writeCsv(rows, join(fresh(), 'x.csv'), { bmo: 1 }), { code: 'EXPORT_INVALID_REQUEST', message: /bmo/ })
+  await assert.rejects(read(writeCsv(rows, null, { quoteStyle: 'sometimes' })), {
+    code: 'EXPORT_INVALID_REQUEST',
+    message: /^invalid `quoteStyle`/,
+  })
+  const state = {}
+  await assert.rejects(
+    exportTrips(join(fresh(), 't.csv'), { audience: 'nobody', start: '2026-10-01', end: '2026-10-02', source: numbered(1e12, state) }),
+    { code: /^EXPORT_INVALID/ },
+  )
+})

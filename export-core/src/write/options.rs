@@ -141,6 +141,29 @@ impl WriteOptions {
         })
     }
 
+    /// Checks the options' values against `format` (a delimiter that is one ASCII character,
+    /// a known quote style, options the format takes), before any data is at hand; the columns
+    /// are checked by [`validate`](super::validate) once the data's schema is known.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] naming the option.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::request::Format;
+    /// use export_core::write::WriteOptions;
+    ///
+    /// let options = WriteOptions::from_json(serde_json::json!({"quote_style": "sometimes"}))?;
+    /// let err = options.check(Format::Csv).unwrap_err();
+    /// assert!(err.to_string().starts_with("invalid `quote_style`"), "{err}");
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn check(&self, format: Format) -> Result<()> {
+        self.sink(format, "check", std::io::sink()).map(drop)
+    }
+
     /// Checks the options against `format` and builds its sink over `out`.
     pub(super) fn sink<W: Write + Send>(
         &self,
