@@ -7,7 +7,13 @@
 // the sanity run, default 2000; 0 skips it), --lines a,b (only these lines; `ec-csv-arrays`,
 // array rows with `columns`, runs only when named here), --dir DIR (work
 // directory; default /dev/shm/export-core-node-compare-PID, removed at the end), --keep,
-// --json FILE (the raw results).
+// --json FILE (the raw results), --binding DIR (the export-core package to measure: a directory
+// with export-core.js, index.js and the addon; default ../../bindings-node. A copy taken before
+// the run keeps it still while the working tree changes).
+//
+// The run records the SHA-256 of the binding's export-core.js and addon, and stops with an error
+// if export-core.js, index.js or the addon changes (size or mtime) between two children (a
+// rebuild mid-run would mix two builds).
 //
 // How it measures:
 //
@@ -42,9 +48,13 @@
 //   reset also lowers maxRSS, so the life peak is max(maxRSS before the reset, after the
 //   write)); "at start" is the RSS when the clock started. Heap: `heapUsed` sampled every 50 ms
 //   (and at the start and end), peak and at start.
-// - export-core row lines also report the synchronous time spent in `Feed.push` (the binding's
-//   conversion of JS rows to the core's values, on the main thread), by wrapping
-//   `Feed.prototype.push` of the addon, and the process CPU time of the write.
+// - export-core row lines also report the synchronous time spent in the addon's `Feed.push` and
+//   `Feed.pushColumns` (the conversion of JS rows, or of the JS layer's columns, into the core's
+//   values, on the main thread), by wrapping both on `Feed.prototype`; the time of the JS
+//   layer's reshaping of object rows into columns (`Reshaper.prototype.slice` in
+//   export-core.js, which is not exported: the child loads export-core.js from its source with
+//   one line appended that hands the class out, so it can be wrapped; "-" if the file has no
+//   `Reshaper`); and the process CPU time of the write.
 // - Checks: every output is read back after its child: CSV by a streaming count of lines
 //   (header + rows), the header line, and the last line's id; XLSX by its size and a streaming
 //   inflate of xl/worksheets/sheet1.xml counting `<row ` elements. Before the timed rounds a
@@ -55,7 +65,7 @@
 
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import { createRequire } from 'node:module'
+import Module, { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { once } from 'node:events'
@@ -65,10 +75,16 @@ import zlib from 'node:zlib'
 import { createHash } from 'node:crypto'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
-const BINDING = path.resolve(HERE, '../../bindings-node')
+const DEV_BINDING = path.resolve(HERE, '../../bindings-node')
+/** The export-core package measured (`--binding DIR`, given to the children too). */
+const BINDING = (() => {
+  const at = process.argv.indexOf('--binding')
+  return at > 0 && process.argv[at + 1] ? path.resolve(process.argv[at + 1]) : DEV_BINDING
+})()
+const ADDON = 'export-core.linux-x64-gnu.node'
 const require = createRequire(import.meta.url)
-// apache-arrow and csv-parse are dev dependencies of the binding.
-const requireBinding = createRequire(path.join(BINDING, 'package.json'))
+// apache-arrow and csv-parse are dev dependencies of the binding (of the working tree's).
+const requireBinding = createRequire(path.join(DEV_BINDING, 'package.json'))
 
 const COLUMNS = ['id', 'customer_id', 'quantity', 'balance', 'amount', 'latitude', 'score', 'city',
   'status', 'created_at']
@@ -268,6 +284,25 @@ function resetHwm() {
   }
 }
 
+/**
+ * export-core.js loaded (into the require cache, where `require(BINDING)` finds it) from its
+ * source with one line appended that hands out its private `Reshaper` class, so its `slice` can
+ * be timed; the class, or null when the file has none.
+ */
+function loadBindingWithReshaper() {
+  const file = require.resolve(BINDING)
+  const source = fs.readFileSync(file, 'utf8')
+  const m = new Module(file, null)
+  m.filename = file
+  m.paths = Module._nodeModulePaths(path.dirname(file))
+  m._compile(`${source}\n;module.exports.__Reshaper = typeof Reshaper === 'function' ? Reshaper : null\n`, file)
+  m.loaded = true
+  require.cache[file] = m
+  const Reshaper = m.exports.__Reshaper
+  delete m.exports.__Reshaper
+  return Reshaper
+}
+
 async function child(line, rows, out) {
   const spec = LINES[line]
   const tGen = process.hrtime.bigint()
@@ -277,21 +312,30 @@ async function child(line, rows, out) {
   cols = null // only the input stays alive
   const genS = Number(process.hrtime.bigint() - tGen) / 1e9
 
-  // Feed.push's synchronous part: the conversion of JS rows on the main thread.
-  let pushNs = 0n
-  let pushes = 0
-  if (line.startsWith('ec-')) {
-    const native = require(path.join(BINDING, 'index.js'))
-    const push = native.Feed.prototype.push
-    native.Feed.prototype.push = function (batch) {
+  // The synchronous part of Feed.push and Feed.pushColumns (the conversion into the core's
+  // values on the main thread), and of the JS layer's reshaping of object rows into columns.
+  const timed = { push: { ns: 0n, calls: 0 }, pushColumns: { ns: 0n, calls: 0 }, reshape: { ns: 0n, calls: 0 } }
+  let reshapeTimed = false
+  const wrap = (proto, name, into) => {
+    const original = proto[name]
+    if (typeof original !== 'function') return false
+    proto[name] = function (...args) {
       const t = process.hrtime.bigint()
       try {
-        return push.call(this, batch)
+        return original.apply(this, args)
       } finally {
-        pushNs += process.hrtime.bigint() - t
-        pushes++
+        into.ns += process.hrtime.bigint() - t
+        into.calls++
       }
     }
+    return true
+  }
+  if (line.startsWith('ec-')) {
+    const native = require(path.join(BINDING, 'index.js'))
+    wrap(native.Feed.prototype, 'push', timed.push)
+    wrap(native.Feed.prototype, 'pushColumns', timed.pushColumns)
+    const Reshaper = loadBindingWithReshaper()
+    reshapeTimed = Reshaper != null && wrap(Reshaper.prototype, 'slice', timed.reshape)
   }
   const run = runner(line, input, out)
   global.gc?.()
@@ -325,8 +369,15 @@ async function child(line, rows, out) {
     cpu: (cpu.user + cpu.system) / 1e6,
     bytes: fs.statSync(out).size,
     genS,
-    pushS: Number(pushNs) / 1e9,
-    pushes,
+    // pushS: into the addon, push + pushColumns.
+    pushS: Number(timed.push.ns + timed.pushColumns.ns) / 1e9,
+    pushes: timed.push.calls + timed.pushColumns.calls,
+    pushRowsS: Number(timed.push.ns) / 1e9,
+    pushRowsCalls: timed.push.calls,
+    pushColumnsS: Number(timed.pushColumns.ns) / 1e9,
+    pushColumnsCalls: timed.pushColumns.calls,
+    reshapeS: reshapeTimed ? Number(timed.reshape.ns) / 1e9 : null,
+    reshapeCalls: timed.reshape.calls,
     rssStartMiB: start.rss / 2 ** 20,
     rssWritePeakMiB: hwmReset ? writeHwmKiB / 1024 : rssPeakSampled / 2 ** 20,
     rssLifePeakMiB: lifeKiB / 1024,
@@ -517,7 +568,7 @@ async function sanityXlsx(file, want) {
 // The parent
 
 function parseArgs(argv) {
-  const o = { rows: 1_000_000, rounds: 3, only: null, xlsxRows: null, checkRows: 2000, lines: null, dir: null, keep: false, json: null, child: null, out: null }
+  const o = { rows: 1_000_000, rounds: 3, only: null, xlsxRows: null, checkRows: 2000, lines: null, dir: null, keep: false, json: null, child: null, out: null, binding: null }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const v = () => {
@@ -536,9 +587,10 @@ function parseArgs(argv) {
       case '--json': o.json = v(); break
       case '--child': o.child = v(); break
       case '--out': o.out = v(); break
+      case '--binding': o.binding = v(); break
       case '-h':
       case '--help':
-        console.log('node compare.mjs [--rows N] [--rounds K] [--only csv|xlsx] [--xlsx-rows N] [--check-rows N] [--lines a,b] [--dir DIR] [--keep] [--json FILE]')
+        console.log('node compare.mjs [--rows N] [--rounds K] [--only csv|xlsx] [--xlsx-rows N] [--check-rows N] [--lines a,b] [--dir DIR] [--keep] [--json FILE] [--binding DIR]')
         console.log(`lines: ${Object.keys(LINES).join(', ')}`)
         process.exit(0)
         break
@@ -552,7 +604,7 @@ function parseArgs(argv) {
 
 function runChild(line, rows, out) {
   return new Promise((resolve, reject) => {
-    const args = ['--expose-gc', fileURLToPath(import.meta.url), '--child', line, '--rows', String(rows), '--out', out]
+    const args = ['--expose-gc', fileURLToPath(import.meta.url), '--child', line, '--rows', String(rows), '--out', out, '--binding', BINDING]
     const p = spawn(process.execPath, args, { cwd: HERE, stdio: ['ignore', 'pipe', 'inherit'] })
     let stdout = ''
     p.stdout.on('data', (d) => { stdout += d })
@@ -585,13 +637,30 @@ function machine() {
 }
 
 function addon() {
-  const file = path.join(BINDING, 'export-core.linux-x64-gnu.node')
-  try {
-    const hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 12)
-    return `${path.basename(file)} sha256 ${hash}…, built ${fs.statSync(file).mtime.toISOString().replace(/\.\d+Z$/, 'Z')}`
-  } catch {
-    return `${path.basename(file)} not found`
+  const describeFile = (name) => {
+    const file = path.join(BINDING, name)
+    try {
+      const hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 12)
+      return `${name} sha256 ${hash}…, modified ${fs.statSync(file).mtime.toISOString().replace(/\.\d+Z$/, 'Z')}`
+    } catch {
+      return `${name} not found`
+    }
   }
+  return `${BINDING === DEV_BINDING ? '' : `${BINDING}: `}${describeFile(ADDON)}; ${describeFile('export-core.js')}`
+}
+
+/** Size and mtime of the binding's files: what must not change while the rounds run. */
+function bindingStamp() {
+  return ['export-core.js', 'index.js', ADDON]
+    .map((name) => {
+      try {
+        const st = fs.statSync(path.join(BINDING, name))
+        return `${name} ${st.size} ${st.mtimeMs}`
+      } catch {
+        return `${name} missing`
+      }
+    })
+    .join('; ')
 }
 
 function versions() {
@@ -601,21 +670,22 @@ function versions() {
     exceljs: v(path.join(HERE, 'node_modules/exceljs/package.json')),
     'csv-stringify': v(path.join(HERE, 'node_modules/csv-stringify/package.json')),
     'fast-csv': v(path.join(HERE, 'node_modules/fast-csv/package.json')),
-    'apache-arrow': v(path.join(BINDING, 'node_modules/apache-arrow/package.json')),
+    'apache-arrow': v(path.join(DEV_BINDING, 'node_modules/apache-arrow/package.json')),
   }
 }
 
 function table(results, o) {
   const byLine = Object.fromEntries(results.map((r) => [r.line, r]))
-  const head = '| tool | input | rows | wall s (median) | rounds s | rows/s | CPU s | Feed.push s | output MB | peak RSS MiB | write peak RSS MiB (at start) | peak heap MiB (at start) | read back | ratio vs peer |'
-  const sep = '|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|'
+  const head = '| tool | input | rows | wall s (median) | rounds s | rows/s | CPU s | into the addon s (push + pushColumns) | JS reshaping s | output MB | peak RSS MiB | write peak RSS MiB (at start) | peak heap MiB (at start) | read back | ratio vs peer |'
+  const sep = '|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|'
   const lines = [head, sep]
   for (const r of results) {
     const spec = LINES[r.line]
+    const rowLine = r.line.startsWith('ec-') && !r.line.endsWith('-arrow')
     const ratios = spec.peers
       .filter((p) => byLine[p])
       .map((p) => `**${(r.rowsPerS / byLine[p].rowsPerS).toFixed(2)}x** ${p}`)
-    lines.push(`| ${spec.tool} | ${spec.input} | ${fmtInt(r.rows)} | ${r.wall.toFixed(3)} | ${r.walls.map((w) => w.toFixed(2)).join(', ')} | ${fmtInt(r.rowsPerS)} | ${r.cpu.toFixed(2)} | ${r.line.startsWith('ec-') && !r.line.endsWith('-arrow') ? r.pushS.toFixed(3) : '-'} | ${(r.bytes / 1e6).toFixed(1)} | ${r.rssLifePeakMiB.toFixed(0)} | ${r.rssWritePeakMiB.toFixed(0)} (${r.rssStartMiB.toFixed(0)}) | ${r.heapPeakMiB.toFixed(0)} (${r.heapStartMiB.toFixed(0)}) | ${r.check} | ${ratios.join(', ') || '-'} |`)
+    lines.push(`| ${spec.tool} | ${spec.input} | ${fmtInt(r.rows)} | ${r.wall.toFixed(3)} | ${r.walls.map((w) => w.toFixed(2)).join(', ')} | ${fmtInt(r.rowsPerS)} | ${r.cpu.toFixed(2)} | ${rowLine ? `${r.pushS.toFixed(3)} (${r.pushRowsS.toFixed(3)} + ${r.pushColumnsS.toFixed(3)})` : '-'} | ${rowLine && r.reshapeS != null ? r.reshapeS.toFixed(3) : '-'} | ${(r.bytes / 1e6).toFixed(1)} | ${r.rssLifePeakMiB.toFixed(0)} | ${r.rssWritePeakMiB.toFixed(0)} (${r.rssStartMiB.toFixed(0)}) | ${r.heapPeakMiB.toFixed(0)} (${r.heapStartMiB.toFixed(0)}) | ${r.check} | ${ratios.join(', ') || '-'} |`)
   }
   return lines.join('\n')
 }
@@ -633,7 +703,12 @@ async function main() {
   const dir = o.dir ?? path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), `export-core-node-compare-${process.pid}`)
   fs.mkdirSync(dir, { recursive: true })
   const m0 = machine()
-  log(`# ${m0.date}: ${m0.nproc} cores, ${m0.cpu}, Node ${m0.node}, load ${m0.load}; work dir ${dir}`)
+  const addon0 = addon()
+  const stamp0 = bindingStamp()
+  const still = () => {
+    if (bindingStamp() !== stamp0) throw new Error(`the binding changed during the run (was ${addon0}, now ${addon()}): its figures would mix two builds`)
+  }
+  log(`# ${m0.date}: ${m0.nproc} cores, ${m0.cpu}, Node ${m0.node}, load ${m0.load}; work dir ${dir}; ${addon0}`)
   const rowsOf = (l) => (LINES[l].format === 'xlsx' ? xlsxRows : o.rows)
   const outOf = (l, tag) => path.join(dir, `${l}${tag}.${LINES[l].format}`)
   const t0 = Date.now()
@@ -644,6 +719,7 @@ async function main() {
       for (const l of selected) {
         const out = outOf(l, '-sanity')
         await runChild(l, o.checkRows, out)
+        still()
         const problem = LINES[l].format === 'csv' ? await sanityCsv(out, want) : await sanityXlsx(out, want)
         if (problem) throw new Error(`sanity run, ${l}: ${problem}`)
         log(`sanity ${l}: ${o.checkRows} rows, every cell as generated`)
@@ -657,11 +733,12 @@ async function main() {
       for (const l of order) {
         const out = outOf(l, `-r${round + 1}`)
         const r = await runChild(l, rowsOf(l), out)
+        still()
         const check = LINES[l].format === 'csv' ? await checkCsv(out, r.rows) : await checkXlsx(out, r.rows)
         if (!check.ok) throw new Error(`${l}, round ${round + 1}: output check failed: ${check.text}`)
         r.check = check.text
         runs[l].push(r)
-        log(`round ${round + 1} ${l}: ${r.rows} rows ${r.wall.toFixed(3)} s, ${(r.bytes / 1e6).toFixed(1)} MB, push ${r.pushS.toFixed(3)} s, cpu ${r.cpu.toFixed(2)} s, rss ${r.rssLifePeakMiB.toFixed(0)}/${r.rssWritePeakMiB.toFixed(0)} MiB, heap ${r.heapPeakMiB.toFixed(0)} MiB (${r.check}); load ${os.loadavg()[0].toFixed(2)}`)
+        log(`round ${round + 1} ${l}: ${r.rows} rows ${r.wall.toFixed(3)} s, ${(r.bytes / 1e6).toFixed(1)} MB, into the addon ${r.pushS.toFixed(3)} s (push ${r.pushRowsS.toFixed(3)} s x${r.pushRowsCalls}, pushColumns ${r.pushColumnsS.toFixed(3)} s x${r.pushColumnsCalls}), reshaping ${r.reshapeS == null ? '-' : `${r.reshapeS.toFixed(3)} s`}, cpu ${r.cpu.toFixed(2)} s, rss ${r.rssLifePeakMiB.toFixed(0)}/${r.rssWritePeakMiB.toFixed(0)} MiB, heap ${r.heapPeakMiB.toFixed(0)} MiB (${r.check}); load ${os.loadavg()[0].toFixed(2)}`)
         if (!o.keep) fs.rmSync(out, { force: true })
       }
     }
@@ -676,6 +753,9 @@ async function main() {
         rowsPerS: mid.rows / wall,
         cpu: median(rs.map((r) => r.cpu)),
         pushS: median(rs.map((r) => r.pushS)),
+        pushRowsS: median(rs.map((r) => r.pushRowsS)),
+        pushColumnsS: median(rs.map((r) => r.pushColumnsS)),
+        reshapeS: rs.some((r) => r.reshapeS == null) ? null : median(rs.map((r) => r.reshapeS)),
         rssLifePeakMiB: Math.max(...rs.map((r) => r.rssLifePeakMiB)),
         rssWritePeakMiB: Math.max(...rs.map((r) => r.rssWritePeakMiB)),
         heapPeakMiB: Math.max(...rs.map((r) => r.heapPeakMiB)),
@@ -685,13 +765,13 @@ async function main() {
     const cmd = `node compare.mjs ${process.argv.slice(2).join(' ')}`.trim()
     const md = [
       `${m0.date}, \`${cmd}\` (${((Date.now() - t0) / 1000).toFixed(0)} s): ${m0.nproc} cores (${m0.cpu}), Node ${m0.node}; load average ${m0.load} at the start, ${m1.load} at the end.`,
-      `Versions: ${Object.entries(versions()).map(([k, v]) => `${k} ${v}`).join(', ')} (addon ${addon()}). ${o.rounds} interleaved rounds, each line in its own process; median wall time.${xlsxRows !== o.rows ? ` XLSX lines on ${fmtInt(xlsxRows)} rows.` : ''}`,
+      `Versions: ${Object.entries(versions()).map(([k, v]) => `${k} ${v}`).join(', ')} (${addon0}). ${o.rounds} interleaved rounds, each line in its own process; median wall time.${xlsxRows !== o.rows ? ` XLSX lines on ${fmtInt(xlsxRows)} rows.` : ''}`,
       '',
       table(results, o),
       '',
     ].join('\n')
     process.stdout.write(md)
-    if (o.json) fs.writeFileSync(o.json, JSON.stringify({ machine: m0, end: m1, options: o, versions: versions(), addon: addon(), results }, null, 2))
+    if (o.json) fs.writeFileSync(o.json, JSON.stringify({ machine: m0, end: m1, options: o, versions: versions(), addon: addon0, results }, null, 2))
   } finally {
     if (!o.keep && !o.dir) fs.rmSync(dir, { recursive: true, force: true })
   }
