@@ -127,7 +127,10 @@ class Reshaper {
         columns[c] = [column.join(''), lengths]
         kinds += 's'
       } else if (numbers) {
-        columns[c] = Float64Array.from(column)
+        // A plain loop: Float64Array.from walks the array through the iterator protocol.
+        const values = new Float64Array(count)
+        for (let r = 0; r < count; r++) values[r] = column[r]
+        columns[c] = values
         kinds += 'n'
       } else if (dates) {
         const times = new Float64Array(count)

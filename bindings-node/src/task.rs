@@ -148,7 +148,7 @@ impl ExportTask {
                 )
             }
         };
-        let mut task = ExportTask {
+        let task = ExportTask {
             refused: work.is_err(),
             cancelled: cancelled.clone(),
             chunks,
