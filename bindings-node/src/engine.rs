@@ -291,10 +291,8 @@ impl Engine {
         principal: Unknown<'env>,
         id: String,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine.service().get(&who?, parse_job_id(&id)?)?)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.service().get(who, parse_job_id(&id)?)
         })
     }
 
@@ -309,10 +307,8 @@ impl Engine {
         principal: Unknown<'env>,
         id: String,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine.service().status(&who?, parse_job_id(&id)?)?)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.service().status(who, parse_job_id(&id)?)
         })
     }
 
@@ -327,10 +323,8 @@ impl Engine {
         principal: Unknown<'env>,
         id: String,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine.service().cancel(&who?, parse_job_id(&id)?)?)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.service().cancel(who, parse_job_id(&id)?)
         })
     }
 
@@ -345,11 +339,8 @@ impl Engine {
         principal: Unknown<'env>,
         id: String,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            engine.service().delete(&who?, parse_job_id(&id)?)?;
-            Ok(Json::Null)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.service().delete(who, parse_job_id(&id)?)
         })
     }
 
@@ -514,12 +505,10 @@ impl Engine {
         env: &'env Env,
         principal: Unknown<'env>,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine
+        self.for_principal(env, &principal, move |engine, who| {
+            engine
                 .schedules()
-                .list_schedules(&who?, &ScheduleQuery::default())?)
+                .list_schedules(who, &ScheduleQuery::default())
         })
     }
 
@@ -557,10 +546,8 @@ impl Engine {
         principal: Unknown<'env>,
         id: String,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine.schedules().get_schedule(&who?, &id)?)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.schedules().get_schedule(who, &id)
         })
     }
 
@@ -576,12 +563,10 @@ impl Engine {
         id: String,
         limit: Option<u32>,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine
+        self.for_principal(env, &principal, move |engine, who| {
+            engine
                 .schedules()
-                .schedule_runs(&who?, &id, limit.unwrap_or(20))?)
+                .schedule_runs(who, &id, limit.unwrap_or(20))
         })
     }
 
@@ -597,10 +582,8 @@ impl Engine {
         id: String,
         enabled: bool,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine.schedules().set_enabled(&who?, &id, enabled)?)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.schedules().set_enabled(who, &id, enabled)
         })
     }
 
@@ -615,10 +598,8 @@ impl Engine {
         principal: Unknown<'env>,
         id: String,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine.schedules().delete_schedule(&who?, &id)?)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.schedules().delete_schedule(who, &id)
         })
     }
 
@@ -632,10 +613,8 @@ impl Engine {
         env: &'env Env,
         principal: Unknown<'env>,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine.schedules().install_monthly_opendata(&who?)?)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.schedules().install_monthly_opendata(who)
         })
     }
 
@@ -673,9 +652,9 @@ impl Engine {
         env: &'env Env,
         principal: Unknown<'env>,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || Ok(engine.schedules().list_platforms(&who?)?))
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.schedules().list_platforms(who)
+        })
     }
 
     /// One platform.
@@ -689,10 +668,8 @@ impl Engine {
         principal: Unknown<'env>,
         name: String,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine.schedules().get_platform(&who?, &name)?)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.schedules().get_platform(who, &name)
         })
     }
 
@@ -707,16 +684,28 @@ impl Engine {
         principal: Unknown<'env>,
         name: String,
     ) -> napi::Result<PromiseRaw<'env, Json>> {
-        let engine = self.engine.clone();
-        let who = self::principal(&principal);
-        blocking(env, move || {
-            Ok(engine.schedules().delete_platform(&who?, &name)?)
+        self.for_principal(env, &principal, move |engine, who| {
+            engine.schedules().delete_platform(who, &name)
         })
     }
 }
 
 /// What a worker run resolves with: one outcome per job run.
 type Outcomes = std::result::Result<Vec<Json>, Failure>;
+
+impl Engine {
+    /// Runs `work` for the principal on tokio's blocking pool: the shape of most calls.
+    fn for_principal<'env, T: serde::Serialize + Send + 'static>(
+        &self,
+        env: &'env Env,
+        principal: &Unknown<'_>,
+        work: impl FnOnce(&CoreEngine, &Principal) -> Result<T> + Send + 'static,
+    ) -> napi::Result<PromiseRaw<'env, Json>> {
+        let engine = self.engine.clone();
+        let who = self::principal(principal);
+        blocking(env, move || Ok(work(&engine, &who?)?))
+    }
+}
 
 /// A running worker: `stop()` asks it to release its job before the next batch (the job is
 /// pending again, nothing published); `done()` gives the outcomes, one per job run.
