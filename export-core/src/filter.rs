@@ -79,6 +79,71 @@ pub enum Predicate {
 }
 
 impl Predicate {
+    /// Parses the compact text form of a query parameter: `column:eq:value`,
+    /// `column:in:a|b|c`, `column:range:min..max` (either bound may be empty). A value that
+    /// reads as a JSON number or boolean is one; anything else is a string.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] on field `filter` quoting the text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::filter::Predicate;
+    /// use serde_json::json;
+    /// assert_eq!(Predicate::parse("category:eq:books")?, Predicate::Eq { column: "category".into(), value: json!("books") });
+    /// assert_eq!(Predicate::parse("stock:in:1|2")?, Predicate::In { column: "stock".into(), values: vec![json!(1), json!(2)] });
+    /// assert_eq!(Predicate::parse("price:range:10..")?, Predicate::Range { column: "price".into(), min: Some(json!(10)), max: None });
+    /// assert!(Predicate::parse("price:between:1").is_err());
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Predicate> {
+        let bad = |why: &str| {
+            ExportError::request(
+                "filter",
+                format!(
+                    "`{text}`: {why}; expected `column:eq:value`, `column:in:a|b` or `column:range:min..max`"
+                ),
+            )
+        };
+        let mut parts = text.splitn(3, ':');
+        let (Some(column), Some(op), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad("three parts are needed"));
+        };
+        if column.is_empty() {
+            return Err(bad("the column is empty"));
+        }
+        let value = |v: &str| match serde_json::from_str::<serde_json::Value>(v) {
+            Ok(n @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => n,
+            _ => serde_json::Value::String(v.to_string()),
+        };
+        let column = column.to_string();
+        Ok(match op {
+            "eq" => Predicate::Eq {
+                column,
+                value: value(rest),
+            },
+            "in" => Predicate::In {
+                column,
+                values: rest.split('|').map(value).collect(),
+            },
+            "range" => {
+                let (min, max) = rest
+                    .split_once("..")
+                    .ok_or_else(|| bad("a range is `min..max`"))?;
+                let bound = |b: &str| (!b.is_empty()).then(|| value(b));
+                Predicate::Range {
+                    column,
+                    min: bound(min),
+                    max: bound(max),
+                }
+            }
+            other => return Err(bad(&format!("unknown operator `{other}`"))),
+        })
+    }
+
     /// The column the predicate reads.
     pub fn column(&self) -> &str {
         match self {

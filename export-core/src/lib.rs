@@ -23,6 +23,8 @@
 //! - [`engine`]: [`engine::Engine`], built from an [`engine::EngineConfig`], wires all of the
 //!   below; every front end (CLI, bindings, HTTP) wraps one.
 //! - [`job`]: jobs, their state machine, and the memory, SQLite and PostgreSQL job stores.
+//! - [`dataset`]: named datasets (a schema plus its source) that jobs, schedules and routes
+//!   export, with the catalogue seed's sample products, suppliers and categories.
 //! - [`worker`]: claims jobs, runs them with heartbeats and cancellation, publishes the file.
 //! - [`storage`]: local, S3-compatible and in-memory storage with atomic publication.
 //! - [`service`]: the export API over a principal's scopes, with ownership checks.
@@ -44,7 +46,7 @@
 //! The default features are empty: the embedded engine (SQLite stores, bundled; local and
 //! in-memory storage; CSV, XLSX, JSON and JSON Lines; Arrow IPC and CSV input). Opt in to
 //! `postgres` (PostgreSQL job, schedule and audit stores), `s3` (S3-compatible storage),
-//! `parquet` (the Parquet source) and `cli` (the `export-core` binary, with all of these).
+//! `parquet` (the Parquet source), `http` (the HTTP API: an axum router over an engine) and `cli` (the `export-core` binary, with all of these).
 //!
 //! # Diagnostics
 //!
@@ -58,11 +60,14 @@
 pub mod access;
 pub mod audit;
 pub mod clock;
+pub mod dataset;
 pub mod db;
 pub mod engine;
 pub mod error;
 pub mod export;
 pub mod filter;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod job;
 pub mod output;
 pub mod platform;

@@ -55,7 +55,8 @@ named_enum!(
         Xlsx => "xlsx",
         /// One JSON array of objects.
         Json => "json",
-        /// JSON Lines: one object per line.
+        /// JSON Lines: one object per line (`jsonlines` in JSON, `jsonl` also accepted).
+        #[serde(alias = "jsonl")]
         JsonLines => "jsonl",
     }
 );

@@ -180,6 +180,16 @@ impl From<&ExportJob> for JobStatusView {
     }
 }
 
+/// What [`ExportService::withdraw`] did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Withdrawn {
+    /// The job was pending or running: it is cancelled (a running one stops at its next batch).
+    Cancelled(Box<ExportJob>),
+    /// The job had finished: it and its file are deleted.
+    Deleted,
+}
+
 /// A finished export's file, streamed from storage.
 pub struct ExportDownload {
     /// The name to offer (`trips-v3-opendata-2026-10.xlsx`).
@@ -335,17 +345,7 @@ impl ExportService {
         let span = tracing::info_span!("create", job_id = tracing::field::Empty).entered();
         principal.require(Scope::Create)?;
         let now = self.clock.now();
-        // Before anything else is checked or stored: what may this principal export at all?
-        let mut request = self.access.authorize(principal, request)?;
-        // The schema's rules fill what the request leaves out (trip: last month, V3) and hold
-        // users to more than a run (trip: days operators still send trips for).
-        let rules: Arc<dyn SchemaRules> = self
-            .registry
-            .rules(&request.schema)
-            .unwrap_or_else(|| Arc::new(PlainRules));
-        rules.fill_defaults(&mut request, now, self.config.time_zone);
-        self.registry.exporter(request.clone(), now)?;
-        rules.validate(&request, now)?;
+        let (request, rules) = self.authorized(principal, request, now)?;
         let retention = match &self.retention {
             Some(policy) => job_retention_under(policy.as_ref(), rules.as_ref(), &request, None),
             None => {
@@ -382,6 +382,29 @@ impl ExportService {
             Err(_) => self.release_rate_slot(&principal.user_id, now),
         }
         created
+    }
+
+    /// `request` as `principal` may run it at `now`: narrowed or refused by the access policy,
+    /// completed by the schema's defaults, validated against the registry and the schema's
+    /// rules. What a job and a direct export both go through before any data is read.
+    pub(crate) fn authorized(
+        &self,
+        principal: &Principal,
+        request: ExportRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(ExportRequest, Arc<dyn SchemaRules>)> {
+        // Before anything else is checked or stored: what may this principal export at all?
+        let mut request = self.access.authorize(principal, request)?;
+        // The schema's rules fill what the request leaves out (trip: last month, V3) and hold
+        // users to more than a run (trip: days operators still send trips for).
+        let rules: Arc<dyn SchemaRules> = self
+            .registry
+            .rules(&request.schema)
+            .unwrap_or_else(|| Arc::new(PlainRules));
+        rules.fill_defaults(&mut request, now, self.config.time_zone);
+        self.registry.exporter(request.clone(), now)?;
+        rules.validate(&request, now)?;
+        Ok((request, rules))
     }
 
     /// The principal's own jobs, newest first, a page at a time.
@@ -437,6 +460,62 @@ impl ExportService {
         let cancelled = self.store.request_cancel(id, self.clock.now())?;
         tracing::info!(status = %cancelled.status, "cancel requested");
         Ok(cancelled)
+    }
+
+    /// What `DELETE` on a job means in both seeds' APIs: a pending or running job is cancelled
+    /// (needs `export.cancel`), any other is deleted with its file (needs `export.delete`).
+    /// A job that finishes between the look and the cancel is deleted instead.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Forbidden`] naming the scope the job's state calls for (and without
+    /// either scope, before the job is looked up); otherwise as [`cancel`](Self::cancel) and
+    /// [`delete`](Self::delete).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::engine::{Engine, EngineConfig};
+    /// use export_core::request::{Audience, ExportRequest, Format, Period};
+    /// use export_core::service::{Principal, Withdrawn};
+    ///
+    /// let mut config = EngineConfig::default();
+    /// config.job_store.url = "sqlite://:memory:".into();
+    /// config.storage.url = "memory://".into();
+    /// let engine = Engine::open(config)?;
+    /// let alice = Principal::new("alice", None).with_all_scopes();
+    /// let mut request = ExportRequest::new("trip", Format::Csv);
+    /// request.audience = Some(Audience::Opendata);
+    /// request.period = Some(Period::parse("2026-10-01", "2026-10-02", None)?);
+    /// let job = engine.service().create(&alice, request)?;
+    /// // Pending: cancelled, and kept.
+    /// assert!(matches!(engine.service().withdraw(&alice, job.id)?, Withdrawn::Cancelled(_)));
+    /// // Cancelled: deleted.
+    /// assert!(matches!(engine.service().withdraw(&alice, job.id)?, Withdrawn::Deleted));
+    /// assert_eq!(engine.service().get(&alice, job.id).unwrap_err().code(), "NOT_FOUND");
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn withdraw(&self, principal: &Principal, id: Uuid) -> Result<Withdrawn> {
+        if !principal.has(Scope::Cancel) && !principal.has(Scope::Delete) {
+            return Err(ExportError::Forbidden {
+                scope: format!("{}` or `{}", Scope::Cancel.as_str(), Scope::Delete.as_str()),
+                reason: None,
+            });
+        }
+        for attempt in 0..2 {
+            let job = self.owned(principal, id)?;
+            if matches!(job.status, JobStatus::Pending | JobStatus::Running) {
+                match self.cancel(principal, id) {
+                    Ok(job) => return Ok(Withdrawn::Cancelled(Box::new(job))),
+                    // It finished meanwhile: delete it instead, once.
+                    Err(ExportError::InvalidState { .. }) if attempt == 0 => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            self.delete(principal, id)?;
+            return Ok(Withdrawn::Deleted);
+        }
+        unreachable!("the second round always returns")
     }
 
     /// Opens the file of one of the principal's succeeded jobs, streamed, after recording a

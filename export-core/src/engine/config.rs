@@ -362,6 +362,10 @@ pub struct SourcesConfig {
     pub sample_rows: u64,
     /// The generator's seed (default 42).
     pub sample_seed: u64,
+    /// When set, the sample catalogue datasets (`products` with this many products,
+    /// `suppliers`, `categories`, `catalogue`: [`crate::dataset::Datasets::sample_catalog`])
+    /// are registered (default: none; `export-core serve` sets 10 000).
+    pub catalog_products: Option<u64>,
 }
 
 impl Default for SourcesConfig {
@@ -369,6 +373,7 @@ impl Default for SourcesConfig {
         SourcesConfig {
             sample_rows: 100_000,
             sample_seed: 42,
+            catalog_products: None,
         }
     }
 }

@@ -49,6 +49,7 @@
 
 mod asynchronous;
 mod config;
+mod direct;
 mod duration;
 mod open;
 
@@ -63,10 +64,12 @@ pub use config::{
     LimitsConfig, RetentionConfig, RuntimeConfig, SchedulerSettings, SourcesConfig, StorageConfig,
     StoreLocation, WorkerSettings,
 };
+pub use direct::DirectExport;
 
 use crate::access::{AccessPolicy, AllowAll};
 use crate::audit::{AuditLog, ExportAudit};
 use crate::clock::{Clock, SystemClock};
+use crate::dataset::{DatasetProvider, Datasets};
 use crate::error::{ExportError, Result};
 use crate::export::ExporterBuilder;
 use crate::job::{JobStore, Owner};
@@ -101,6 +104,7 @@ struct Inner {
     retention: Arc<dyn RetentionPolicy>,
     access: Arc<dyn AccessPolicy>,
     sources: Arc<dyn SourceProvider>,
+    datasets: Arc<Datasets>,
     service: ExportService,
 }
 
@@ -138,9 +142,28 @@ pub struct EngineBuilder {
     sources: Option<Arc<dyn SourceProvider>>,
     access: Option<Arc<dyn AccessPolicy>>,
     retention: Option<Arc<dyn RetentionPolicy>>,
+    datasets: Datasets,
+    duplicate: Option<String>,
 }
 
 impl EngineBuilder {
+    /// Adds named datasets (a schema plus its source each): their schemas join the registry,
+    /// and jobs and direct exports of them read their source; every other job still goes to
+    /// the source provider. Adds to those of [`SourcesConfig::catalog_products`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Engine::direct_export`].
+    pub fn datasets(mut self, datasets: Datasets) -> Self {
+        for dataset in datasets.iter() {
+            // A name given twice is refused when the engine opens.
+            if self.datasets.add(dataset.clone()).is_err() {
+                self.duplicate = Some(dataset.name().to_string());
+            }
+        }
+        self
+    }
+
     /// Reads time from `clock` (default [`SystemClock`]; a [`crate::clock::ManualClock`] in
     /// tests).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -200,9 +223,45 @@ impl EngineBuilder {
             None => IoRuntime::new(config.runtime.io_threads)?,
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let registry = self
+        let mut datasets = self.datasets;
+        if let Some(name) = self.duplicate {
+            return Err(ExportError::config(
+                "datasets",
+                format!("dataset `{name}` is given twice"),
+            ));
+        }
+        if let Some(products) = config.sources.catalog_products {
+            for dataset in Datasets::sample_catalog(products, config.sources.sample_seed).iter() {
+                datasets.add(dataset.clone()).map_err(|_| {
+                    ExportError::config(
+                        "sources.catalog_products",
+                        format!(
+                            "the sample dataset `{}` is also given by the host",
+                            dataset.name()
+                        ),
+                    )
+                })?;
+            }
+        }
+        let mut registry = self
             .registry
             .unwrap_or_else(|| Arc::new(SchemaRegistry::new()));
+        if !datasets.is_empty() {
+            let mut with_datasets = (*registry).clone();
+            for dataset in datasets.iter() {
+                let registered = match dataset.schema_rules() {
+                    Some(rules) => {
+                        with_datasets.register_with_rules(dataset.schema().clone(), rules)
+                    }
+                    None => with_datasets.register(dataset.schema().clone()),
+                };
+                registered.map_err(|e| {
+                    ExportError::config(format!("datasets.{}", dataset.name()), e.to_string())
+                })?;
+            }
+            registry = Arc::new(with_datasets);
+        }
+        let datasets = Arc::new(datasets);
         let backend = open::open_backend(&config, &io)?;
         let storage = open::open_storage(&config.storage, &io)?;
         let retention = self.retention.unwrap_or_else(|| {
@@ -216,12 +275,18 @@ impl EngineBuilder {
             AccessPolicyName::Registry => registry.clone() as Arc<dyn AccessPolicy>,
             AccessPolicyName::AllowAll => Arc::new(AllowAll),
         });
-        let sources = self.sources.unwrap_or_else(|| {
+        let mut sources = self.sources.unwrap_or_else(|| {
             Arc::new(SampleTripsProvider {
                 rows: config.sources.sample_rows,
                 seed: config.sources.sample_seed,
             })
         });
+        if !datasets.is_empty() {
+            sources = Arc::new(DatasetProvider {
+                datasets: datasets.clone(),
+                fallback: sources,
+            });
+        }
         let service = ExportService::new(
             backend.jobs.clone(),
             storage.clone(),
@@ -256,6 +321,7 @@ impl EngineBuilder {
                 retention,
                 access,
                 sources,
+                datasets,
                 service,
             }),
         })
@@ -286,6 +352,8 @@ impl Engine {
             sources: None,
             access: None,
             retention: None,
+            datasets: Datasets::new(),
+            duplicate: None,
         }
     }
 
@@ -354,6 +422,11 @@ impl Engine {
     /// before handing it to [`Engine::worker_with_sources`].
     pub fn sources(&self) -> &Arc<dyn SourceProvider> {
         &self.inner.sources
+    }
+
+    /// The named datasets ([`EngineBuilder::datasets`], [`SourcesConfig::catalog_products`]).
+    pub fn datasets(&self) -> &Arc<Datasets> {
+        &self.inner.datasets
     }
 
     /// The export API over a principal's scopes (one per engine: its rate limits are shared

@@ -48,6 +48,88 @@ pub struct ScheduleChanges {
     pub retention: Option<Option<Duration>>,
 }
 
+/// [`ScheduleChanges`] as JSON gives them (an HTTP `PUT`, a binding): every key optional,
+/// unknown keys refused, `retention_seconds: null` leaving retention to the policy.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesWire {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    target: Option<ScheduleTarget>,
+    #[serde(default)]
+    period: Option<PeriodRule>,
+    #[serde(default)]
+    trigger: Option<Trigger>,
+    #[serde(default)]
+    retry: Option<RetryPolicy>,
+    #[serde(default)]
+    misfire: Option<MisfirePolicy>,
+    #[serde(default, deserialize_with = "present")]
+    retention_seconds: Option<Option<u64>>,
+}
+
+/// A key given (even as `null`) is `Some`: tells "leave it" from "clear it".
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<u64>>, D::Error> {
+    use serde::Deserialize;
+    Ok(Some(Option::<u64>::deserialize(d)?))
+}
+
+impl ScheduleChanges {
+    /// Parses changes from a JSON object (keys `name`, `target`, `period`, `trigger`, `retry`,
+    /// `misfire`, `retention_seconds`, each optional).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::InvalidRequest`] on `what` for a value that is not such an object, an
+    /// unknown key (named, with the valid ones) or a bad value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::schedule::ScheduleChanges;
+    /// let changes = ScheduleChanges::from_json("changes", serde_json::json!({"name": "Nightly", "retention_seconds": null}))?;
+    /// assert_eq!(changes.changed_fields(), ["name", "retention"]);
+    /// let typo = ScheduleChanges::from_json("changes", serde_json::json!({"nmae": "x"})).unwrap_err();
+    /// assert!(typo.to_string().contains("unknown field `nmae`"), "{typo}");
+    /// let huge = ScheduleChanges::from_json("changes", serde_json::json!({"retention_seconds": 9223372036854776u64})).unwrap_err();
+    /// assert!(huge.to_string().contains("out of range"), "{huge}");
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn from_json(what: &str, value: serde_json::Value) -> Result<ScheduleChanges> {
+        if !value.is_object() {
+            return Err(ExportError::request(what, "expected a JSON object"));
+        }
+        let wire: ChangesWire = crate::error::from_json_value(what, value)?;
+        let retention = match wire.retention_seconds {
+            Some(Some(secs)) => Some(Some(
+                i64::try_from(secs)
+                    .ok()
+                    .and_then(Duration::try_seconds)
+                    .ok_or_else(|| {
+                        ExportError::request(
+                            format!("{what}.retention_seconds"),
+                            format!("{secs} seconds is out of range"),
+                        )
+                    })?,
+            )),
+            Some(None) => Some(None),
+            None => None,
+        };
+        Ok(ScheduleChanges {
+            name: wire.name,
+            target: wire.target,
+            period: wire.period,
+            trigger: wire.trigger,
+            retry: wire.retry,
+            misfire: wire.misfire,
+            retention,
+        })
+    }
+}
+
 impl ScheduleChanges {
     /// The names of the fields these changes set, for the audit log.
     pub fn changed_fields(&self) -> Vec<&'static str> {

@@ -33,6 +33,7 @@ mod request_args;
 mod scheduler_cmd;
 mod schedules_cmd;
 mod schema_cmd;
+mod serve_cmd;
 mod worker_cmd;
 
 use std::io::Write;
@@ -76,6 +77,8 @@ enum Command {
     Scheduler(Box<scheduler_cmd::SchedulerArgs>),
     /// Export platforms (named presets): create, list, show, delete.
     Platforms(Box<platforms_cmd::PlatformsArgs>),
+    /// Serve both seeds' HTTP APIs, with a worker, the scheduler and the purge beside them.
+    Serve(Box<serve_cmd::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Schedules(args) => schedules_cmd::run(*args),
         Command::Scheduler(args) => scheduler_cmd::run(*args),
         Command::Platforms(args) => platforms_cmd::run(*args),
+        Command::Serve(args) => serve_cmd::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
