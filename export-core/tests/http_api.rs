@@ -2,6 +2,9 @@
 //! permission matrix on every route, bad bodies, downloads with ranges, a 1M-row stream in flat
 //! server memory, a client leaving mid-stream, schedules and platforms, and SIGTERM.
 
+#[path = "common/services.rs"]
+mod services;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -38,8 +41,14 @@ impl Server {
             .arg(&tokens)
             .arg("--db")
             .arg(dir.path().join("jobs.db"))
-            .arg("--storage")
-            .arg(format!("file://{}", dir.path().join("files").display()))
+            .args(if extra.contains(&"--storage") {
+                vec![]
+            } else {
+                vec![
+                    "--storage".to_string(),
+                    format!("file://{}", dir.path().join("files").display()),
+                ]
+            })
             .args(extra)
             .env_remove("EXPORT_CORE_CONFIG")
             .stdout(Stdio::piped())
@@ -920,4 +929,92 @@ fn the_openapi_document_lists_exactly_the_routes_served() {
             "{method} {template}"
         );
     }
+}
+
+#[test]
+fn redirect_mode_hands_out_a_signed_link_to_the_object_storage() {
+    let Some(endpoint) = services::s3_endpoint() else {
+        return;
+    };
+    let bucket = format!(
+        "ec-http-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    agent()
+        .put(format!("{endpoint}/{bucket}"))
+        .send_empty()
+        .unwrap_or_else(|e| panic!("cannot create bucket {bucket}: {e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("engine.toml");
+    let env = |name: &str| std::env::var(name).unwrap_or_else(|_| "testing".into());
+    std::fs::write(
+        &config,
+        format!(
+            "[storage.options]\nendpoint = \"{endpoint}\"\nallow_http = \"true\"\nregion = \"us-east-1\"\n\
+             access_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
+            env("AWS_ACCESS_KEY_ID"),
+            env("AWS_SECRET_ACCESS_KEY")
+        ),
+    )
+    .unwrap();
+    let storage = format!("s3://{bucket}/exports");
+    let config_arg = config.display().to_string();
+    let s = Server::start_in(
+        dir,
+        &[
+            "--config",
+            &config_arg,
+            "--storage",
+            &storage,
+            "--downloads",
+            "redirect",
+            "--catalog-products",
+            "500",
+        ],
+    );
+    let job = s.json(
+        "POST",
+        "/api/v1/exports/create",
+        "t-alice",
+        Some(r#"{"schema":"suppliers","format":"csv"}"#),
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    s.wait_status(
+        &format!("/api/v1/exports/progress/{id}"),
+        "t-alice",
+        "succeeded",
+    );
+    let redirect = s.call(
+        "GET",
+        &format!("/api/v1/exports/download/{id}"),
+        Some("t-alice"),
+        None,
+    );
+    assert_eq!(redirect.status, 307, "{}", redirect.text());
+    let location = redirect.header("location").to_string();
+    assert!(location.starts_with(&endpoint), "{location}");
+    // The link alone (no token) gets the file, as published.
+    let mut file = Vec::new();
+    agent()
+        .get(&location)
+        .call()
+        .unwrap()
+        .into_body()
+        .into_reader()
+        .read_to_end(&mut file)
+        .unwrap();
+    let stored = s.json("GET", &format!("/api/v1/exports/{id}"), "t-alice", None);
+    assert_eq!(
+        hex::encode(Sha256::digest(&file)),
+        stored["result"]["sha256"].as_str().unwrap()
+    );
+    assert!(file.starts_with(b"id,name,country,email,created_at\n"));
+    // Someone else gets no link.
+    let other = s.call(
+        "GET",
+        &format!("/api/v1/exports/download/{id}"),
+        Some("t-carol"),
+        None,
+    );
+    assert_eq!(other.problem(), (404, "NOT_FOUND".into()));
 }
