@@ -110,7 +110,30 @@ struct Done {
 pub(super) struct Deflaters {
     pool: Option<Pool>,
     inline: PieceDeflater,
-    spare: Vec<Vec<u8>>,
+    spare: Spare,
+}
+
+/// Buffers for reuse, one list per role: a list shared by all roles would let every buffer grow
+/// to the largest role's size (a chunk), and memory grow with the rows.
+#[derive(Default)]
+struct Spare {
+    data: Vec<Vec<u8>>,
+    dictionaries: Vec<Vec<u8>>,
+    packed: Vec<Vec<u8>>,
+}
+
+impl Spare {
+    fn take(list: &mut Vec<Vec<u8>>) -> Vec<u8> {
+        let mut b = list.pop().unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    fn give(&mut self, data: Vec<u8>, dictionary: Vec<u8>, packed: Vec<u8>) {
+        self.data.push(data);
+        self.dictionaries.push(dictionary);
+        self.packed.push(packed);
+    }
 }
 
 struct Pool {
@@ -131,7 +154,7 @@ impl Deflaters {
         Deflaters {
             pool,
             inline: PieceDeflater::new(),
-            spare: Vec::new(),
+            spare: Spare::default(),
         }
     }
 
@@ -139,6 +162,7 @@ impl Deflaters {
     pub(super) fn buffer(&mut self) -> Vec<u8> {
         let mut b = self
             .spare
+            .data
             .pop()
             .unwrap_or_else(|| Vec::with_capacity(CHUNK + 64 * 1024));
         b.clear();
@@ -153,13 +177,11 @@ impl Deflaters {
     /// [`ExportError::Io`] when the spool file cannot be written, [`ExportError::Encode`] when a
     /// worker stopped.
     pub(super) fn submit(&mut self, spool: &mut SheetSpool, data: Vec<u8>) -> Result<()> {
-        let mut dictionary = self.spare.pop().unwrap_or_default();
-        dictionary.clear();
+        let mut dictionary = Spare::take(&mut self.spare.dictionaries);
         dictionary.extend_from_slice(&spool.tail);
         push_window(&mut spool.tail, &data);
         let Some(pool) = &mut self.pool else {
-            let mut packed = self.spare.pop().unwrap_or_default();
-            packed.clear();
+            let mut packed = Spare::take(&mut self.spare.packed);
             self.inline
                 .deflate(&dictionary, &data, false, &mut packed)
                 .map_err(|e| ExportError::Io {
@@ -169,10 +191,10 @@ impl Deflaters {
             let mut crc = Crc::new();
             crc.update(&data);
             let appended = spool.append(&packed, &crc, data.len());
-            self.spare.extend([data, dictionary, packed]);
+            self.spare.give(data, dictionary, packed);
             return appended;
         };
-        let packed = self.spare.pop().unwrap_or_default();
+        let packed = Spare::take(&mut self.spare.packed);
         let job = Job {
             seq: pool.next_seq,
             data,
@@ -205,7 +227,7 @@ impl Deflaters {
     }
 
     /// Receives one finished chunk and appends every chunk now due, in order.
-    fn receive(pool: &mut Pool, spare: &mut Vec<Vec<u8>>, spool: &mut SheetSpool) -> Result<()> {
+    fn receive(pool: &mut Pool, spare: &mut Spare, spool: &mut SheetSpool) -> Result<()> {
         let done = pool.done.recv().map_err(|_| pool_gone())?;
         pool.in_flight -= 1;
         pool.early.insert(done.seq, done);
@@ -216,7 +238,7 @@ impl Deflaters {
                 source: e,
             })?;
             spool.append(&done.packed, &done.crc, done.data.len())?;
-            spare.extend([done.data, done.dictionary, done.packed]);
+            spare.give(done.data, done.dictionary, done.packed);
         }
         Ok(())
     }
