@@ -77,20 +77,30 @@
 //! ```
 
 mod cells;
+mod deflate;
 mod json_text;
+mod package;
+#[cfg(test)]
+mod parity_tests;
+mod rows;
+mod spool;
+mod stitched;
+mod zip_out;
 
 use std::fmt;
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Schema};
 use rust_xlsxwriter::{Color, Format, Workbook, Worksheet, XlsxError};
 
-use self::cells::{ColumnCells, Kind, normalise};
+use self::cells::{ColumnCells, Kind, MAX_CELL_CHARS, normalise};
+use self::stitched::StitchedBook;
 use crate::error::{ExportError, Result};
 use crate::schema::{META_NUM_FORMAT, META_SHEET, META_WIDTH};
-use crate::sink::{CountingWriter, Sink, Summary, XLSX_MAX_DATA_ROWS};
+use crate::sink::{CountingWriter, Sink, Summary, XLSX_MAX_DATA_ROWS, default_threads};
 
 /// Most characters in an Excel sheet name.
 const MAX_SHEET_NAME_CHARS: usize = 31;
@@ -134,6 +144,11 @@ pub struct XlsxSinkBuilder {
     autofilter: bool,
     default_width: Option<f64>,
     tempdir: Option<PathBuf>,
+    threads: usize,
+    /// rust_xlsxwriter writes every cell (the path before the stitched writer): the reference
+    /// the stitched workbook is compared with in tests.
+    #[cfg(test)]
+    direct: bool,
 }
 
 impl Default for XlsxSinkBuilder {
@@ -148,6 +163,9 @@ impl Default for XlsxSinkBuilder {
             autofilter: true,
             default_width: None,
             tempdir: None,
+            threads: default_threads(),
+            #[cfg(test)]
+            direct: false,
         }
     }
 }
@@ -264,6 +282,49 @@ impl XlsxSinkBuilder {
         self
     }
 
+    /// Threads that deflate the sheets' rows (in ~1 MiB chunks, stitched into one deflate stream
+    /// per sheet), beside the caller's thread, which writes the rows' XML. Default
+    /// [`default_threads`] (every core); 1 deflates on the caller's thread; 0 counts as 1. The
+    /// workbook's bytes do not depend on it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Cursor;
+    /// use std::sync::Arc;
+    /// use arrow_array::{Int64Array, RecordBatch};
+    /// use calamine::{Data, Reader, Xlsx};
+    /// use export_core::sink::Sink;
+    /// use export_core::sink::xlsx::XlsxSinkBuilder;
+    ///
+    /// let batch = RecordBatch::try_from_iter([
+    ///     ("id", Arc::new(Int64Array::from_iter_values(0..100_000)) as _),
+    /// ])?;
+    /// let mut files = Vec::new();
+    /// for threads in [1, 3] {
+    ///     let mut sink = XlsxSinkBuilder::new().threads(threads).build(Cursor::new(Vec::new()));
+    ///     sink.write(&batch)?;
+    ///     sink.finish()?;
+    ///     files.push(sink.into_inner()?.into_inner());
+    /// }
+    /// assert_eq!(files[0], files[1]);
+    /// let mut book = Xlsx::new(Cursor::new(files.remove(0)))?;
+    /// let range = book.worksheet_range("Sheet1")?;
+    /// assert_eq!(range.get_value((100_000, 0)), Some(&Data::Float(99_999.0)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn threads(mut self, threads: usize) -> XlsxSinkBuilder {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// The reference path: rust_xlsxwriter writes every cell.
+    #[cfg(test)]
+    pub(crate) fn direct(mut self) -> XlsxSinkBuilder {
+        self.direct = true;
+        self
+    }
+
     /// Makes a sink writing to `writer`. Nothing is written before [`Sink::finish`].
     ///
     /// # Examples
@@ -288,16 +349,27 @@ impl XlsxSinkBuilder {
         if let Some(rgb) = self.header_font_color {
             header_format = header_format.set_font_color(Color::RGB(rgb));
         }
+        #[cfg(test)]
+        let direct = self.direct;
+        #[cfg(not(test))]
+        let direct = false;
+        let book = if direct {
+            Book::Direct {
+                workbook: Box::new(Workbook::new()),
+                header_format,
+                tempdir_applied: false,
+            }
+        } else {
+            Book::Stitched(Box::new(StitchedBook::new(self, header_format)))
+        };
         XlsxSink {
             options: self.clone(),
-            workbook: Workbook::new(),
-            header_format,
+            book,
             writer,
             run: None,
             finished_runs: Vec::new(),
             sheets: Vec::new(),
             rows: 0,
-            tempdir_applied: false,
             finished: false,
             scratch: String::new(),
         }
@@ -311,8 +383,7 @@ impl XlsxSinkBuilder {
 /// output (files are published only after a successful `finish`).
 pub struct XlsxSink<W> {
     options: XlsxSinkBuilder,
-    workbook: Workbook,
-    header_format: Format,
+    book: Book,
     writer: W,
     /// The sheet receiving batches now.
     run: Option<SheetRun>,
@@ -321,7 +392,6 @@ pub struct XlsxSink<W> {
     /// Every worksheet name, in order.
     sheets: Vec<String>,
     rows: u64,
-    tempdir_applied: bool,
     finished: bool,
     /// Reused buffer for texts built per cell (JSON, big integers, old dates).
     scratch: String,
@@ -338,6 +408,18 @@ impl<W> fmt::Debug for XlsxSink<W> {
     }
 }
 
+/// Where the rows go.
+enum Book {
+    /// rust_xlsxwriter writes every cell to its constant-memory worksheets.
+    Direct {
+        workbook: Box<Workbook>,
+        header_format: Format,
+        tempdir_applied: bool,
+    },
+    /// Rows written and deflated here, packaged with rust_xlsxwriter's parts at `finish`.
+    Stitched(Box<StitchedBook>),
+}
+
 /// A run of batches for one sheet name, possibly over several worksheets.
 struct SheetRun {
     /// The sheet name from the batches.
@@ -350,7 +432,7 @@ struct SheetRun {
     name: String,
     /// Data rows in the current worksheet.
     rows_in_sheet: u32,
-    columns: Vec<ColumnSpec>,
+    columns: Arc<[ColumnSpec]>,
 }
 
 /// One column of a sheet: decided from the first batch's field, shared by continuation sheets.
@@ -392,17 +474,6 @@ impl<W: Write + Send> XlsxSink<W> {
     /// The underlying writer (complete only after [`Sink::finish`]).
     pub fn get_ref(&self) -> &W {
         &self.writer
-    }
-
-    fn apply_tempdir(&mut self) -> Result<()> {
-        if self.tempdir_applied {
-            return Ok(());
-        }
-        if let Some(dir) = &self.options.tempdir {
-            self.workbook.set_tempdir(dir).map_err(xlsx_error)?;
-        }
-        self.tempdir_applied = true;
-        Ok(())
     }
 
     /// Starts a run of batches for sheet `base`, laid out after `schema`.
@@ -457,6 +528,7 @@ impl<W: Write + Send> XlsxSink<W> {
                 width,
             });
         }
+        let columns: Arc<[ColumnSpec]> = columns.into();
         let index = self.add_sheet(base, &columns)?;
         self.run = Some(SheetRun {
             base: base.to_string(),
@@ -471,7 +543,7 @@ impl<W: Write + Send> XlsxSink<W> {
 
     /// Adds a constant-memory worksheet named `name` with its header row, widths and frozen
     /// pane; returns its index.
-    fn add_sheet(&mut self, name: &str, columns: &[ColumnSpec]) -> Result<usize> {
+    fn add_sheet(&mut self, name: &str, columns: &Arc<[ColumnSpec]>) -> Result<usize> {
         check_sheet_name(name)?;
         let lower = name.to_lowercase();
         if self.sheets.iter().any(|s| s.to_lowercase() == lower) {
@@ -480,21 +552,43 @@ impl<W: Write + Send> XlsxSink<W> {
                 format!("sheet name `{name}` is already used in this workbook"),
             ));
         }
-        self.apply_tempdir()?;
-        let index = self.sheets.len();
-        let ws = self
-            .workbook
-            .add_worksheet_with_constant_memory()
-            .map_err(xlsx_error)?;
-        ws.set_name(name).map_err(xlsx_error)?;
         for (c, column) in columns.iter().enumerate() {
-            let c = c as u16; // at most MAX_COLUMNS, checked in start_run
-            ws.write_string_with_format(0, c, column.name.as_str(), &self.header_format)
-                .map_err(|e| cell_error(e, name, &column.name, 0, c))?;
-            ws.set_column_width(c, column.width).map_err(xlsx_error)?;
+            // Byte length bounds UTF-16 length from above: count only long names.
+            if column.name.len() > MAX_CELL_CHARS
+                && column.name.encode_utf16().count() > MAX_CELL_CHARS
+            {
+                let e = XlsxError::MaxStringLengthExceeded;
+                return Err(cell_error(e, name, &column.name, 0, c as u16));
+            }
         }
-        if self.options.freeze_header {
-            ws.set_freeze_panes(1, 0).map_err(xlsx_error)?;
+        let index = self.sheets.len();
+        match &mut self.book {
+            Book::Stitched(book) => book.add_sheet(name, columns)?,
+            Book::Direct {
+                workbook,
+                header_format,
+                tempdir_applied,
+            } => {
+                if !*tempdir_applied {
+                    if let Some(dir) = &self.options.tempdir {
+                        workbook.set_tempdir(dir).map_err(xlsx_error)?;
+                    }
+                    *tempdir_applied = true;
+                }
+                let ws = workbook
+                    .add_worksheet_with_constant_memory()
+                    .map_err(xlsx_error)?;
+                ws.set_name(name).map_err(xlsx_error)?;
+                for (c, column) in columns.iter().enumerate() {
+                    let c = c as u16; // at most MAX_COLUMNS, checked in start_run
+                    ws.write_string_with_format(0, c, column.name.as_str(), header_format)
+                        .map_err(|e| cell_error(e, name, &column.name, 0, c))?;
+                    ws.set_column_width(c, column.width).map_err(xlsx_error)?;
+                }
+                if self.options.freeze_header {
+                    ws.set_freeze_panes(1, 0).map_err(xlsx_error)?;
+                }
+            }
         }
         self.sheets.push(name.to_string());
         Ok(index)
@@ -505,13 +599,19 @@ impl<W: Write + Send> XlsxSink<W> {
         let Some(run) = &self.run else {
             return Ok(());
         };
-        if self.options.autofilter && !run.columns.is_empty() {
-            let last_col = (run.columns.len() - 1) as u16;
-            self.workbook
-                .worksheet_from_index(run.index)
-                .map_err(xlsx_error)?
-                .autofilter(0, 0, run.rows_in_sheet, last_col)
-                .map_err(xlsx_error)?;
+        match &mut self.book {
+            // The skeleton sets the autofilter from the rows counted by the book.
+            Book::Stitched(book) => book.close_sheet()?,
+            Book::Direct { workbook, .. } => {
+                if self.options.autofilter && !run.columns.is_empty() {
+                    let last_col = (run.columns.len() - 1) as u16;
+                    workbook
+                        .worksheet_from_index(run.index)
+                        .map_err(xlsx_error)?
+                        .autofilter(0, 0, run.rows_in_sheet, last_col)
+                        .map_err(xlsx_error)?;
+                }
+            }
         }
         Ok(())
     }
@@ -554,7 +654,7 @@ impl<W: Write + Send> XlsxSink<W> {
         let same_names = fields.len() == run.columns.len()
             && fields
                 .iter()
-                .zip(&run.columns)
+                .zip(run.columns.iter())
                 .all(|(f, c)| f.name() == &c.name);
         if !same_names {
             let names = |it: Vec<&str>| it.join(", ");
@@ -568,7 +668,7 @@ impl<W: Write + Send> XlsxSink<W> {
                 ),
             ));
         }
-        for (field, column) in fields.iter().zip(&run.columns) {
+        for (field, column) in fields.iter().zip(run.columns.iter()) {
             if field.data_type() != &column.data_type {
                 return Err(ExportError::ColumnType {
                     column: column.name.clone(),
@@ -585,30 +685,38 @@ impl<W: Write + Send> XlsxSink<W> {
         let Some(run) = &mut self.run else {
             return Ok(());
         };
-        let ws: &mut Worksheet = self
-            .workbook
-            .worksheet_from_index(run.index)
-            .map_err(xlsx_error)?;
         let scratch = &mut self.scratch;
-        for k in 0..count {
-            let i = start + k as usize;
-            let row = run.rows_in_sheet + 1 + k;
-            for (c, (column, values)) in run.columns.iter().zip(cells).enumerate() {
-                let c = c as u16;
-                let cell = values
-                    .cell(i, scratch)
-                    .map_err(|reason| ExportError::Encode {
-                        format: "xlsx",
-                        reason: format!(
-                            "column `{}`, row {} of the export (sheet `{}`, cell {}): {reason}",
-                            column.name,
-                            self.rows + u64::from(k) + 1,
-                            run.name,
-                            rust_xlsxwriter::utility::row_col_to_cell(row, c),
-                        ),
-                    })?;
-                cells::put(ws, row, c, cell, column.format.as_ref())
-                    .map_err(|e| cell_error(e, &run.name, &column.name, row, c))?;
+        let rows_before = self.rows;
+        let value_error = |c: usize, k: u32, reason: String| ExportError::Encode {
+            format: "xlsx",
+            reason: format!(
+                "column `{}`, row {} of the export (sheet `{}`, cell {}): {reason}",
+                run.columns[c].name,
+                rows_before + u64::from(k) + 1,
+                run.name,
+                rust_xlsxwriter::utility::row_col_to_cell(run.rows_in_sheet + 1 + k, c as u16),
+            ),
+        };
+        match &mut self.book {
+            Book::Stitched(book) => {
+                book.write_rows(cells, start, count, run.rows_in_sheet, scratch, value_error)?;
+            }
+            Book::Direct { workbook, .. } => {
+                let ws: &mut Worksheet = workbook
+                    .worksheet_from_index(run.index)
+                    .map_err(xlsx_error)?;
+                for k in 0..count {
+                    let i = start + k as usize;
+                    let row = run.rows_in_sheet + 1 + k;
+                    for (c, (column, values)) in run.columns.iter().zip(cells).enumerate() {
+                        let cell = values
+                            .cell(i, scratch)
+                            .map_err(|reason| value_error(c, k, reason))?;
+                        let c = c as u16;
+                        cells::put(ws, row, c, cell, column.format.as_ref())
+                            .map_err(|e| cell_error(e, &run.name, &column.name, row, c))?;
+                    }
+                }
             }
         }
         run.rows_in_sheet += count;
@@ -706,19 +814,30 @@ impl<W: Write + Send> Sink for XlsxSink<W> {
         }
         self.finished = true;
         self.close_run()?;
-        if self.sheets.is_empty() {
+        let empty = self.sheets.is_empty();
+        if empty {
             let name = self.options.sheet_name.clone();
             check_sheet_name(&name)?;
-            self.workbook
-                .add_worksheet()
-                .set_name(name.as_str())
-                .map_err(xlsx_error)?;
             self.sheets.push(name);
         }
         let mut counter = CountingWriter::new(&mut self.writer);
-        self.workbook
-            .save_to_writer(&mut counter)
-            .map_err(xlsx_error)?;
+        match &mut self.book {
+            Book::Stitched(book) => {
+                if empty {
+                    book.add_empty_sheet(&self.sheets[0]);
+                }
+                book.finish(&mut counter)?;
+            }
+            Book::Direct { workbook, .. } => {
+                if empty {
+                    workbook
+                        .add_worksheet()
+                        .set_name(self.sheets[0].as_str())
+                        .map_err(xlsx_error)?;
+                }
+                workbook.save_to_writer(&mut counter).map_err(xlsx_error)?;
+            }
+        }
         counter.flush()?;
         Ok(Summary {
             rows: self.rows,

@@ -33,6 +33,7 @@ pub const RUST_LINES: &[(&str, &str, &str)] = &[
     ),
     ("serde-jsonl", "JSON Lines", "serde_json per-row struct"),
     ("ec-xlsx", "XLSX", "export-core XLSX"),
+    ("ec-xlsx-1", "XLSX", "export-core XLSX, 1 thread"),
     ("raw-xlsxwriter", "XLSX", "rust_xlsxwriter constant-memory"),
 ];
 
@@ -71,7 +72,10 @@ pub fn child(name: &str, data: &Path, out: &Path, rows: usize, reps: usize, thre
                 sink_rows(sink, &batches)
             }
             "serde-jsonl" => serde_jsonl(&batches, file()),
-            "ec-xlsx" => sink_rows(XlsxSinkBuilder::new().build(file()), &batches),
+            "ec-xlsx" | "ec-xlsx-1" => {
+                let t = if name == "ec-xlsx" { threads } else { 1 };
+                sink_rows(XlsxSinkBuilder::new().threads(t).build(file()), &batches)
+            }
             "raw-xlsxwriter" => raw_xlsxwriter(&batches, file()),
             other => panic!("unknown line {other}"),
         }

@@ -177,6 +177,8 @@ enum Values<'a> {
 /// What one cell holds.
 pub(super) enum Cell<'b> {
     Blank,
+    /// An integer Excel holds exactly (|v| <= 2^53), written without going through `f64` text.
+    Integer(i64),
     Number(f64),
     Bool(bool),
     Text(&'b str),
@@ -271,7 +273,7 @@ impl<'a> ColumnCells<'a> {
             Values::Int(v) => {
                 let v = v[i];
                 if v.unsigned_abs() <= MAX_EXACT_INT {
-                    Cell::Number(v as f64)
+                    Cell::Integer(v)
                 } else {
                     int_text(scratch, v)
                 }
@@ -279,7 +281,8 @@ impl<'a> ColumnCells<'a> {
             Values::UInt64(v) => {
                 let v = v[i];
                 if v <= MAX_EXACT_INT {
-                    Cell::Number(v as f64)
+                    // v <= 2^53, so it fits in i64.
+                    Cell::Integer(v as i64)
                 } else {
                     int_text(scratch, v)
                 }
@@ -374,6 +377,12 @@ pub(super) fn put(
 ) -> std::result::Result<(), XlsxError> {
     match (cell, format) {
         (Cell::Blank, _) => {}
+        (Cell::Integer(v), Some(f)) => {
+            ws.write_number_with_format(row, col, v as f64, f)?;
+        }
+        (Cell::Integer(v), None) => {
+            ws.write_number(row, col, v as f64)?;
+        }
         (Cell::Number(v), Some(f)) => {
             ws.write_number_with_format(row, col, v, f)?;
         }
