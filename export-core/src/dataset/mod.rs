@@ -27,6 +27,9 @@
 //! ```
 
 mod catalog;
+mod config;
+#[cfg(feature = "postgres")]
+mod sql;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -41,6 +44,8 @@ use crate::source::Source;
 use crate::worker::SourceProvider;
 
 pub use catalog::{CATALOG_CATEGORIES, SampleCatalog};
+pub(crate) use config::build_datasets;
+pub use config::{DatabaseConfig, DatasetConfig, RequestParam};
 
 /// Opens the rows of a dataset for one request: one [`Source`] per sheet of the dataset's
 /// schema, in sheet order (the request's field selection is applied by the pipeline, not
@@ -63,6 +68,8 @@ pub struct Dataset {
     rules: Option<Arc<dyn SchemaRules>>,
     source: Arc<dyn DatasetSource>,
     description: String,
+    /// The built-in trip schema's data: registered already, so not registered again.
+    builtin: bool,
 }
 
 impl fmt::Debug for Dataset {
@@ -83,7 +90,55 @@ impl Dataset {
             rules: None,
             source,
             description: String::new(),
+            builtin: false,
         }
+    }
+
+    /// The data of the built-in `trip` schema (V2, V3, every audience): `source` yields trips
+    /// in [`trip::input_schema`](crate::schema::trip::input_schema) (its columns converted to
+    /// those types when they differ), and the trip schema's derivation and privacy rules apply
+    /// to them as to the sample trips. The dataset's columns are the input columns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use export_core::dataset::{Dataset, Datasets};
+    /// use export_core::worker::SampleTripsProvider;
+    ///
+    /// let mut datasets = Datasets::new();
+    /// datasets.add(Dataset::trips(Arc::new(SampleTripsProvider { rows: 10, seed: 1 })))?;
+    /// assert_eq!(datasets.names(), ["trip"]);
+    /// assert!(datasets.get("trip").unwrap().schema().column("journey_id").is_some());
+    /// # Ok::<(), export_core::ExportError>(())
+    /// ```
+    pub fn trips(source: Arc<dyn DatasetSource>) -> Dataset {
+        let input = crate::schema::trip::input_schema();
+        let columns = input
+            .fields()
+            .iter()
+            .map(|f| {
+                let column = crate::schema::Column::new(f.name(), f.data_type().clone());
+                if f.is_nullable() {
+                    column
+                } else {
+                    column.required()
+                }
+            })
+            .collect();
+        Dataset {
+            schema: ExportSchema::new(crate::registry::TRIP_SCHEMA, columns),
+            rules: None,
+            source,
+            description: String::new(),
+            builtin: true,
+        }
+    }
+
+    /// True for [`Dataset::trips`]: the data of a built-in schema rather than a schema of its
+    /// own.
+    pub fn is_builtin(&self) -> bool {
+        self.builtin
     }
 
     /// Gives the dataset's schema rules of its own (default: the plain rules).
@@ -125,7 +180,23 @@ impl Dataset {
     /// The source's errors; [`ExportError::Config`] (setting `datasets.NAME`) when it opened
     /// another number of sources than the schema has sheets.
     pub fn open(&self, request: &ExportRequest) -> Result<Vec<Box<dyn Source>>> {
-        let sources = self.source.open(request)?;
+        let mut sources = self.source.open(request)?;
+        if self.builtin {
+            let input = crate::schema::trip::input_schema();
+            sources = sources
+                .into_iter()
+                .map(|source| -> Result<Box<dyn Source>> {
+                    if source.schema() == input {
+                        Ok(source)
+                    } else {
+                        Ok(Box::new(crate::source::CastSource::new(
+                            source,
+                            input.clone(),
+                        )?))
+                    }
+                })
+                .collect::<Result<_>>()?;
+        }
         if sources.len() != self.schema.sheets().len() {
             return Err(ExportError::config(
                 format!("datasets.{}", self.name()),
@@ -170,13 +241,14 @@ impl Datasets {
     /// # Errors
     ///
     /// [`ExportError::AlreadyExists`] (kind `dataset`) when the name is taken;
-    /// [`ExportError::InvalidRequest`] (field `schema`) for the built-in `trip` name.
+    /// [`ExportError::InvalidRequest`] (field `schema`) for the built-in `trip` name, unless
+    /// the dataset is [`Dataset::trips`].
     pub fn add(&mut self, dataset: Dataset) -> Result<()> {
         let name = dataset.name().to_string();
-        if name == crate::registry::TRIP_SCHEMA {
+        if name == crate::registry::TRIP_SCHEMA && !dataset.builtin {
             return Err(ExportError::request(
                 "schema",
-                "`trip` is the built-in trip schema, not a dataset name",
+                "`trip` is the built-in trip schema: give its data with `Dataset::trips`",
             ));
         }
         if self.by_name.contains_key(&name) {

@@ -25,7 +25,7 @@ mod sqlite;
 mod tls;
 
 #[cfg(feature = "postgres")]
-pub(crate) use pg::{PgClient, PgTransaction};
+pub(crate) use pg::{PgClient, PgTransaction, client_config as pg_client_config};
 #[cfg(feature = "postgres")]
 pub use pg::{PgConnection, PgDatabase, PgOptions, PgRoots, PgSslMode};
 pub(crate) use sqlite::checkpoint;

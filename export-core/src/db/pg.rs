@@ -240,42 +240,10 @@ impl PgDatabase {
     /// assert_eq!(err.to_string(), "invalid `pool_size`: must be at least 1");
     /// ```
     pub fn connect(url: &str, options: PgOptions, io: &IoRuntime) -> Result<PgDatabase> {
-        let (url, url_tls) = super::tls::split_url(url)?;
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| ExportError::request("url", format!("not a PostgreSQL URL: {e}")))?;
-        if let Some(schema) = &options.schema {
-            check_schema(schema)?;
-            let search_path = format!("-c search_path={schema}");
-            let merged = match config.get_options() {
-                Some(existing) if !existing.trim().is_empty() => {
-                    format!("{existing} {search_path}")
-                }
-                _ => search_path,
-            };
-            config.options(&merged);
-        }
         if options.pool_size == 0 {
             return Err(ExportError::request("pool_size", "must be at least 1"));
         }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(options.connect_timeout);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("export-core");
-        }
-        let ssl_mode = options.ssl_mode.or(url_tls.mode).unwrap_or_default();
-        let ca_file = options.ca_file.clone().or(url_tls.root_cert);
-        config.ssl_mode(match ssl_mode {
-            PgSslMode::Disable => tokio_postgres::config::SslMode::Disable,
-            PgSslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-            _ => tokio_postgres::config::SslMode::Require,
-        });
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(super::tls::client_config(
-            ssl_mode,
-            options.roots,
-            ca_file.as_deref(),
-        )?);
+        let (config, tls, ssl_mode) = client_config(url, &options)?;
         let manager = Manager::from_config(
             config,
             tls,
@@ -399,6 +367,53 @@ impl PgDatabase {
             other => ExportError::store_with_source(BACKEND, other.to_string(), other),
         }
     }
+}
+
+/// The driver's configuration and TLS connector for `url` with `options` (its schema put first
+/// on the search path), and the TLS mode in force: shared by the pool and by the query source's
+/// own connections.
+pub(crate) fn client_config(
+    url: &str,
+    options: &PgOptions,
+) -> Result<(
+    tokio_postgres::Config,
+    tokio_postgres_rustls::MakeRustlsConnect,
+    PgSslMode,
+)> {
+    let (url, url_tls) = super::tls::split_url(url)?;
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| ExportError::request("url", format!("not a PostgreSQL URL: {e}")))?;
+    if let Some(schema) = &options.schema {
+        check_schema(schema)?;
+        let search_path = format!("-c search_path={schema}");
+        let merged = match config.get_options() {
+            Some(existing) if !existing.trim().is_empty() => {
+                format!("{existing} {search_path}")
+            }
+            _ => search_path,
+        };
+        config.options(&merged);
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(options.connect_timeout);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("export-core");
+    }
+    let ssl_mode = options.ssl_mode.or(url_tls.mode).unwrap_or_default();
+    let ca_file = options.ca_file.clone().or(url_tls.root_cert);
+    config.ssl_mode(match ssl_mode {
+        PgSslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        PgSslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        _ => tokio_postgres::config::SslMode::Require,
+    });
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(super::tls::client_config(
+        ssl_mode,
+        options.roots,
+        ca_file.as_deref(),
+    )?);
+    Ok((config, tls, ssl_mode))
 }
 
 /// Applies the pending migrations of every component in one transaction under an advisory lock

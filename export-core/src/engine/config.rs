@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::duration;
+use crate::dataset::{DatabaseConfig, DatasetConfig};
 use crate::error::{ExportError, Result};
 
 /// The prefix of the environment variables read by [`EngineConfig::with_env`]; sections and keys
@@ -78,6 +79,11 @@ pub struct EngineConfig {
     pub sources: SourcesConfig,
     /// The I/O runtime the engine starts when the host gives none.
     pub runtime: RuntimeConfig,
+    /// Databases the datasets' queries run against, by name (`[databases.NAME]`).
+    pub databases: BTreeMap<String, DatabaseConfig>,
+    /// Named datasets (`[datasets.NAME]`): a query, a Parquet or an Arrow file each;
+    /// `[datasets.trip]` replaces the sample trips as the trip schema's data.
+    pub datasets: BTreeMap<String, DatasetConfig>,
 }
 
 impl Default for EngineConfig {
@@ -94,6 +100,8 @@ impl Default for EngineConfig {
             scheduler: SchedulerSettings::default(),
             sources: SourcesConfig::default(),
             runtime: RuntimeConfig::default(),
+            databases: BTreeMap::new(),
+            datasets: BTreeMap::new(),
         }
     }
 }

@@ -50,7 +50,7 @@
 mod asynchronous;
 mod config;
 mod direct;
-mod duration;
+pub(crate) mod duration;
 mod open;
 
 use std::fmt;
@@ -69,7 +69,7 @@ pub use direct::DirectExport;
 use crate::access::{AccessPolicy, AllowAll};
 use crate::audit::{AuditLog, ExportAudit};
 use crate::clock::{Clock, SystemClock};
-use crate::dataset::{DatasetProvider, Datasets};
+use crate::dataset::{Dataset, DatasetProvider, Datasets, build_datasets};
 use crate::error::{ExportError, Result};
 use crate::export::ExporterBuilder;
 use crate::job::{JobStore, Owner};
@@ -230,6 +230,25 @@ impl EngineBuilder {
                 format!("dataset `{name}` is given twice"),
             ));
         }
+        for dataset in build_datasets(&config.datasets, &config.databases, &io)?.iter() {
+            datasets.add(dataset.clone()).map_err(|_| {
+                ExportError::config(
+                    format!("datasets.{}", dataset.name()),
+                    "the dataset is also given by the host",
+                )
+            })?;
+        }
+        if self.sources.is_none() && datasets.get(crate::registry::TRIP_SCHEMA).is_none() {
+            // The built-in sample trips: the trip schema's data when nothing else gives it.
+            let sample = SampleTripsProvider {
+                rows: config.sources.sample_rows,
+                seed: config.sources.sample_seed,
+            };
+            datasets.add(Dataset::trips(Arc::new(sample)).description(format!(
+                "{} sample trips per export (seed {}), spread over the request's period",
+                config.sources.sample_rows, config.sources.sample_seed
+            )))?;
+        }
         if let Some(products) = config.sources.catalog_products {
             for dataset in Datasets::sample_catalog(products, config.sources.sample_seed).iter() {
                 datasets.add(dataset.clone()).map_err(|_| {
@@ -248,7 +267,7 @@ impl EngineBuilder {
             .unwrap_or_else(|| Arc::new(SchemaRegistry::new()));
         if !datasets.is_empty() {
             let mut with_datasets = (*registry).clone();
-            for dataset in datasets.iter() {
+            for dataset in datasets.iter().filter(|d| !d.is_builtin()) {
                 let registered = match dataset.schema_rules() {
                     Some(rules) => {
                         with_datasets.register_with_rules(dataset.schema().clone(), rules)

@@ -3,22 +3,29 @@
 //! A [`Source`] yields Arrow record batches one at a time, with an optional row-count hint for
 //! progress. Adapters cover iterators ([`IterSource`]), async streams ([`StreamSource`],
 //! [`channel`]), Arrow IPC and CSV files ([`IpcSource`], [`CsvFileSource`]), Parquet files
-//! (`ParquetSource`, cargo feature `parquet`), and a deterministic sample-trip generator
+//! (`ParquetSource`, cargo feature `parquet`), PostgreSQL queries (`PgSource`, cargo feature
+//! `postgres`), and a deterministic sample-trip generator
 //! ([`SampleTrips`]). [`RowBatcher`] builds batches from rows of host [`Value`]s (a binding's
 //! dicts, tuples, objects or arrays), the first batch deciding each column's type.
 
 mod bounded;
+pub(crate) mod cast;
 pub(crate) mod csv_file;
 pub(crate) mod ipc;
 pub(crate) mod iter;
 #[cfg(feature = "parquet")]
 pub(crate) mod parquet;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub(crate) mod rows;
 pub(crate) mod sample;
 pub(crate) mod stream;
 
 #[cfg(feature = "parquet")]
 pub use self::parquet::{ParquetSource, ParquetSourceBuilder};
+#[cfg(feature = "postgres")]
+pub use self::postgres::{PgParam, PgSource, PgSourceBuilder};
+pub use cast::CastSource;
 pub use csv_file::{CsvFileSource, CsvFileSourceBuilder, DEFAULT_MAX_RECORD_BYTES};
 pub use ipc::{IpcSource, IpcSpool};
 pub use iter::{BatchesIter, IterSource, conform};

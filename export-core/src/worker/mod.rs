@@ -161,8 +161,14 @@ impl SourceProvider for SampleTripsProvider {
     /// [`ExportError::InvalidRequest`] (field `schema`) for a schema other than `trip`, and
     /// (field `period`) when the request has no period.
     fn open(&self, job: &ExportJob) -> Result<Vec<Box<dyn Source>>> {
+        crate::dataset::DatasetSource::open(self, &job.request)
+    }
+}
+
+impl crate::dataset::DatasetSource for SampleTripsProvider {
+    fn open(&self, request: &crate::request::ExportRequest) -> Result<Vec<Box<dyn Source>>> {
         // Sample trips are in the trip input schema: they serve the schemas that read it.
-        let reads_trips = crate::schema::builtin::builtin_or_plain(&job.request.schema)
+        let reads_trips = crate::schema::builtin::builtin_or_plain(&request.schema)
             .input_schema()
             .is_some_and(|input| input == crate::schema::trip::input_schema());
         if !reads_trips {
@@ -170,12 +176,11 @@ impl SourceProvider for SampleTripsProvider {
                 "schema",
                 format!(
                     "sample trips serve the trip schema only, not `{}`",
-                    job.request.schema
+                    request.schema
                 ),
             ));
         }
-        let period = job
-            .request
+        let period = request
             .period
             .ok_or_else(|| ExportError::request("period", "sample trips need a period"))?;
         let trips = SampleTrips::new(SampleConfig {

@@ -10,13 +10,12 @@ use std::time::Instant;
 use clap::Args;
 use export_core::export::{ExportReport, Exporter};
 use export_core::job::Owner;
-use export_core::output::check_not_input;
+use export_core::output::{AtomicFile, check_not_input};
 use export_core::request::Period;
 use export_core::schema::trip;
 use export_core::source::IpcSource;
 use export_core::source::Source;
 use export_core::source::{CsvFileSource, DEFAULT_MAX_RECORD_BYTES};
-use export_core::source::{SampleConfig, SampleTrips};
 use export_core::{ExportError, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -36,7 +35,8 @@ pub struct ExportArgs {
     /// The user's organisation.
     #[arg(long)]
     org: Option<String>,
-    /// Number of sample trips to generate (when no --input is given).
+    /// Number of sample trips to generate (when no --input is given and the configuration
+    /// has no `[datasets.trip]`).
     #[arg(long, default_value_t = 100_000)]
     rows: u64,
     /// Seed of the sample-trip generator.
@@ -58,14 +58,28 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
-    let request = args.request.to_request(Some(Period::previous_month))?;
+    let trip = args.request.is_trip();
+    let request = args
+        .request
+        .to_request(trip.then_some(Period::previous_month as _))?;
+    if args.input.is_some() && !trip {
+        return Err(ExportError::request(
+            "input",
+            "--input reads trips; other datasets read the source their configuration gives",
+        ));
+    }
 
     let bar = progress_bar(args.quiet);
     let actor = Owner {
         user_id: args.as_user.clone(),
         organisation_id: args.org.clone(),
     };
-    let engine = args.backend.open()?;
+    let (rows, seed) = (args.rows, args.seed);
+    let engine = args.backend.open_with(|config| {
+        // The sample trips, when no `[datasets.trip]` replaces them.
+        config.sources.sample_rows = rows;
+        config.sources.sample_seed = seed;
+    })?;
     let mut builder = engine
         .exporter(actor, request)?
         .audit_detail(format!("cli export to {}", args.out.display()));
@@ -79,7 +93,6 @@ pub fn run(args: ExportArgs) -> Result<()> {
         }));
     }
     let exporter = builder.build()?;
-    let period = *exporter.period().expect("trip exports have a period");
 
     let to_stdout = args.out.as_os_str() == "-";
     if let Some(input) = &args.input
@@ -88,21 +101,35 @@ pub fn run(args: ExportArgs) -> Result<()> {
         // Before anything is written: publishing over the input destroys it.
         check_not_input(input, &args.out)?;
     }
-    let mut source: Box<dyn Source> = match &args.input {
-        Some(path) => open_input(path, args.max_record_bytes)?,
-        None => Box::new(SampleTrips::new(SampleConfig {
-            rows: args.rows,
-            seed: args.seed,
-            start: period.start,
-            end: period.end,
-            ..Default::default()
-        })?),
+    let mut sources: Vec<Box<dyn Source>> = match &args.input {
+        Some(path) => vec![open_input(path, args.max_record_bytes)?],
+        None => {
+            let name = &exporter.request().schema;
+            let dataset = engine.datasets().get(name).ok_or_else(|| {
+                ExportError::request(
+                    "schema",
+                    format!(
+                        "no dataset `{name}`; the configuration has {}",
+                        engine.datasets().names().join(", ")
+                    ),
+                )
+            })?;
+            let mut resolved = exporter.request().clone();
+            resolved.period = exporter.period().copied().or(resolved.period);
+            dataset.open(&resolved)?
+        }
     };
     let started = Instant::now();
     let report = if to_stdout {
-        to_standard_output(&exporter, source.as_mut())?
-    } else {
+        to_standard_output(&exporter, &mut sources)?
+    } else if let [source] = sources.as_mut_slice() {
         exporter.run_to_path(source.as_mut(), &args.out)?
+    } else {
+        // One source per sheet (a multi-sheet dataset): the same all-or-nothing file.
+        let file = AtomicFile::create(&args.out)?;
+        let (report, file) = exporter.run_sheets(sheet_refs(&mut sources), file)?;
+        file.commit()?;
+        report
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -139,11 +166,21 @@ pub fn run(args: ExportArgs) -> Result<()> {
 
 /// Streams the export to standard output: every format is written in order, XLSX included, so
 /// no temporary file is needed.
-fn to_standard_output(exporter: &Exporter, source: &mut dyn Source) -> Result<ExportReport> {
+fn to_standard_output(
+    exporter: &Exporter,
+    sources: &mut [Box<dyn Source>],
+) -> Result<ExportReport> {
     let out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
-    let (report, mut out) = exporter.run(source, out)?;
+    let (report, mut out) = exporter.run_sheets(sheet_refs(sources), out)?;
     out.flush().map_err(ExportError::from)?;
     Ok(report)
+}
+
+fn sheet_refs(sources: &mut [Box<dyn Source>]) -> Vec<&mut dyn Source> {
+    sources
+        .iter_mut()
+        .map(|s| s.as_mut() as &mut dyn Source)
+        .collect()
 }
 
 fn open_input(path: &Path, max_record_bytes: usize) -> Result<Box<dyn Source>> {

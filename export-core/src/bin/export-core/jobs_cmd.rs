@@ -160,7 +160,12 @@ pub fn run(mut args: JobsArgs) -> Result<()> {
         JobsCommand::Create(create) => {
             let request = match &create.request_json {
                 Some(source) => read_request(source)?,
-                None => create.request.to_request(Some(trip::default_period))?,
+                None => create.request.to_request(
+                    create
+                        .request
+                        .is_trip()
+                        .then_some(trip::default_period as _),
+                )?,
             };
             let job = service.create(&principal, request)?;
             println!("{}", job.id);

@@ -25,6 +25,7 @@ macro_rules! println {
 
 mod backend;
 mod convert_cmd;
+mod datasets_cmd;
 mod export_cmd;
 mod jobs_cmd;
 mod platforms_cmd;
@@ -59,10 +60,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one export to a file (sample trips, or an Arrow IPC / CSV input).
+    /// Run one export to a file: a dataset (`--dataset`; default the trips, sample ones unless the
+    /// configuration gives them), or an Arrow IPC / CSV input of trips.
     Export(Box<export_cmd::ExportArgs>),
     /// Convert an Arrow IPC, Parquet or CSV file to CSV, XLSX, JSON or JSON Lines.
     Convert(Box<convert_cmd::ConvertArgs>),
+    /// The datasets the configuration exports.
+    Datasets(Box<datasets_cmd::DatasetsArgs>),
     /// Print the columns of a trip schema version and audience.
     Schema(schema_cmd::SchemaArgs),
     /// Run background export jobs from a SQLite file (--db) or PostgreSQL (--pg-url).
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Export(args) => export_cmd::run(*args),
         Command::Convert(args) => convert_cmd::run(*args),
+        Command::Datasets(args) => datasets_cmd::run(*args),
         Command::Schema(args) => schema_cmd::run(args),
         Command::Worker(args) => worker_cmd::run(*args),
         Command::Jobs(args) => jobs_cmd::run(*args),

@@ -12,13 +12,19 @@ pub type DefaultPeriod = fn(DateTime<Utc>, Tz) -> Period;
 
 #[derive(Args, Clone)]
 pub struct RequestArgs {
-    /// Schema: `trip`.
-    #[arg(long, default_value = "trip")]
+    /// The dataset (schema) exported: `trip`, or a dataset of the configuration
+    /// (`export-core datasets list`).
+    #[arg(
+        long,
+        visible_alias = "dataset",
+        value_name = "NAME",
+        default_value = "trip"
+    )]
     pub schema: String,
-    /// Trip schema version: v2 (CSV) or v3 (XLSX).
-    #[arg(long, default_value = "v3")]
-    pub version: String,
-    /// Audience: opendata, operator or territory (required).
+    /// Trip schema version: v2 (CSV) or v3 (XLSX) (default v3).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Audience: opendata, operator or territory (required for trips).
     #[arg(long)]
     pub audience: Option<String>,
     /// Output format: csv, xlsx, json or jsonl (required).
@@ -61,6 +67,11 @@ pub struct RequestArgs {
 }
 
 impl RequestArgs {
+    /// True when the request is for the built-in trip schema.
+    pub fn is_trip(&self) -> bool {
+        self.schema == "trip"
+    }
+
     /// The request these flags describe. Its period is the given one, else `default_period`
     /// of now in the `--tz` zone (`None` leaves it to whoever runs the request).
     pub fn to_request(&self, default_period: Option<DefaultPeriod>) -> Result<ExportRequest> {
@@ -75,8 +86,14 @@ impl RequestArgs {
             format = Format::JsonLines;
         }
         let mut request = ExportRequest::new(self.schema.clone(), format);
-        request.version = Some(self.version.parse()?);
-        request.audience = Some(required(&self.audience, "audience", "audience")?.parse()?);
+        if self.is_trip() {
+            request.version = Some(self.version.as_deref().unwrap_or("v3").parse()?);
+            request.audience = Some(required(&self.audience, "audience", "audience")?.parse()?);
+        } else {
+            // Other datasets have neither; given anyway, the schema refuses them by name.
+            request.version = self.version.as_deref().map(str::parse).transpose()?;
+            request.audience = self.audience.as_deref().map(str::parse).transpose()?;
+        }
         let tz = export_core::temporal::parse_time_zone(&self.tz)?;
         request.period = match (&self.start, &self.end) {
             (Some(start), Some(end)) => Some(Period::parse(start, end, Some(&self.tz))?),
