@@ -234,11 +234,20 @@ impl ExporterBuilder {
 /// A schema without a pipeline of its own: no version or audience (those are the trip
 /// schema's), predicate filters only.
 fn check_generic(request: &ExportRequest) -> Result<()> {
-    if request.version.is_some() || request.audience.is_some() {
-        return Err(ExportError::request(
-            "version",
-            "version and audience apply to the trip schema only",
-        ));
+    // The error names the field the request actually gave.
+    for (field, given) in [
+        ("version", request.version.is_some()),
+        ("audience", request.audience.is_some()),
+    ] {
+        if given {
+            return Err(ExportError::request(
+                field,
+                format!(
+                    "`{}` has no {field}: version and audience apply to the trip schema only",
+                    request.schema
+                ),
+            ));
+        }
     }
     request.filters.validate_for_generic()
 }
@@ -405,7 +414,8 @@ impl Exporter {
         let options = &self.request.options;
         match self.request.format {
             Format::Xlsx => {
-                let mut builder = XlsxSinkBuilder::new();
+                // The export's clock reading: the same rows give the same bytes.
+                let mut builder = XlsxSinkBuilder::new().created(self.now);
                 if let Some(rows) = options.sheet_rows {
                     builder = builder.sheet_rows(rows);
                 }

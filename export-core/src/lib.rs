@@ -101,3 +101,8 @@ struct GuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/schedules.md")]
 struct SchedulesDoctests;
+
+// Its examples read Parquet and build PostgreSQL sources.
+#[cfg(all(doctest, feature = "parquet", feature = "postgres"))]
+#[doc = include_str!("../../docs/sources.md")]
+struct SourcesDoctests;

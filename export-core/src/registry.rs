@@ -48,6 +48,8 @@ pub struct SchemaRegistry {
     rules: BTreeMap<String, Arc<dyn SchemaRules>>,
     /// The columns of registered schemas (built-in ones plan their own).
     schemas: BTreeMap<String, ExportSchema>,
+    /// The key of opendata trip ids, when stable ids are wanted.
+    trip_id_key: Option<Vec<u8>>,
 }
 
 impl Default for SchemaRegistry {
@@ -59,6 +61,7 @@ impl Default for SchemaRegistry {
         SchemaRegistry {
             rules,
             schemas: BTreeMap::new(),
+            trip_id_key: None,
         }
     }
 }
@@ -68,6 +71,10 @@ impl fmt::Debug for SchemaRegistry {
         f.debug_struct("SchemaRegistry")
             .field("rules", &self.rules)
             .field("schemas", &self.schemas)
+            .field(
+                "trip_id_key",
+                &self.trip_id_key.as_ref().map(|_| "<secret>"),
+            )
             .finish()
     }
 }
@@ -169,11 +176,29 @@ impl SchemaRegistry {
                 ),
             ));
         };
-        let builder = Exporter::builder(request).now(now).rules(rules);
+        let mut builder = Exporter::builder(request).now(now).rules(rules);
+        if let Some(key) = &self.trip_id_key {
+            builder = builder.hash_key(key.clone());
+        }
         Ok(match self.schemas.get(&name) {
             Some(schema) => builder.schema(schema.clone()),
             None => builder,
         })
+    }
+
+    /// Keys opendata trip ids with `key` in every exporter this registry builds, so that a
+    /// trip has the same id in every file (without it each export draws a random key).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use export_core::registry::SchemaRegistry;
+    /// let mut registry = SchemaRegistry::new();
+    /// registry.set_trip_id_key(b"a stable opendata secret".to_vec());
+    /// assert!(format!("{registry:?}").contains("<secret>"));
+    /// ```
+    pub fn set_trip_id_key(&mut self, key: impl Into<Vec<u8>>) {
+        self.trip_id_key = Some(key.into());
     }
 
     /// Validates `request` and builds its exporter: what a service calls before creating a job.

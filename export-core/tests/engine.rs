@@ -394,6 +394,12 @@ fn bad_configuration_is_a_config_error_naming_the_setting() {
     assert_eq!(err.code(), "CONFIG");
     assert!(err.to_string().contains("audit.secret"), "{err}");
 
+    let mut config = setup.config.clone();
+    config.privacy.trip_id_key = Some("short".into());
+    let err = Engine::open(config).unwrap_err();
+    assert_eq!(err.code(), "CONFIG");
+    assert!(err.to_string().contains("privacy.trip_id_key"), "{err}");
+
     let host = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -402,6 +408,53 @@ fn bad_configuration_is_a_config_error_naming_the_setting() {
         .open()
         .unwrap_err();
     assert!(err.to_string().contains("`runtime`"), "{err}");
+}
+
+/// The opendata V2 file's `trip_id` column of one export.
+fn opendata_trip_ids(engine: &Engine) -> Vec<String> {
+    let mut request = request();
+    request.audience = Some(Audience::Opendata);
+    request.version = Some(export_core::request::SchemaVersion::V2);
+    let (_, bytes) = engine
+        .direct_export(&admin(), request, None)
+        .unwrap()
+        .run(Vec::new())
+        .unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+    let column = header
+        .iter()
+        .position(|h| h.trim_matches('"') == "trip_id")
+        .expect("a trip_id column");
+    lines
+        .map(|l| l.split(';').nth(column).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_configured_trip_id_key_gives_the_same_opendata_ids_in_every_export() {
+    let setup = sqlite_setup(300);
+    let random = setup.open();
+    let first = opendata_trip_ids(&random);
+    assert!(!first.is_empty());
+    assert_ne!(
+        first,
+        opendata_trip_ids(&random),
+        "without a key, each export draws one"
+    );
+
+    let mut config = setup.config.clone();
+    config.privacy.trip_id_key = Some("the registry's stable opendata key".into());
+    let keyed = Engine::builder(config.clone())
+        .clock(setup.clock.clone())
+        .open()
+        .unwrap();
+    let again = Engine::builder(config)
+        .clock(setup.clock.clone())
+        .open()
+        .unwrap();
+    assert_eq!(opendata_trip_ids(&keyed), opendata_trip_ids(&again));
 }
 
 #[test]

@@ -249,7 +249,12 @@ fn build(
     {
         sql_source(name, config, query, databases, target.clone(), io)?
     } else if let Some(path) = &config.parquet {
-        parquet_source(name, path, config.batch_rows)?
+        // Only the exported columns are read: the trip input's, or those `columns` selects.
+        let wanted = match &target {
+            Some(input) => Some(input.fields().iter().map(|f| f.name().clone()).collect()),
+            None => (!config.columns.is_empty()).then(|| config.columns.clone()),
+        };
+        parquet_source(name, path, config.batch_rows, wanted)?
     } else {
         let path = config.arrow.as_ref().expect("one source given");
         let schema = crate::source::IpcSource::open(path)
@@ -259,6 +264,7 @@ fn build(
             kind: FileKind::Arrow,
             path: path.clone(),
             batch_rows: config.batch_rows,
+            columns: None,
         };
         (schema, Arc::new(source))
     };
@@ -383,6 +389,9 @@ struct FileSource {
     path: PathBuf,
     #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     batch_rows: Option<usize>,
+    /// The columns exported (a Parquet file reads only those); `None` for all.
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    columns: Option<Vec<String>>,
 }
 
 impl DatasetSource for FileSource {
@@ -394,6 +403,9 @@ impl DatasetSource for FileSource {
                 let mut builder = crate::source::ParquetSource::builder();
                 if let Some(rows) = self.batch_rows {
                     builder = builder.batch_size(rows);
+                }
+                if let Some(columns) = &self.columns {
+                    builder = builder.columns(columns.iter().cloned());
                 }
                 Box::new(builder.open(&self.path)?)
             }
@@ -407,14 +419,23 @@ fn parquet_source(
     name: &str,
     path: &Path,
     batch_rows: Option<usize>,
+    wanted: Option<Vec<String>>,
 ) -> Result<(SchemaRef, Arc<dyn DatasetSource>)> {
     let schema = crate::source::ParquetSource::open(path)
         .map_err(|e| ExportError::config(format!("datasets.{name}.parquet"), e.to_string()))?
         .schema();
+    // A wanted column the file lacks is reported by the schema checks that follow, by name.
+    let columns = wanted.map(|wanted| {
+        wanted
+            .into_iter()
+            .filter(|c| schema.field_with_name(c).is_ok())
+            .collect()
+    });
     let source = FileSource {
         kind: FileKind::Parquet,
         path: path.to_path_buf(),
         batch_rows,
+        columns,
     };
     Ok((schema, Arc::new(source)))
 }
@@ -424,6 +445,7 @@ fn parquet_source(
     name: &str,
     _: &Path,
     _: Option<usize>,
+    _: Option<Vec<String>>,
 ) -> Result<(SchemaRef, Arc<dyn DatasetSource>)> {
     Err(ExportError::config(
         format!("datasets.{name}.parquet"),

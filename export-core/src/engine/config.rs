@@ -69,6 +69,8 @@ pub struct EngineConfig {
     pub retention: RetentionConfig,
     /// Who may export what.
     pub access: AccessConfig,
+    /// How opendata files pseudonymise what they publish.
+    pub privacy: PrivacyConfig,
     /// Rate limits and attempts.
     pub limits: LimitsConfig,
     /// Workers handed out by [`Engine::worker`](super::Engine::worker).
@@ -95,6 +97,7 @@ impl Default for EngineConfig {
             audit: AuditConfig::default(),
             retention: RetentionConfig::default(),
             access: AccessConfig::default(),
+            privacy: PrivacyConfig::default(),
             limits: LimitsConfig::default(),
             worker: WorkerSettings::default(),
             scheduler: SchedulerSettings::default(),
@@ -230,6 +233,26 @@ pub struct AuditConfig {
     /// Audit events older than this are deleted by the purge (default: kept).
     #[serde(with = "duration::option")]
     pub keep_for: Option<Duration>,
+}
+
+/// How opendata files pseudonymise what they publish (`[privacy]`).
+///
+/// # Examples
+///
+/// ```
+/// use export_core::engine::EngineConfig;
+/// let config = EngineConfig::from_toml_str("[privacy]\ntrip_id_key = \"a stable 32-byte opendata secret\"")?;
+/// assert_eq!(config.privacy.trip_id_key.as_deref(), Some("a stable 32-byte opendata secret"));
+/// # Ok::<(), export_core::ExportError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// The secret keying opendata trip ids (HMAC-SHA256 of the operator's trip id), at least
+    /// 16 bytes. Keep it secret and stable: a trip then has the same id in every monthly file
+    /// and whatever the source. Without it each export draws a random key, so the ids of two
+    /// files cannot be linked.
+    pub trip_id_key: Option<String>,
 }
 
 /// How long files are kept.

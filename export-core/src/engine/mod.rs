@@ -61,8 +61,8 @@ use chrono_tz::Tz;
 pub use asynchronous::WorkerHandle;
 pub use config::{
     AccessConfig, AccessPolicyName, AuditConfig, ENV_PREFIX, EngineConfig, JobStoreConfig,
-    LimitsConfig, RetentionConfig, RuntimeConfig, SchedulerSettings, SourcesConfig, StorageConfig,
-    StoreLocation, WorkerSettings,
+    LimitsConfig, PrivacyConfig, RetentionConfig, RuntimeConfig, SchedulerSettings, SourcesConfig,
+    StorageConfig, StoreLocation, WorkerSettings,
 };
 pub use direct::DirectExport;
 
@@ -279,6 +279,17 @@ impl EngineBuilder {
                 })?;
             }
             registry = Arc::new(with_datasets);
+        }
+        if let Some(key) = &config.privacy.trip_id_key {
+            if key.len() < 16 {
+                return Err(ExportError::config(
+                    "privacy.trip_id_key",
+                    format!("must be at least 16 bytes, not {}", key.len()),
+                ));
+            }
+            let mut keyed = (*registry).clone();
+            keyed.set_trip_id_key(key.as_bytes().to_vec());
+            registry = Arc::new(keyed);
         }
         let datasets = Arc::new(datasets);
         let backend = open::open_backend(&config, &io)?;

@@ -145,6 +145,7 @@ pub struct XlsxSinkBuilder {
     default_width: Option<f64>,
     tempdir: Option<PathBuf>,
     threads: usize,
+    created: Option<chrono::DateTime<chrono::Utc>>,
     /// rust_xlsxwriter writes every cell (the path before the stitched writer): the reference
     /// the stitched workbook is compared with in tests.
     #[cfg(test)]
@@ -164,6 +165,7 @@ impl Default for XlsxSinkBuilder {
             default_width: None,
             tempdir: None,
             threads: default_threads(),
+            created: None,
             #[cfg(test)]
             direct: false,
         }
@@ -279,6 +281,33 @@ impl XlsxSinkBuilder {
     /// ```
     pub fn tempdir(mut self, dir: impl Into<PathBuf>) -> XlsxSinkBuilder {
         self.tempdir = Some(dir.into());
+        self
+    }
+
+    /// The creation time the workbook's properties record (`docProps/core.xml`; default: the
+    /// time the file is written). A fixed time makes the same rows give the same bytes: the
+    /// exporter passes its clock's reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Cursor, Read};
+    /// use export_core::sink::xlsx::XlsxSinkBuilder;
+    ///
+    /// let at = "2026-11-01T06:00:00Z".parse().unwrap();
+    /// let book = || XlsxSinkBuilder::new().created(at).build(Cursor::new(Vec::new())).into_inner();
+    /// let first = book()?.into_inner();
+    /// std::thread::sleep(std::time::Duration::from_millis(1100)); // past the next second
+    /// assert_eq!(first, book()?.into_inner());
+    ///
+    /// let mut zip = zip::ZipArchive::new(Cursor::new(first))?;
+    /// let mut core = String::new();
+    /// zip.by_name("docProps/core.xml")?.read_to_string(&mut core)?;
+    /// assert!(core.contains(">2026-11-01T06:00:00Z</dcterms:created>"), "{core}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn created(mut self, at: chrono::DateTime<chrono::Utc>) -> XlsxSinkBuilder {
+        self.created = Some(at);
         self
     }
 

@@ -15,7 +15,7 @@ use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crc32fast::Hasher as Crc;
-use rust_xlsxwriter::{Format, Workbook};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 
 use super::deflate::PieceDeflater;
 use super::spool::{SheetSpool, push_window};
@@ -43,6 +43,8 @@ pub(super) struct Look<'a> {
     pub(super) freeze_header: bool,
     pub(super) autofilter: bool,
     pub(super) tempdir: Option<&'a Path>,
+    /// The creation time in the document properties (default: now).
+    pub(super) created: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// rust_xlsxwriter's workbook with `sheets`' header rows, formats and layout but no data rows
@@ -51,6 +53,10 @@ fn skeleton(sheets: &[SheetPlan], look: &Look<'_>) -> Result<Vec<u8>> {
     let mut workbook = Workbook::new();
     if let Some(dir) = look.tempdir {
         workbook.set_tempdir(dir).map_err(xlsx_error)?;
+    }
+    if let Some(at) = look.created {
+        let at = ExcelDateTime::from_timestamp(at.timestamp()).map_err(xlsx_error)?;
+        workbook.set_properties(&DocProperties::new().set_creation_datetime(&at));
     }
     for sheet in sheets {
         // Constant-memory sheets, as the rows were planned for: formats take workbook-wide style

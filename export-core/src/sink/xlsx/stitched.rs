@@ -19,6 +19,7 @@ use crate::error::{ExportError, Result};
 pub(super) struct StitchedBook {
     deflaters: Deflaters,
     tempdir: Option<PathBuf>,
+    created: Option<chrono::DateTime<chrono::Utc>>,
     freeze_header: bool,
     autofilter: bool,
     header_format: Format,
@@ -36,6 +37,7 @@ impl StitchedBook {
         StitchedBook {
             deflaters: Deflaters::new(options.threads),
             tempdir: options.tempdir.clone(),
+            created: options.created,
             freeze_header: options.freeze_header,
             autofilter: options.autofilter,
             header_format,
@@ -166,6 +168,7 @@ impl StitchedBook {
             freeze_header: self.freeze_header,
             autofilter: self.autofilter,
             tempdir: self.tempdir.as_deref(),
+            created: self.created,
         };
         let (_, bytes) = write_workbook(writer, &mut self.sheets, &look)?;
         // The spool files are closed (and so removed) now, not when the sink is dropped.
