@@ -125,7 +125,8 @@ fn job_id(text: &str) -> Result<uuid::Uuid> {
 }
 
 /// The data of each job from a Python callable: `data(request)` returns any input `write_csv`
-/// takes (one per sheet: a list of them, or a dict of sheet name to data).
+/// takes (a list of rows included), or one per sheet: a list of them, or a dict of sheet name
+/// to data.
 struct CallableSources {
     callable: Py<PyAny>,
     host: HostError,
@@ -140,9 +141,18 @@ impl SourceProvider for CallableSources {
                 .call1(py, (request,))
                 .map_err(|e| self.host.keep(e))?;
             let data = data.bind(py);
+            // A list of rows (dicts or tuples) is one sheet's data; a list of anything else
+            // holds one input per sheet.
+            let rows_list = data.cast::<pyo3::types::PyList>().is_ok_and(|list| {
+                list.is_empty()
+                    || list.get_item(0).is_ok_and(|first| {
+                        first.is_instance_of::<PyDict>()
+                            || first.is_instance_of::<pyo3::types::PyTuple>()
+                    })
+            });
             let parts: Vec<Bound<'_, PyAny>> = if let Ok(dict) = data.cast::<PyDict>() {
                 dict.values().iter().collect()
-            } else if data.is_instance_of::<pyo3::types::PyList>() {
+            } else if data.is_instance_of::<pyo3::types::PyList>() && !rows_list {
                 data.try_iter()
                     .and_then(|it| it.collect::<PyResult<Vec<_>>>())
                     .map_err(|e| self.host.keep(e))?

@@ -458,6 +458,91 @@ fn a_configured_trip_id_key_gives_the_same_opendata_ids_in_every_export() {
 }
 
 #[test]
+fn a_host_dataset_is_exported_with_the_hosts_rows_and_refused_without_them() {
+    use arrow_array::{Int64Array, RecordBatch};
+    use export_core::job::ExportJob;
+    use export_core::source::{IterSource, Source};
+    use export_core::worker::SourceProvider;
+
+    struct Counter;
+    impl SourceProvider for Counter {
+        fn open(&self, job: &ExportJob) -> export_core::Result<Vec<Box<dyn Source>>> {
+            assert_eq!(job.request.schema, "counts");
+            let batch = RecordBatch::try_from_iter([(
+                "n",
+                Arc::new(Int64Array::from(vec![1, 2, 3])) as arrow_array::ArrayRef,
+            )])?;
+            Ok(vec![Box::new(IterSource::new(
+                batch.schema(),
+                vec![Ok(batch)].into_iter(),
+            ))])
+        }
+    }
+
+    let setup = sqlite_setup(1);
+    let mut config = setup.config.clone();
+    config.datasets.insert(
+        "counts".into(),
+        EngineConfig::from_toml_str("[datasets.counts]\nhost = [\"n:Int64\"]")
+            .unwrap()
+            .datasets
+            .remove("counts")
+            .unwrap(),
+    );
+    let engine = Engine::builder(config)
+        .clock(setup.clock.clone())
+        .open()
+        .unwrap();
+    let request = ExportRequest::new("counts", Format::Csv);
+    let job = engine.service().create(&alice(), request.clone()).unwrap();
+    let outcome = engine
+        .worker_with_sources(Arc::new(Counter))
+        .run_once()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (outcome.job_id, outcome.status),
+        (job.id, JobStatus::Succeeded)
+    );
+    let mut body = String::new();
+    engine
+        .service()
+        .download(&alice(), job.id)
+        .unwrap()
+        .reader
+        .read_to_string(&mut body)
+        .unwrap();
+    assert_eq!(body, "n\n1\n2\n3\n");
+
+    // The engine's own worker has no rows for it: the job fails for good, naming the dataset.
+    let job = engine.service().create(&alice(), request.clone()).unwrap();
+    let outcome = engine.worker().run_once().unwrap().unwrap();
+    assert_eq!(
+        (outcome.job_id, outcome.status),
+        (job.id, JobStatus::Failed)
+    );
+    let status = engine.service().status(&alice(), job.id).unwrap();
+    assert!(
+        status
+            .error
+            .unwrap()
+            .message
+            .contains("dataset `counts` takes its rows from the host"),
+    );
+    let err = engine.direct_export(&admin(), request, None).unwrap_err();
+    assert_eq!(err.code(), "INVALID_REQUEST", "{err}");
+
+    let err = EngineConfig::from_toml_str("[datasets.c]\nhost = [\"n:Integer\"]")
+        .and_then(|mut c| {
+            c.job_store = setup.config.job_store.clone();
+            c.storage = setup.config.storage.clone();
+            Engine::open(c)
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("datasets.c.host"), "{err}");
+}
+
+#[test]
 fn clones_share_one_service_and_its_rate_limit() {
     let setup = sqlite_setup(1);
     let mut config = setup.config.clone();

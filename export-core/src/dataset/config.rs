@@ -1,5 +1,5 @@
 //! Datasets declared in the engine's configuration (`[datasets.NAME]`): a SQL query against one
-//! of the `[databases.NAME]`, a Parquet file or an Arrow IPC file.
+//! of the `[databases.NAME]`, a Parquet file, an Arrow IPC file, or the host's own code.
 //!
 //! `[datasets.trip]` gives the data of the built-in trip schema (its columns converted to the
 //! trip input types); any other name is a dataset of its own whose columns are the source's,
@@ -60,8 +60,8 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// A dataset (`[datasets.NAME]`): exactly one of `query` (with `database`), `parquet` or
-/// `arrow`.
+/// A dataset (`[datasets.NAME]`): exactly one of `query` (with `database`), `parquet`,
+/// `arrow` or `host`.
 ///
 /// # Examples
 ///
@@ -100,6 +100,11 @@ pub struct DatasetConfig {
     pub parquet: Option<PathBuf>,
     /// An Arrow IPC file or stream.
     pub arrow: Option<PathBuf>,
+    /// Rows from the host's own code, with these columns (`"NAME:TYPE"`, the type as Arrow
+    /// prints it: `"id:Int64"`, `"placed:Timestamp(Millisecond, \"UTC\")"`): a Rust
+    /// [`SourceProvider`](crate::worker::SourceProvider), or the `data` callable of a Python or
+    /// Node worker. Exported without one, the export fails naming the dataset.
+    pub host: Vec<String>,
     /// The source's columns to export, in order (default: all). Not for `trip`.
     pub columns: Vec<String>,
     /// Header labels by column name. Not for `trip`.
@@ -228,11 +233,18 @@ fn build(
         config.query.is_some(),
         config.parquet.is_some(),
         config.arrow.is_some(),
+        !config.host.is_empty(),
     ];
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(ExportError::config(
             format!("datasets.{name}"),
-            "give exactly one source: `query` (with `database`), `parquet` or `arrow`",
+            "give exactly one source: `query` (with `database`), `parquet`, `arrow` or `host`",
+        ));
+    }
+    if trip && !config.host.is_empty() {
+        return Err(ExportError::config(
+            key("host"),
+            "the trip schema's columns are its own: a host gives trips through a source provider",
         ));
     }
     if config.query.is_none() && (config.database.is_some() || !config.params.is_empty()) {
@@ -248,6 +260,12 @@ fn build(
     let (natural, source): (SchemaRef, Arc<dyn DatasetSource>) = if let Some(query) = &config.query
     {
         sql_source(name, config, query, databases, target.clone(), io)?
+    } else if !config.host.is_empty() {
+        let schema = host_schema(name, &config.host)?;
+        let source = HostRows {
+            name: name.to_string(),
+        };
+        (schema, Arc::new(source) as Arc<dyn DatasetSource>)
     } else if let Some(path) = &config.parquet {
         // Only the exported columns are read: the trip input's, or those `columns` selects.
         let wanted = match &target {
@@ -349,6 +367,50 @@ fn plain_schema(name: &str, config: &DatasetConfig, natural: &Schema) -> Result<
         ));
     }
     Ok(ExportSchema::new(name, columns))
+}
+
+/// The columns of a host dataset, from its `"NAME:TYPE"` entries.
+fn host_schema(name: &str, entries: &[String]) -> Result<SchemaRef> {
+    let key = format!("datasets.{name}.host");
+    let mut fields: Vec<arrow_schema::Field> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let Some((column, ty)) = entry.split_once(':') else {
+            return Err(ExportError::config(
+                key,
+                format!("`{entry}` is not `NAME:TYPE` (for example `id:Int64`)"),
+            ));
+        };
+        let (column, ty) = (column.trim(), ty.trim());
+        let data_type: arrow_schema::DataType = ty.parse().map_err(|e| {
+            ExportError::config(key.clone(), format!("column `{column}`: type `{ty}`: {e}"))
+        })?;
+        if column.is_empty() || fields.iter().any(|f| f.name() == column) {
+            return Err(ExportError::config(
+                key,
+                format!("column `{column}` is empty or given twice"),
+            ));
+        }
+        fields.push(arrow_schema::Field::new(column, data_type, true));
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// A host dataset's rows when the host gave none: exporting it is an error naming it.
+struct HostRows {
+    name: String,
+}
+
+impl DatasetSource for HostRows {
+    fn open(&self, _: &ExportRequest) -> Result<Vec<Box<dyn Source>>> {
+        Err(ExportError::request(
+            "schema",
+            format!(
+                "dataset `{}` takes its rows from the host: run the worker with its data \
+                 (a source provider, or a Python or Node worker's `data` callable)",
+                self.name
+            ),
+        ))
+    }
 }
 
 /// A plain dataset's sources reduced to its columns.
