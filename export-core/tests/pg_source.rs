@@ -420,6 +420,29 @@ fn a_wrong_number_or_kind_of_parameter_is_a_typed_error_naming_it() {
         "{err}"
     );
 
+    // The query runs read-only: a statement that writes is refused, and writes nothing.
+    let schema = TestSchema::new(&url);
+    let admin = Admin::connect(&url);
+    admin.run(&format!(
+        "CREATE TABLE {0}.kept (k int); INSERT INTO {0}.kept VALUES (1), (2);",
+        schema.name
+    ));
+    let attempt = PgSource::builder(
+        &url,
+        format!("DELETE FROM {}.kept RETURNING k", schema.name),
+    )
+    .open(&io)
+    .and_then(|mut source| source.next_batch());
+    let err = attempt.unwrap_err();
+    assert!(err.to_string().contains("read-only transaction"), "{err}");
+    assert_eq!(
+        admin.count(
+            &format!("SELECT count(*) FROM {}.kept WHERE $1 <> ''", schema.name),
+            "x"
+        ),
+        2
+    );
+
     // An error the server finds while rows stream (division by zero at row 3) ends the source
     // with a typed error, not a short file.
     let mut source = PgSource::builder(
