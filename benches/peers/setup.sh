@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the non-Rust peers of `compare` (run by it; idempotent):
 # - a virtualenv at $EXPORT_CORE_BENCH_VENV (default $HOME/.cache/export-core/bench-venv) with
-#   polars, pandas, pyarrow, XlsxWriter and openpyxl from PyPI;
+#   polars, pandas, pyarrow, XlsxWriter, openpyxl and psycopg (benches/pg/compare.py) from PyPI;
 # - exceljs, csv-stringify and apache-arrow in $EXPORT_CORE_BENCH_NODE (default
 #   $HOME/.cache/export-core/bench-node)/node_modules, with npm.
 # Prints `python=PATH` and `node_modules=PATH` for what is ready; a peer that cannot be installed
@@ -11,14 +11,14 @@ set -u
 no_install="${EXPORT_CORE_BENCH_NO_INSTALL:-}"
 venv="${EXPORT_CORE_BENCH_VENV:-$HOME/.cache/export-core/bench-venv}"
 node_dir="${EXPORT_CORE_BENCH_NODE:-$HOME/.cache/export-core/bench-node}"
-py_pkgs=(polars pandas pyarrow xlsxwriter openpyxl)
+py_pkgs=(polars pandas pyarrow xlsxwriter openpyxl "psycopg[binary]")
 node_pkgs=(exceljs csv-stringify apache-arrow)
 
 if [ -z "$no_install" ] && [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv" >&2 || echo "note: python3 -m venv failed" >&2
 fi
 if [ -x "$venv/bin/python" ]; then
-  if [ -z "$no_install" ] && ! "$venv/bin/python" -c "import polars, pandas, pyarrow, xlsxwriter, openpyxl" 2>/dev/null; then
+  if [ -z "$no_install" ] && ! "$venv/bin/python" -c "import polars, pandas, pyarrow, xlsxwriter, openpyxl, psycopg" 2>/dev/null; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check "${py_pkgs[@]}" >&2 \
       || echo "note: pip install ${py_pkgs[*]} failed" >&2
   fi
