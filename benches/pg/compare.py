@@ -1,8 +1,11 @@
 """PostgreSQL to CSV and XLSX, side by side in one run (issue 18).
 
-    . ~/.cache/export-core/bench-venv/bin/activate      # psycopg[binary], XlsxWriter (benches/peers/setup.sh)
+    benches/peers/setup.sh          # the bench venv, with psycopg[binary] and XlsxWriter
     cargo build --release -p export-core --features cli
-    python benches/pg/compare.py --url "$EXPORT_CORE_PG_URL" --rows 1000000
+    python3 benches/pg/compare.py --url "$EXPORT_CORE_PG_URL" --rows 1000000
+
+(it re-executes itself under $HOME/.cache/export-core/bench-venv/bin/python when psycopg or
+XlsxWriter is not importable by the python that started it).
 
 Makes a table of the benchmark's 10-column shape (4 bigint, 3 double precision, 2 short text,
 1 timestamptz; `bench_pg.rows`, generated in SQL, the same rows every time) outside the timings,
@@ -15,8 +18,9 @@ then runs each line as its own process on the same query, `SELECT * FROM bench_p
   mode.
 
 Each line's time is its wall clock (best of `--reps`), its memory the peak RSS of its own process
-(`os.wait4`). Every output is read back: CSV data rows counted with the csv module, XLSX rows
-counted in the sheet's XML, streamed out of the zip.
+(`os.wait4`, in a small spawner process so that this script's own size is not counted). Every
+output is read back: CSV data rows counted with the csv module, XLSX rows counted in the sheet's
+XML, streamed out of the zip.
 """
 
 from __future__ import annotations
@@ -96,16 +100,42 @@ def make_table(url: str, rows: int) -> None:
         ANALYZE bench_pg.rows;""")
 
 
+# A child's ru_maxrss on Linux starts at its parent's resident size when it was forked (vfork or
+# fork: the kernel carries the old address space's peak into exec), so a child spawned from this
+# script (30+ MB once psycopg is imported) could never report less than that. Each line is
+# therefore forked by this small spawner (`python -I -S`, about 5 MB), which times the child and
+# reads its peak RSS with os.wait4.
+SPAWNER = r"""
+import os, sys, time
+err = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+null = os.open(os.devnull, os.O_WRONLY)
+argv = sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.dup2(null, 1)
+        os.dup2(err, 2)
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - start
+print(elapsed, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def run(argv: list[str]) -> tuple[float, int]:
     """Wall time and peak RSS (KiB) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{argv[0]} failed: {err}")
-    return elapsed, usage.ru_maxrss
+    # Standard error goes to a file, not a pipe: a chatty child cannot block on a full pipe.
+    with tempfile.NamedTemporaryFile() as err:
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", SPAWNER, err.name, *argv],
+                              capture_output=True, text=True, check=True)
+        elapsed, rss, code = done.stdout.split()
+        if int(code) != 0:
+            err.seek(0)
+            raise SystemExit(f"{argv[0]} failed ({code}): {err.read().decode(errors='replace')}")
+    return float(elapsed), int(rss)
 
 
 def csv_rows(path: Path) -> int:
@@ -114,14 +144,39 @@ def csv_rows(path: Path) -> int:
 
 
 def xlsx_rows(path: Path) -> int:
-    """Data rows of the first sheet: its `<row ` elements but the header's."""
-    count, tail = 0, b""
-    with zipfile.ZipFile(path) as z, z.open("xl/worksheets/sheet1.xml") as sheet:
-        while chunk := sheet.read(1 << 20):
-            # 4 bytes of overlap: a match cannot lie inside them, so none is counted twice.
-            count += (tail + chunk).count(b"<row ")
-            tail = chunk[-4:]
-    return count - 1
+    """Data rows of the workbook: the `<row ` elements of its sheets, less each sheet's header.
+
+    Past 1,048,575 data rows (a worksheet's limit) export-core continues on `sheet2.xml`, ...,
+    each with its header row; `xl/worksheets/sheet1.xml` must exist."""
+    total = 0
+    with zipfile.ZipFile(path) as z:
+        names = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet") and n.endswith(".xml")]
+        if "xl/worksheets/sheet1.xml" not in names:
+            return -1
+        for name in names:
+            count, tail = 0, b""
+            with z.open(name) as sheet:
+                while chunk := sheet.read(1 << 20):
+                    # 4 bytes of overlap: a match cannot lie inside them, so none is counted twice.
+                    count += (tail + chunk).count(b"<row ")
+                    tail = chunk[-4:]
+            total += count - 1
+    return total
+
+
+def ensure_peers() -> None:
+    """Re-exec under the bench virtualenv's python when psycopg or XlsxWriter is missing here."""
+    try:
+        import psycopg, xlsxwriter  # noqa: F401
+        return
+    except ImportError:
+        pass
+    venv = Path(os.environ.get("EXPORT_CORE_BENCH_VENV", Path.home() / ".cache/export-core/bench-venv"))
+    py = venv / "bin" / "python"
+    if py.exists() and Path(sys.prefix).resolve() != venv.resolve() and not os.environ.get("EXPORT_CORE_PG_BENCH_REEXEC"):
+        os.environ["EXPORT_CORE_PG_BENCH_REEXEC"] = "1"
+        os.execv(str(py), [str(py), __file__, *sys.argv[1:]])
+    raise SystemExit(f"psycopg and XlsxWriter are needed: run benches/peers/setup.sh (venv {venv})")
 
 
 def main() -> None:
@@ -136,6 +191,7 @@ def main() -> None:
     args = p.parse_args()
     if not args.url:
         raise SystemExit("no database: give --url or set EXPORT_CORE_PG_URL")
+    ensure_peers()
     make_table(args.url, args.rows)
     only = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="export-core-pg-bench-"))
@@ -167,16 +223,18 @@ def main() -> None:
         out = work / "xlsxwriter.xlsx"
         lines.append(("xlsx", "psycopg (server-side cursor) + XlsxWriter (constant_memory)", slow,
                       [py, "-c", PSYCOPG_XLSX, args.url, str(out), str(slow)], out, xlsx_rows))
+    load_start = os.getloadavg()[0]
+    floor = run(["true"])[1]
     results = []
     for kind, name, rows, argv, out, reader in lines:
-        reps = args.reps if rows == args.rows else 1
-        best, rss = min(run(argv) for _ in range(reps))
+        best, rss = min(run(argv) for _ in range(args.reps))  # the best time, with its run's RSS
         back = reader(out)
         results.append((kind, name, rows, best, rss, out.stat().st_size, back == rows))
     commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],
                             capture_output=True, text=True).stdout.strip()
     print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; nproc {os.cpu_count()}; "
-          f"load {os.getloadavg()[0]:.1f}; commit {commit}")
+          f"load (1 min) {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
+          f"peak RSS of `true` through the spawner (the floor) {floor / 1024:.1f} MB; commit {commit}")
     print("| line | rows | best s | rows/s | peak RSS MB | output MB | read back | ratio |")
     print("|---|---:|---:|---:|---:|---:|---|---:|")
     speed = {r[1]: r[2] / r[3] for r in results}
